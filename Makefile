@@ -1,0 +1,35 @@
+# Each target does its own set-up on a fresh machine: a venv in .venv, the package and its extras,
+# and the system Graphviz (`dot`) via apt-get where it is missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint graphs notebooks bench dot clean
+
+demo: $(STAMP)
+	$(VENV)/bin/micrograd-bp mazur
+	$(VENV)/bin/micrograd-bp mazur --steps 10000
+
+test: $(STAMP) dot
+	$(PY) -m ruff check micrograd_bp tests
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check micrograd_bp tests
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# The system Graphviz, needed to render (not to build DOT source).
+dot:
+	@command -v dot >/dev/null 2>&1 || { \
+	  echo "Graphviz 'dot' not found: installing it with apt-get"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq graphviz >/dev/null; }
+	@dot -V
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,194 @@
+"""Value, the node of the computation graph; topological order, backward() and grad()."""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence, Union
+
+from .ops import OPS, Op, power_op
+
+Number = Union[int, float]
+
+_ADD, _SUB, _MUL, _DIV, _NEG = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], OPS["neg"]
+_POW, _LINEAR = OPS["pow"], OPS["linear"]
+
+
+def _check_number(data: object, what: str) -> float:
+    if isinstance(data, bool) or not isinstance(data, (int, float)):
+        raise TypeError(f"{what} must be an int or float, got {type(data).__name__}: {data!r}")
+    value = float(data)
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be finite, got {value!r}")
+    return value
+
+
+class Value:
+    """A scalar in the computation graph: its data, its gradient, and how it was computed."""
+
+    __slots__ = ("data", "grad", "inputs", "op", "local_grads", "label", "__weakref__")
+
+    def __init__(self, data: Number, label: str = "") -> None:
+        self.data = _check_number(data, "Value data")
+        self.grad = 0.0
+        self.inputs: tuple[Value, ...] = ()
+        self.op: Op | None = None
+        self.local_grads: tuple[float, ...] = ()
+        self.label = label
+
+    @staticmethod
+    def apply(op: Op, *inputs: Value) -> Value:
+        """A new node: op's forward on the inputs' data, with the local derivatives on its edges."""
+        xs = [v.data for v in inputs]
+        out = op.forward(*xs)
+        if out - out != 0.0:  # inf or nan: only an overflow gets here, the inputs are finite
+            args = ", ".join(repr(x) for x in xs)
+            raise OverflowError(f"{op.name}: overflow, the result of {op.name}({args}) is not finite")
+        node = Value.__new__(Value)
+        node.data = out
+        node.grad = 0.0
+        node.inputs = inputs
+        node.op = op
+        node.local_grads = op.partials(*xs, out)
+        node.label = ""
+        return node
+
+    # Python's operators, one line each.
+    def __add__(self, other: Value | Number) -> Value: return Value.apply(_ADD, self, lift(other))
+    def __radd__(self, other: Number) -> Value: return Value.apply(_ADD, lift(other), self)
+    def __sub__(self, other: Value | Number) -> Value: return Value.apply(_SUB, self, lift(other))
+    def __rsub__(self, other: Number) -> Value: return Value.apply(_SUB, lift(other), self)
+    def __mul__(self, other: Value | Number) -> Value: return Value.apply(_MUL, self, lift(other))
+    def __rmul__(self, other: Number) -> Value: return Value.apply(_MUL, lift(other), self)
+    def __truediv__(self, other: Value | Number) -> Value: return Value.apply(_DIV, self, lift(other))
+    def __rtruediv__(self, other: Number) -> Value: return Value.apply(_DIV, lift(other), self)
+    def __neg__(self) -> Value: return Value.apply(_NEG, self)
+    def __rpow__(self, base: Number) -> Value: return Value.apply(_POW, lift(base), self)
+
+    def __pow__(self, exponent: Value | Number) -> Value:
+        if isinstance(exponent, Value):
+            return Value.apply(_POW, self, exponent)
+        return Value.apply(power_op(_check_number(exponent, "exponent")), self)
+
+    def exp(self) -> Value: return Value.apply(OPS["exp"], self)
+    def log(self) -> Value: return Value.apply(OPS["log"], self)
+    def tanh(self) -> Value: return Value.apply(OPS["tanh"], self)
+    def sigmoid(self) -> Value: return Value.apply(OPS["sigmoid"], self)
+    def relu(self) -> Value: return Value.apply(OPS["relu"], self)
+
+    def named(self, label: str) -> Value:
+        """Set the label and return self, so a node can be named where it is built."""
+        self.label = label
+        return self
+
+    def local_grad(self, node: Value) -> float:
+        """d(self)/d(node) along the direct edges from node to self (summed if node is used twice)."""
+        total, found = 0.0, False
+        for parent, local in zip(self.inputs, self.local_grads):
+            if parent is node:
+                total, found = total + local, True
+        if not found:
+            raise ValueError(f"{node!r} is not an input of {self!r}")
+        return total
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op is None
+
+    def backward(self) -> None:
+        """Chain rule from this node: leaves accumulate into .grad, interior nodes hold this pass's."""
+        order = topological_order(self)
+        for node in order:
+            if node.op is not None:
+                node.grad = 0.0
+        if self.op is None:
+            self.grad += 1.0
+        else:
+            self.grad = 1.0
+        for node in reversed(order):
+            upstream = node.grad
+            if upstream == 0.0:
+                continue
+            for parent, local in zip(node.inputs, node.local_grads):
+                parent.grad += local * upstream
+
+    def zero_grad(self) -> None:
+        """Reset the gradient of every node in the graph that ends here."""
+        for node in topological_order(self):
+            node.grad = 0.0
+
+    def __repr__(self) -> str:
+        name = f"{self.label!r}, " if self.label else ""
+        return f"Value({name}data={self.data:.6g}, grad={self.grad:.6g})"
+
+
+def lift(x: Value | Number) -> Value:
+    """A Value as is; a number as a constant leaf."""
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"cannot combine a Value with {type(x).__name__}: {x!r}")
+    return Value(x)
+
+
+def linear(weights: Sequence[Value | Number], inputs: Sequence[Value | Number],
+           bias: Value | Number | None = None) -> Value:
+    """w1*x1 + w2*x2 + ... + b as one node, whose edges carry x_i, w_i and 1."""
+    if len(weights) != len(inputs):
+        raise ValueError(f"linear: {len(weights)} weights for {len(inputs)} inputs")
+    args: list[Value] = []
+    for w, x in zip(weights, inputs):
+        args += (lift(w), lift(x))
+    if bias is not None:
+        args.append(lift(bias))
+    return Value.apply(_LINEAR, *args)
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node of the graph ending at root, each after all of its inputs (root last).
+
+    Iterative depth-first search, so graph depth is limited by memory, not the recursion limit.
+    """
+    order: list[Value] = []
+    visited: set[int] = set()
+    stack: list[tuple[Value, bool]] = [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in reversed(node.inputs):
+            if id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> list:
+    """d(output)/d(input) for each input, without touching any .grad.
+
+    With create_graph=False the results are floats. With create_graph=True they are Values built
+    from the op table's partial rules, so they can be differentiated again.
+    """
+    inputs = list(inputs)
+    for x in inputs:
+        if not isinstance(x, Value):
+            raise TypeError(f"grad: inputs must be Values, got {type(x).__name__}")
+    order = topological_order(output)
+    adjoint: dict[int, object] = {id(output): Value(1.0) if create_graph else 1.0}
+    for node in reversed(order):
+        upstream = adjoint.get(id(node))
+        if upstream is None or node.op is None:
+            continue
+        if create_graph:
+            locals_ = node.op.partials(*node.inputs, node)
+        else:
+            locals_ = node.local_grads
+        for parent, local in zip(node.inputs, locals_):
+            term = local * upstream
+            key = id(parent)
+            adjoint[key] = adjoint[key] + term if key in adjoint else term
+    missing = (lambda: Value(0.0)) if create_graph else (lambda: 0.0)
+    return [adjoint[id(x)] if id(x) in adjoint else missing() for x in inputs]

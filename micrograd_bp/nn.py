@@ -1,0 +1,220 @@
+"""Neural networks built from Values: Module, Neuron, Layer, MLP, losses and SGD."""
+
+from __future__ import annotations
+
+import random
+from typing import Sequence, Union
+
+from .engine import Value, lift, linear
+
+Number = Union[int, float]
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "none")
+
+
+def _activate(net: Value, activation: str) -> Value:
+    if activation == "none":
+        return net
+    return getattr(net, activation)()
+
+
+def _check_activation(activation: str) -> str:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}: choose one of {', '.join(ACTIVATIONS)}")
+    return activation
+
+
+def _as_parameter(x: Value | Number, label: str) -> Value:
+    if isinstance(x, Value):
+        if not x.label:
+            x.label = label
+        return x
+    return Value(x, label)
+
+
+class Module:
+    """Something with parameters."""
+
+    def parameters(self) -> list[Value]:
+        return []
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = 0.0
+
+
+def _unique(values: list[Value]) -> list[Value]:
+    """Each Value once (a shared bias is one parameter), in first-seen order."""
+    seen: set[int] = set()
+    return [v for v in values if not (id(v) in seen or seen.add(id(v)))]
+
+
+class Neuron(Module):
+    """out = activation(w1*x1 + ... + wn*xn + b), its weighted sum one `linear` node."""
+
+    def __init__(self, n_inputs: int, activation: str = "sigmoid", *,
+                 weights: Sequence[Value | Number] | None = None, bias: Value | Number | None = None,
+                 use_bias: bool = True, name: str = "", rng: random.Random | None = None) -> None:
+        self.activation = _check_activation(activation)
+        self.name = name
+        if weights is None:
+            rng = rng or random.Random()
+            weights = [rng.uniform(-1.0, 1.0) for _ in range(n_inputs)]
+        if len(weights) != n_inputs:
+            raise ValueError(f"neuron {name or ''}: {len(weights)} weights for {n_inputs} inputs")
+        prefix = f"{name}." if name else ""
+        self.weights = [_as_parameter(w, f"{prefix}w{i + 1}") for i, w in enumerate(weights)]
+        self.bias = _as_parameter(0.0 if bias is None else bias, f"{prefix}b") if use_bias else None
+
+    def net(self, inputs: Sequence[Value | Number]) -> Value:
+        """The weighted sum before the activation (labelled net_NAME for a named neuron)."""
+        if len(inputs) != len(self.weights):
+            raise ValueError(f"neuron {self.name}: got {len(inputs)} inputs, expected {len(self.weights)}")
+        net = linear(self.weights, inputs, self.bias)
+        if self.name:
+            net.label = f"net_{self.name}"
+        return net
+
+    def __call__(self, inputs: Sequence[Value | Number]) -> Value:
+        net = self.net(inputs)
+        out = _activate(net, self.activation)
+        if self.name and out is not net:
+            out.label = f"out_{self.name}"
+        return out
+
+    def parameters(self) -> list[Value]:
+        return self.weights + ([self.bias] if self.bias is not None else [])
+
+    def __repr__(self) -> str:
+        return f"Neuron({len(self.weights)}, {self.activation!r}{', name=' + repr(self.name) if self.name else ''})"
+
+
+class Layer(Module):
+    """n_outputs neurons on the same inputs; shared_bias gives them one bias Value between them."""
+
+    def __init__(self, n_inputs: int, n_outputs: int, activation: str = "sigmoid", *,
+                 weights: Sequence[Sequence[Value | Number]] | None = None,
+                 bias: Value | Number | Sequence[Value | Number] | None = None,
+                 shared_bias: bool = False, use_bias: bool = True,
+                 names: Sequence[str] | None = None, rng: random.Random | None = None) -> None:
+        self.activation = _check_activation(activation)
+        rng = rng or random.Random()
+        names = list(names) if names is not None else [""] * n_outputs
+        if len(names) != n_outputs:
+            raise ValueError(f"layer: {len(names)} names for {n_outputs} neurons")
+        if weights is not None and len(weights) != n_outputs:
+            raise ValueError(f"layer: {len(weights)} weight rows for {n_outputs} neurons")
+        if shared_bias:
+            if bias is not None and not isinstance(bias, (Value, int, float)):
+                raise ValueError("layer: a shared bias is one number or Value")
+            biases = [_as_parameter(0.0 if bias is None else bias, "b")] * n_outputs
+        elif bias is None or isinstance(bias, (Value, int, float)):
+            biases = [bias] * n_outputs
+        else:
+            if len(bias) != n_outputs:
+                raise ValueError(f"layer: {len(bias)} biases for {n_outputs} neurons")
+            biases = list(bias)
+        self.shared_bias = shared_bias
+        self.neurons = [
+            Neuron(n_inputs, activation, weights=None if weights is None else weights[j],
+                   bias=biases[j], use_bias=use_bias, name=names[j], rng=rng)
+            for j in range(n_outputs)
+        ]
+
+    def __call__(self, inputs: Sequence[Value | Number]) -> list[Value]:
+        return [neuron(inputs) for neuron in self.neurons]
+
+    def parameters(self) -> list[Value]:
+        return _unique([p for neuron in self.neurons for p in neuron.parameters()])
+
+    def __repr__(self) -> str:
+        return f"Layer({len(self.neurons[0].weights)} -> {len(self.neurons)}, {self.activation!r})"
+
+
+class MLP(Module):
+    """Layers in sequence. `activations` is one name for every layer or one per layer."""
+
+    def __init__(self, n_inputs: int, layer_sizes: Sequence[int],
+                 activations: str | Sequence[str] = "sigmoid", *, seed: int | None = None,
+                 weights: Sequence | None = None, biases: Sequence | None = None,
+                 shared_bias: bool = False, use_bias: bool = True,
+                 names: Sequence[Sequence[str]] | None = None) -> None:
+        sizes = [n_inputs, *layer_sizes]
+        if isinstance(activations, str):
+            activations = [activations] * len(layer_sizes)
+        if len(activations) != len(layer_sizes):
+            raise ValueError(f"MLP: {len(activations)} activations for {len(layer_sizes)} layers")
+        for name, given in (("weights", weights), ("biases", biases), ("names", names)):
+            if given is not None and len(given) != len(layer_sizes):
+                raise ValueError(f"MLP: {name} for {len(given)} layers, the network has {len(layer_sizes)}")
+        rng = random.Random(seed)
+        self.layers = [
+            Layer(sizes[k], sizes[k + 1], activations[k],
+                  weights=None if weights is None else weights[k],
+                  bias=None if biases is None else biases[k], shared_bias=shared_bias,
+                  use_bias=use_bias, names=None if names is None else names[k], rng=rng)
+            for k in range(len(layer_sizes))
+        ]
+
+    def __call__(self, inputs: Sequence[Value | Number]) -> list[Value]:
+        values = list(inputs)
+        for layer in self.layers:
+            values = layer(values)
+        return values
+
+    def parameters(self) -> list[Value]:
+        return _unique([p for layer in self.layers for p in layer.parameters()])
+
+    def __repr__(self) -> str:
+        return f"MLP({', '.join(repr(layer) for layer in self.layers)})"
+
+
+# Losses. Each returns one Value; per-output terms are labelled when labels are given.
+
+def _pairs(outputs: Sequence[Value], targets: Sequence[Number]) -> list[tuple[Value, Value]]:
+    if len(outputs) != len(targets):
+        raise ValueError(f"loss: {len(outputs)} outputs for {len(targets)} targets")
+    return [(lift(o), lift(t)) for o, t in zip(outputs, targets)]
+
+
+def _total(terms: list[Value]) -> Value:
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
+def half_squared_error(outputs: Sequence[Value], targets: Sequence[Number],
+                       labels: Sequence[str] | None = None) -> Value:
+    """sum of 1/2 (target - out)^2, the error of Mazur's tutorial."""
+    terms = [0.5 * (t - o) ** 2 for o, t in _pairs(outputs, targets)]
+    for term, label in zip(terms, labels or []):
+        term.label = label
+    return _total(terms)
+
+
+def squared_error(outputs: Sequence[Value], targets: Sequence[Number]) -> Value:
+    """sum of (out - target)^2."""
+    return _total([(o - t) ** 2 for o, t in _pairs(outputs, targets)])
+
+
+def mean_squared_error(outputs: Sequence[Value], targets: Sequence[Number]) -> Value:
+    """mean of (out - target)^2."""
+    return squared_error(outputs, targets) / len(outputs)
+
+
+class SGD:
+    """Plain gradient descent: p <- p - lr * p.grad."""
+
+    def __init__(self, parameters: Sequence[Value], lr: float = 0.01) -> None:
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+            raise ValueError(f"SGD: the learning rate must be a positive number, got {lr!r}")
+        self.parameters = list(parameters)
+        self.lr = float(lr)
+
+    def step(self) -> None:
+        for p in self.parameters:
+            p.data -= self.lr * p.grad
+
+    def zero_grad(self) -> None:
+        for p in self.parameters:
+            p.grad = 0.0
