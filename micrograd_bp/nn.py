@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 from .engine import Value, lift, linear
 
@@ -85,7 +86,8 @@ class Neuron(Module):
         return self.weights + ([self.bias] if self.bias is not None else [])
 
     def __repr__(self) -> str:
-        return f"Neuron({len(self.weights)}, {self.activation!r}{', name=' + repr(self.name) if self.name else ''})"
+        name = f", name={self.name!r}" if self.name else ""
+        return f"Neuron({len(self.weights)}, {self.activation!r}{name})"
 
 
 class Layer(Module):

@@ -107,7 +107,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
     _op("mul",     "*",       2, lambda a, b: a * b, lambda a, b, out: (b, a)),
     _op("div",     "/",       2, _div,               lambda a, b, out: (1.0 / b, -out / b)),
     _op("neg",     "neg",     1, lambda a: -a,       lambda a, out: (-1.0,)),
-    _op("pow",     "**",      2, _pow,               lambda a, b, out: (b * a ** (b - 1), out * _call("log", a))),
+    _op("pow",     "**",      2, _pow,               lambda a, b, out: (b * a ** (b - 1), out * _call("log", a))),  # noqa: E501
     _op("exp",     "exp",     1, _exp,               lambda a, out: (out,)),
     _op("log",     "log",     1, _log,               lambda a, out: (1.0 / a,)),
     _op("tanh",    "tanh",    1, math.tanh,          lambda a, out: (1.0 - out * out,)),
