@@ -1,0 +1,307 @@
+"""Value, backward() and grad() against hand derivations, finite differences and sympy."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oracles import VARIABLES, build, central_difference, close, trees
+
+from micrograd_bp import OPS, Value, grad, topological_order
+from micrograd_bp.engine import linear
+
+# ----------------------------------------------------------------------------- construction
+
+
+@pytest.mark.parametrize("bad", ["1.0", None, True, [1.0], 1j])
+def test_value_rejects_non_numbers_naming_the_type(bad):
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        Value(bad)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_value_rejects_non_finite_data(bad):
+    with pytest.raises(ValueError, match="finite"):
+        Value(bad)
+
+
+def test_int_data_is_stored_as_float():
+    v = Value(3)
+    assert v.data == 3.0 and isinstance(v.data, float)
+
+
+def test_arithmetic_with_strings_is_a_type_error():
+    with pytest.raises(TypeError):
+        Value(1.0) + "2"
+    with pytest.raises(TypeError, match="bool"):
+        Value(1.0) * True
+
+
+def test_repr_shows_label_data_and_grad():
+    w = Value(0.4, "w5")
+    w.grad = 0.25
+    assert repr(w) == "Value('w5', data=0.4, grad=0.25)"
+
+
+def test_values_hash_by_identity():
+    a, b = Value(1.0), Value(1.0)
+    table = {a: "a", b: "b"}
+    assert table[a] == "a" and table[b] == "b"
+    assert a != b and a == a
+
+
+# ------------------------------------------------------------------ mixed arithmetic, by hand
+
+
+def test_mixed_arithmetic_on_both_sides():
+    x = Value(2.0, "x")
+    cases = {  # expression: (value, d/dx), derived by hand at x = 2
+        "2 * x": (2 * x, 4.0, 2.0),
+        "x * 2": (x * 2, 4.0, 2.0),
+        "1 - x": (1 - x, -1.0, -1.0),
+        "x - 1": (x - 1, 1.0, 1.0),
+        "x / 4": (x / 4, 0.5, 0.25),
+        "3 / x": (3 / x, 1.5, -0.75),
+        "5 + x": (5 + x, 7.0, 1.0),
+        "-x": (-x, -2.0, -1.0),
+        "x ** 3": (x**3, 8.0, 12.0),
+        "2 ** x": (2**x, 4.0, 4.0 * math.log(2)),
+        "x ** x": (x**x, 4.0, 4.0 * (math.log(2) + 1)),
+    }
+    for text, (out, value, derivative) in cases.items():
+        assert close(out.data, value), text
+        (d,) = grad(out, [x])
+        assert close(d, derivative), text
+
+
+# ------------------------------------------------------------------------- every op vs FD
+
+# Each op of the table with a domain to sample from (away from relu's kink and pow's edge).
+OP_DOMAINS = {
+    "add": [(-5, 5), (-5, 5)],
+    "sub": [(-5, 5), (-5, 5)],
+    "mul": [(-5, 5), (-5, 5)],
+    "div": [(-5, 5), (0.2, 5)],
+    "neg": [(-5, 5)],
+    "pow": [(0.1, 4), (-3, 3)],
+    "exp": [(-20, 20)],
+    "log": [(0.01, 100)],
+    "tanh": [(-5, 5)],
+    "sigmoid": [(-30, 30)],
+    "relu": [(-5, 5)],
+    "linear": [(-3, 3)] * 5,
+}
+
+
+def test_every_op_of_the_table_has_a_domain_here():
+    assert set(OP_DOMAINS) == set(OPS)
+
+
+@pytest.mark.parametrize("name", sorted(OP_DOMAINS))
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_op_partials_match_central_differences(name, data):
+    op = OPS[name]
+    xs = [data.draw(st.floats(lo, hi, allow_nan=False)) for lo, hi in OP_DOMAINS[name]]
+    if name == "relu" and abs(xs[0]) < 1e-3:
+        return  # the kink: no derivative there
+    out = Value.apply(op, *[Value(x) for x in xs])
+    for i, local in enumerate(out.local_grads):
+        def f(t, i=i):
+            args = list(xs)
+            args[i] = t
+            return op.forward(*args)
+        assert close(local, central_difference(f, xs[i]), rtol=1e-5, atol=1e-6), (name, xs, i)
+
+
+@pytest.mark.parametrize("exponent", [2, 3, -1, 0.5, -2.5, 0])
+@settings(max_examples=30, deadline=None)
+@given(x=st.floats(0.1, 5))
+def test_number_power_matches_central_differences(exponent, x):
+    v = Value(x)
+    (d,) = grad(v**exponent, [v])
+    assert close(d, central_difference(lambda t: t**exponent, x), rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------- composites vs sympy
+
+
+@settings(max_examples=150, deadline=None)
+@given(tree=trees(), point=st.tuples(*[st.floats(-2, 2) for _ in VARIABLES]))
+def test_random_expressions_match_sympy_derivatives(tree, point):
+    symbols = {n: sympy.Symbol(n) for n in VARIABLES}
+    leaves = {n: Value(p, n) for n, p in zip(VARIABLES, point)}
+    expression = build(tree, symbols, "sympy")
+    out = build(tree, leaves, "engine")
+    if not isinstance(out, Value):
+        return  # a bare variable name: nothing was computed
+    at = {symbols[n]: p for n, p in zip(VARIABLES, point)}
+    assert close(out.data, float(expression.subs(at)), rtol=1e-9, atol=1e-9)
+    out.backward()
+    for n in VARIABLES:
+        exact = float(sympy.diff(expression, symbols[n]).subs(at))
+        assert close(leaves[n].grad, exact, rtol=1e-7, atol=1e-9), n
+
+
+# ------------------------------------------------------------------- gradient semantics
+
+
+def test_leaves_accumulate_across_backward_calls():
+    x = Value(1.0, "x")
+    z = (x * 2) * 3
+    z.backward()
+    z.backward()
+    assert x.grad == 12.0
+
+
+def test_interior_nodes_hold_the_last_pass():
+    x = Value(1.0, "x")
+    y = x * 2
+    z = y * 3
+    z.backward()
+    z.backward()
+    assert y.grad == 3.0 and z.grad == 1.0
+
+
+def test_zero_grad_resets_the_graph():
+    x = Value(1.5)
+    z = x * x
+    z.backward()
+    z.zero_grad()
+    assert x.grad == 0.0 and z.grad == 0.0
+    z.backward()
+    assert x.grad == 3.0
+
+
+def test_grad_function_leaves_dot_grad_alone():
+    x = Value(3.0)
+    (d,) = grad(x * x, [x])
+    assert d == 6.0 and x.grad == 0.0
+
+
+def test_input_not_in_graph_has_zero_partial():
+    x, unused = Value(1.0), Value(2.0)
+    assert grad(x * 3, [x, unused]) == [3.0, 0.0]
+
+
+def test_shared_subexpressions_count_every_edge():
+    a = Value(3.0)
+    (a + a).backward()
+    assert a.grad == 2.0
+    a.grad = 0.0
+    b = a * a  # diamond: c depends on b twice, b on a twice
+    c = b + b
+    c.backward()
+    assert a.grad == 4 * 3.0  # d(2a^2)/da
+
+
+def test_topological_order_puts_inputs_first_and_is_deterministic():
+    x, y = Value(1.0, "x"), Value(2.0, "y")
+    out = (x * y + x).exp()
+    order = topological_order(out)
+    position = {id(n): i for i, n in enumerate(order)}
+    assert order[-1] is out and len(order) == len({id(n) for n in order})
+    for node in order:
+        for parent in node.inputs:
+            assert position[id(parent)] < position[id(node)]
+    assert [n.label or n.op.name for n in order] == [n.label or n.op.name for n in topological_order(out)]
+
+
+def test_a_million_node_chain_backpropagates_without_recursion():
+    x = Value(0.5, "x")
+    node = x
+    for _ in range(1_000_000):
+        node = node + 1.0
+    node.backward()
+    assert x.grad == 1.0
+    assert node.data == 1_000_000.5
+    del node  # freeing a deep chain must not overflow the C stack either
+
+
+def test_linear_node_is_the_weighted_sum_with_partials_on_every_edge():
+    w1, x1, w2, x2, b = (Value(v) for v in (0.15, 0.05, 0.2, 0.1, 0.35))
+    net = linear([w1, w2], [x1, x2], b)
+    assert close(net.data, 0.3775)  # Mazur's net_h1
+    assert net.local_grads == (0.05, 0.15, 0.1, 0.2, 1.0)
+    with pytest.raises(ValueError, match="2 weights for 1 inputs"):
+        linear([w1, w2], [x1])
+
+
+# ---------------------------------------------------------------- higher-order derivatives
+
+
+def test_second_derivative_of_cube():
+    x = Value(2.0)
+    (dx,) = grad(x**3, [x], create_graph=True)
+    (d2x,) = grad(dx, [x])
+    assert dx.data == 12.0 and d2x == 12.0
+
+
+@pytest.mark.parametrize("name, second", [
+    ("sigmoid", lambda s, x: s * (1 - s) * (1 - 2 * s)),
+    ("tanh", lambda t, x: -2 * t * (1 - t * t)),
+    ("exp", lambda e, x: e),
+    ("log", lambda _, x: -1 / x**2),
+])
+@pytest.mark.parametrize("x0", [-1.3, 0.4, 2.0])
+def test_second_derivatives_by_hand(name, second, x0):
+    if name == "log" and x0 <= 0:
+        x0 = -x0
+    x = Value(x0)
+    y = getattr(x, name)()
+    (dx,) = grad(y, [x], create_graph=True)
+    (d2x,) = grad(dx, [x])
+    assert close(d2x, second(y.data, x0), rtol=1e-12, atol=1e-15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tree=trees(max_leaves=5), point=st.tuples(*[st.floats(-1.5, 1.5) for _ in VARIABLES]))
+def test_second_derivatives_match_sympy(tree, point):
+    symbols = {n: sympy.Symbol(n) for n in VARIABLES}
+    leaves = {n: Value(p, n) for n, p in zip(VARIABLES, point)}
+    out = build(tree, leaves, "engine")
+    if not isinstance(out, Value):
+        return
+    first = grad(out, [leaves["x"]], create_graph=True)[0]
+    second = grad(first, [leaves["x"], leaves["y"]])
+    expression = build(tree, symbols, "sympy")
+    at = {symbols[n]: p for n, p in zip(VARIABLES, point)}
+    for value, wrt in zip(second, ("x", "y")):
+        exact = float(sympy.diff(expression, symbols["x"], symbols[wrt]).subs(at))
+        assert close(value, exact, rtol=1e-6, atol=1e-8), wrt
+
+
+# ----------------------------------------------------------------- out-of-domain errors
+
+
+@pytest.mark.parametrize("make, error, words", [
+    (lambda: Value(0.0).log(), ValueError, ["log", "0.0"]),
+    (lambda: Value(-2.0).log(), ValueError, ["log", "-2.0"]),
+    (lambda: Value(1.0) / 0, ZeroDivisionError, ["div", "zero"]),
+    (lambda: 1 / Value(0.0), ZeroDivisionError, ["div", "zero"]),
+    (lambda: Value(0.0) ** -1, ZeroDivisionError, ["pow", "negative"]),
+    (lambda: Value(1000.0).exp(), OverflowError, ["exp", "1000.0"]),
+    (lambda: Value(1e200) * Value(1e200), OverflowError, ["mul", "1e+200"]),
+    (lambda: Value(-8.0) ** (1 / 3), ValueError, ["pow", "-8.0"]),
+    (lambda: Value(-2.0) ** Value(2.0), ValueError, ["pow", "positive base"]),
+    (lambda: Value(0.0) ** 0.5, ZeroDivisionError, ["infinite"]),
+])
+def test_out_of_domain_input_raises_a_named_error(make, error, words):
+    with pytest.raises(error) as caught:
+        make()
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_sigmoid_is_stable_at_the_extremes():
+    low, high = Value(-1000.0).sigmoid(), Value(1000.0).sigmoid()
+    assert low.data == 0.0 and high.data == 1.0
+    assert low.local_grads == (0.0,) and high.local_grads == (0.0,)
+
+
+def test_sigmoid_symmetry_law():
+    for x in (-30.0, -2.5, 0.0, 0.7, 12.0):
+        assert close(Value(-x).sigmoid().data, 1 - Value(x).sigmoid().data, rtol=1e-12, atol=1e-15)

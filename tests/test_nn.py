@@ -1,0 +1,104 @@
+"""nn: parameters, shared biases, activations, losses and SGD, against hand values and FD."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from oracles import central_difference, close
+
+from micrograd_bp import Value
+from micrograd_bp.nn import (
+    MLP,
+    SGD,
+    Layer,
+    Neuron,
+    half_squared_error,
+    mean_squared_error,
+    squared_error,
+)
+
+
+def test_neuron_by_hand():
+    n = Neuron(2, "tanh", weights=[0.5, -1.0], bias=0.25, name="h")
+    out = n([2.0, 1.0])
+    assert close(out.data, math.tanh(0.5 * 2 - 1.0 + 0.25))
+    assert out.label == "out_h" and out.inputs[0].label == "net_h"
+    assert [p.label for p in n.parameters()] == ["h.w1", "h.w2", "h.b"]
+
+
+@pytest.mark.parametrize("activation, f", [
+    ("sigmoid", lambda z: 1 / (1 + math.exp(-z))), ("tanh", math.tanh),
+    ("relu", lambda z: max(z, 0.0)), ("none", lambda z: z),
+])
+def test_each_activation(activation, f):
+    for z in (-1.5, 0.75):
+        out = Neuron(1, activation, weights=[1.0], bias=0.0)([z])
+        assert close(out.data, f(z))
+
+
+def test_unknown_activation_is_named():
+    with pytest.raises(ValueError, match="'softmax'"):
+        Neuron(1, "softmax")
+
+
+def test_wrong_input_count_is_an_error():
+    with pytest.raises(ValueError, match="got 3 inputs, expected 2"):
+        Neuron(2, weights=[1.0, 1.0])([1.0, 2.0, 3.0])
+
+
+def test_shared_bias_is_one_parameter():
+    layer = Layer(2, 3, "sigmoid", shared_bias=True, bias=0.35)
+    biases = {id(n.bias) for n in layer.neurons}
+    assert len(biases) == 1
+    assert len(layer.parameters()) == 2 * 3 + 1
+
+
+def test_mlp_parameter_count_and_seeded_initialisation():
+    a, b = MLP(2, [16, 16, 1], ["relu", "relu", "none"], seed=7), MLP(2, [16, 16, 1], "relu", seed=7)
+    assert len(a.parameters()) == (2 * 16 + 16) + (16 * 16 + 16) + (16 + 1)
+    assert [p.data for p in a.parameters()] == [p.data for p in b.parameters()]
+    assert [p.data for p in MLP(2, [3], seed=8).parameters()] != [p.data for p in MLP(2, [3], seed=7).parameters()]
+
+
+def test_mlp_rejects_mismatched_configuration():
+    with pytest.raises(ValueError, match="2 activations for 3 layers"):
+        MLP(2, [2, 2, 1], ["relu", "relu"])
+
+
+def test_mlp_gradients_match_central_differences():
+    mlp = MLP(3, [4, 2], ["tanh", "sigmoid"], seed=3)
+    x, targets = [0.3, -1.2, 0.8], [0.1, 0.9]
+
+    def loss_at(p, t):
+        saved = p.data
+        p.data = t
+        value = half_squared_error(mlp(x), targets).data
+        p.data = saved
+        return value
+
+    mlp.zero_grad()
+    half_squared_error(mlp(x), targets).backward()
+    for p in mlp.parameters():
+        assert close(p.grad, central_difference(lambda t, p=p: loss_at(p, t), p.data), rtol=1e-5, atol=1e-9)
+
+
+def test_losses_by_hand():
+    outs = [Value(0.75), Value(0.25)]
+    assert close(half_squared_error(outs, [0.5, 0.0]).data, 0.5 * 0.0625 + 0.5 * 0.0625)
+    assert close(squared_error(outs, [0.5, 0.0]).data, 0.125)
+    assert close(mean_squared_error(outs, [0.5, 0.0]).data, 0.0625)
+    with pytest.raises(ValueError, match="2 outputs for 1 targets"):
+        squared_error(outs, [0.5])
+
+
+def test_sgd_step_and_zero_grad():
+    w = Value(0.8)
+    w.grad = 2.1
+    opt = SGD([w], lr=0.1)
+    opt.step()
+    assert close(w.data, 0.59)
+    opt.zero_grad()
+    assert w.grad == 0.0
+    with pytest.raises(ValueError, match="learning rate"):
+        SGD([w], lr=-1)
