@@ -58,7 +58,8 @@ def test_mlp_parameter_count_and_seeded_initialisation():
     a, b = MLP(2, [16, 16, 1], ["relu", "relu", "none"], seed=7), MLP(2, [16, 16, 1], "relu", seed=7)
     assert len(a.parameters()) == (2 * 16 + 16) + (16 * 16 + 16) + (16 + 1)
     assert [p.data for p in a.parameters()] == [p.data for p in b.parameters()]
-    assert [p.data for p in MLP(2, [3], seed=8).parameters()] != [p.data for p in MLP(2, [3], seed=7).parameters()]
+    other_seed = MLP(2, [3], seed=8).parameters()
+    assert [p.data for p in other_seed] != [p.data for p in MLP(2, [3], seed=7).parameters()]
 
 
 def test_mlp_rejects_mismatched_configuration():
