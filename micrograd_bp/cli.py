@@ -80,7 +80,8 @@ def format_mazur(r: mazur.Walkthrough) -> str:
               f" = {g['w5']:.9f}",
               f"  delta_o1 = dE_total/dnet_o1 = {c['delta_o1']:.9f}", "",
               "The backward pass, hidden layer: dE_total/dw1 (out_h1 feeds o1 and o2)",
-              f"  dE_total/dout_h1 = {c['dE_total/dout_h1']:.9f}",
+              f"  dE_total/dout_h1 = dE_o1/dout_h1 + dE_o2/dout_h1 = {c['dE_o1/dout_h1']:.9f} + "
+              f"({c['dE_o2/dout_h1']:.9f}) = {c['dE_total/dout_h1']:.9f}",
               f"  dE_total/dout_h1 * dout_h1/dnet_h1 * dnet_h1/dw1"
               f" = {c['dE_total/dout_h1']:.9f} * {c['dout_h1/dnet_h1']:.9f} * {c['dnet_h1/dw1']:.9f}"
               f" = {g['w1']:.9f}", "",

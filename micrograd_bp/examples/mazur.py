@@ -158,6 +158,8 @@ def walkthrough(steps: int = 1, lr: float = LEARNING_RATE, order: Order = "simul
         "dout_o1/dnet_o1": n["out_o1"].local_grad(n["net_o1"]),
         "dnet_o1/dw5": n["net_o1"].local_grad(n["w5"]),
         "delta_o1": n["net_o1"].grad,
+        "dE_o1/dout_h1": n["net_o1"].grad * n["net_o1"].local_grad(n["out_h1"]),  # the path via o1
+        "dE_o2/dout_h1": n["net_o2"].grad * n["net_o2"].local_grad(n["out_h1"]),  # the path via o2
         "dE_total/dout_h1": n["out_h1"].grad,
         "dout_h1/dnet_h1": n["out_h1"].local_grad(n["net_h1"]),
         "dnet_h1/dw1": n["net_h1"].local_grad(n["w1"]),
