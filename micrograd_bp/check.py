@@ -325,7 +325,7 @@ def _build_path(edges, waypoint_ids: set[int], names: dict[int, str]) -> Path:
     nodes = [edges[0][0]]
     factors: list[Factor] = []
     value = 1.0
-    for upper, lower, g in edges:
+    for _, lower, g in edges:
         value *= g
         if id(lower) in waypoint_ids:
             factors.append(Factor(names[id(nodes[-1])], names[id(lower)], value))
@@ -337,7 +337,7 @@ def _build_path(edges, waypoint_ids: set[int], names: dict[int, str]) -> Path:
     return Path([names[id(n)] for n in nodes], factors, product, waypoints=tuple(nodes))
 
 
-def _splitting(graph: _Graph, waypoint_ids: set[int], names: dict[int, str]) -> list[tuple[Value, int, float]]:
+def _splitting(graph: _Graph, waypoint_ids: set[int]) -> list[tuple[Value, int, float]]:
     """Waypoints that some paths pass and others do not, with their path count and sum; one per
     distinct set (the labelled one nearest the output names it)."""
     total = graph.n_paths
@@ -378,7 +378,7 @@ def explain(output: Value, wrt: Value, *, waypoints: Collection[Value] | None = 
         paths = [Path([all_names[id(output)]], [], 1.0, waypoints=(output,))][:max_paths]
     else:
         paths = [_build_path(edges, ids, all_names) for edges in graph.paths(max_paths)]
-    splitting = _splitting(graph, ids, all_names)
+    splitting = _splitting(graph, ids)
     for path in paths:
         on_path = {id(n) for n in path.waypoints}
         path.through = next((all_names[id(n)] for n, _, _ in splitting if id(n) in on_path), "")
@@ -519,8 +519,8 @@ def _diagnose(claim: float, output: Value, wrt: Value, ex: Explanation, others: 
                          else f"the other {n - count} {_paths_word(n - count)}")
             return Diagnosis("paths", f"your value equals the {_paths_word(count)} through {through} "
                              f"alone ({count} of {n}); {rest_text} "
-                             f"{'contributes' if n - count == 1 else 'contribute'} {_fmt(rest)}, "
-                             f"and the sum of all {n} is {name} = {_fmt(total)}", value)
+                             f"{'contributes' if n - count == 1 else 'contribute'} {_fmt(rest)}; all {n} "
+                             f"together give {name} = {_fmt(total)}", value)
     if 2 <= n <= SUBSET_LIMIT:
         products = [p.product for p in ex.paths]
         for size in range(1, n):
@@ -616,8 +616,12 @@ def _mazur():
 
 
 def mazur_nodes() -> dict[str, Value]:
-    """A fresh Mazur network's named nodes (i1, w1, net_h1, ..., E_total)."""
-    return _mazur().MazurNetwork().forward()
+    """A fresh Mazur network's named nodes in the tutorial's order (i1, i2, w1, ..., E_total)."""
+    mazur = _mazur()
+    nodes = mazur.MazurNetwork().forward()
+    order = [*mazur.INPUTS, *mazur.PARAMETER_NAMES, *mazur.FORWARD_NAMES]
+    return {name: nodes[name] for name in sorted(nodes, key=lambda n: order.index(n) if n in order
+                                                  else len(order))}
 
 
 def mazur_waypoints(nodes: Mapping[str, Value]) -> list[Value]:

@@ -8,6 +8,9 @@ import sys
 from collections.abc import Sequence
 from typing import Callable
 
+from . import check as checking
+from . import expr as expressions
+from .engine import grad as engine_grad
 from .examples import mazur, one_weight
 
 PROG = "micrograd-bp"
@@ -56,10 +59,19 @@ def add_mazur(sub: argparse._SubParsersAction) -> None:
                         "(reproduces the tutorial's published closing figures)")
     p.add_argument("--train-biases", action="store_true", help="also update b1 and b2")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--explain", metavar="NAME",
+                   help="the chain rule for dE_total/dNAME (e.g. w1): every path, factor by factor")
+    p.add_argument("--check", metavar="NAME=FORMULA",
+                   help='check a hand-derived partial over the named nodes, e.g. '
+                        '"w5=(out_o1 - 0.01)*out_o1*(1 - out_o1)*out_h1" (exit status 1 if wrong)')
+    p.add_argument("--rtol", type=_positive_float, default=1e-6,
+                   help="relative tolerance of --check (default 1e-6)")
     p.set_defaults(run=run_mazur)
 
 
 def run_mazur(args: argparse.Namespace) -> int:
+    if args.explain is not None or args.check is not None:
+        return run_mazur_verify(args)
     result = mazur.walkthrough(args.steps, args.lr, args.order, args.train_biases)
     if args.json:
         _emit_json(result.to_json())
@@ -130,9 +142,190 @@ def run_one_weight(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------- grad, check, explain
+
+# The options of these commands that take a value: main() joins them as --opt=VALUE and puts the
+# positionals after "--", so an expression or a claim may start with a minus sign.
+EXPRESSION_VALUE_OPTIONS = {"grad": {"--graph"}, "check": {"--wrt", "--claim", "--rtol"},
+                            "explain": {"--wrt", "--max-paths"}}
+
+
+def _expression_argv(argv: list[str]) -> list[str]:
+    """grad/check/explain: "-x**2" is an expression, not an option (argparse would say so)."""
+    if not argv or argv[0] not in EXPRESSION_VALUE_OPTIONS:
+        return argv
+    takes_value = EXPRESSION_VALUE_OPTIONS[argv[0]]
+    options: list[str] = []
+    positionals: list[str] = []
+    rest = iter(argv[1:])
+    for token in rest:
+        if token == "--":
+            positionals.extend(rest)
+        elif token in takes_value:
+            value = next(rest, None)
+            options.append(token if value is None else f"{token}={value}")
+        elif token.startswith("--") or token == "-h":
+            options.append(token)
+        else:
+            positionals.append(token)
+    return [argv[0], *options, "--", *positionals]
+
+
+def _num(x: float) -> str:
+    return f"{x:.9g}"
+
+
+def _add_expression(p: argparse.ArgumentParser) -> None:
+    p.add_argument("expression", metavar="EXPR",
+                   help="e.g. 'sigmoid(w*x + b)': numbers, variables, + - * / **, unary minus, "
+                        "parentheses and the functions " + ", ".join(expressions.FUNCTIONS))
+    p.add_argument("bindings", metavar="NAME=VALUE", nargs="*", help="the variables' values")
+
+
+def _evaluate(args: argparse.Namespace) -> tuple[expressions.Evaluation, dict[str, float]]:
+    values = expressions.parse_bindings(args.bindings)
+    return expressions.parse(args.expression).evaluate(values), values
+
+
+def add_grad(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("grad", help="the value of an expression and its partial derivatives",
+                       description="Evaluate EXPR at the given values and print the partial "
+                                   "derivative with respect to every variable.", allow_abbrev=False)
+    _add_expression(p)
+    p.add_argument("--json", action="store_true", help='print {"value": v, "grad": {"NAME": d}}')
+    p.set_defaults(run=run_grad)
+
+
+def run_grad(args: argparse.Namespace) -> int:
+    evaluation, _ = _evaluate(args)
+    partials = dict(zip(evaluation.variables, engine_grad(evaluation.output,
+                                                            list(evaluation.variables.values()))))
+    if args.json:
+        _emit_json({"value": evaluation.output.data, "grad": partials})
+        return 0
+    print(format_grad(args.expression, evaluation, partials))
+    return 0
+
+
+def format_grad(text: str, evaluation: expressions.Evaluation, partials: dict[str, float]) -> str:
+    at = ", ".join(f"{k}={v.data:g}" for k, v in evaluation.variables.items())
+    rows = [("value", evaluation.output.data), *((f"df/d{name}", d) for name, d in partials.items())]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"f = {text.strip()}" + (f"  at {at}" if at else "")]
+    lines += [f"  {label:<{width}}  {_num(v)}" for label, v in rows]
+    lines += [f"note: {name} is given but not used in the expression: its partial is 0"
+              for name in evaluation.unused]
+    return "\n".join(lines)
+
+
+def add_check(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="check a hand-derived partial derivative",
+                       description="Compare a claimed partial (a formula over the same variables) "
+                                   "with autograd and a central difference. Exit status 0 when it "
+                                   "is right, 1 when it is wrong, 2 on bad input.", allow_abbrev=False)
+    _add_expression(p)
+    p.add_argument("--wrt", required=True, metavar="NAME", help="the variable")
+    p.add_argument("--claim", required=True, metavar="FORMULA", help="the claimed partial, e.g. '-2*x'")
+    p.add_argument("--rtol", type=_positive_float, default=1e-6, help="relative tolerance (default 1e-6)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    values = expressions.parse_bindings(args.bindings)
+    result = checking.check_expression(args.expression, args.wrt, args.claim, values, rtol=args.rtol)
+    if args.json:
+        _emit_json({"expression": args.expression, "claim_formula": args.claim, **result.to_json()})
+    else:
+        at = ", ".join(f"{k}={v:g}" for k, v in values.items())
+        print(format_check(result, f"f = {args.expression.strip()}  at {at}", args.claim))
+    return 0 if result.ok else 1
+
+
+def format_check(r: checking.ClaimCheck, title: str, claim_text: str) -> str:
+    lines = [title, f"{r.name}:",
+             f"  claim     {_num(r.claim):<16} ({claim_text.strip()})",
+             f"  autograd  {_num(r.autograd)}",
+             f"  numeric   {_num(r.numeric):<16} (central difference, h={r.h:g})"]
+    if r.ok:
+        lines.append(r.message)
+    else:
+        lines += [r.message, f"diagnosis: {r.diagnosis.message}"]
+        if not r.numeric_ok:
+            lines.append(f"note: the central difference {_num(r.numeric)} also disagrees with "
+                         "autograd: the function may not be smooth here")
+    return "\n".join(lines)
+
+
+def add_explain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("explain", help="the chain rule written out: every path to a variable",
+                       description="Every path from the output back to the variable, each factor "
+                                   "(the local derivative on each edge) and each path's product; "
+                                   "the paths sum to the partial.", allow_abbrev=False)
+    _add_expression(p)
+    p.add_argument("--wrt", required=True, metavar="NAME", help="the variable")
+    p.add_argument("--max-paths", type=_positive_int, default=checking.MAX_PATHS,
+                   help=f"list at most this many paths (default {checking.MAX_PATHS})")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run_explain)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    evaluation, _ = _evaluate(args)
+    if args.wrt not in evaluation.variables:
+        raise UsageError(f"--wrt {args.wrt!r} is not one of the variables given "
+                         f"({', '.join(evaluation.variables) or 'none'})")
+    ex = checking.explain(evaluation.output, evaluation.variables[args.wrt], max_paths=args.max_paths)
+    if args.json:
+        _emit_json(ex.to_json())
+    else:
+        print(format_explain(ex))
+    return 0
+
+
+def format_explain(ex: checking.Explanation) -> str:
+    if ex.n_paths == 0:
+        return f"{ex.output} does not depend on {ex.wrt}: no path joins them, {ex.name} = 0"
+    lines = [f"{ex.name} by the chain rule: {ex.n_paths} path{'s' if ex.n_paths != 1 else ''} "
+             f"from {ex.output} down to {ex.wrt}"]
+    for i, path in enumerate(ex.paths, 1):
+        lines.append(f"path {i}" + (f", through {path.through}:" if path.through else ":"))
+        if path.factors:
+            lines += ["  " + " * ".join(f.name for f in path.factors),
+                      "  = " + " * ".join(_num(f.value) for f in path.factors),
+                      f"  = {_num(path.product)}"]
+        else:
+            lines.append(f"  {ex.name} = 1")
+    if ex.omitted:
+        lines.append(f"... and {ex.omitted} more paths, not listed (--max-paths), contributing "
+                     f"{_num(ex.omitted_sum)}")
+        lines.append(f"sum of all {ex.n_paths} paths = {_num(ex.partial)} = {ex.name} by autograd")
+    else:
+        lines.append(f"sum of the paths = {_num(ex.listed_sum)}; {ex.name} by autograd = "
+                     f"{_num(ex.partial)}")
+    return "\n".join(lines)
+
+
+def run_mazur_verify(args: argparse.Namespace) -> int:
+    """mazur --explain NAME and/or --check NAME=FORMULA."""
+    ex = checking.mazur_explain(args.explain) if args.explain is not None else None
+    result = checking.mazur_check(args.check, rtol=args.rtol) if args.check is not None else None
+    if args.json:
+        _emit_json({**({"explain": ex.to_json()} if ex else {}),
+                    **({"check": {"claim_formula": args.check, **result.to_json()}} if result else {})})
+    else:
+        parts = [format_explain(ex)] if ex else []
+        if result:
+            parts.append(format_check(result, "Matt Mazur's network (the claim over its named nodes)",
+                                      args.check.partition("=")[2]))
+        print("\n\n".join(parts))
+    return 0 if result is None or result.ok else 1
+
+
 # ----------------------------------------------------------------------------------------- main
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mazur, add_one_weight]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mazur, add_one_weight, add_grad,
+                                                                 add_check, add_explain]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 a claim is wrong, 2 bad input)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_expression_argv(list(sys.argv[1:] if argv is None else argv)))
     except SystemExit as exit_:  # argparse has printed its one-line usage error
         return int(exit_.code or 0)
     try:
