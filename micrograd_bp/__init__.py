@@ -1,7 +1,10 @@
 """micrograd_bp: a scalar autograd engine for learning backpropagation by number."""
 
+from .check import check_partial, explain, gradcheck
 from .engine import Value, grad, linear, topological_order
+from .expr import ExprError, expr, parse
 from .ops import FUNCTIONS, OPS, Op
 
-__all__ = ["FUNCTIONS", "OPS", "Op", "Value", "grad", "linear", "topological_order"]
+__all__ = ["FUNCTIONS", "OPS", "Op", "Value", "grad", "linear", "topological_order",
+           "ExprError", "expr", "parse", "check_partial", "explain", "gradcheck"]
 __version__ = "0.1.0"
