@@ -2,9 +2,9 @@
 
 from .check import check_partial, explain, gradcheck
 from .engine import Value, grad, linear, topological_order
-from .expr import ExprError, expr, parse
+from .expr import ExprError, parse
 from .ops import FUNCTIONS, OPS, Op
 
 __all__ = ["FUNCTIONS", "OPS", "Op", "Value", "grad", "linear", "topological_order",
-           "ExprError", "expr", "parse", "check_partial", "explain", "gradcheck"]
+           "ExprError", "parse", "check_partial", "explain", "gradcheck"]
 __version__ = "0.1.0"

@@ -8,15 +8,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Union
 
+from . import ops
 from .engine import Value
-from .ops import FUNCTIONS, OPS
 
 Number = Union[int, float]
 
 MAX_LENGTH = 10_000  # characters of input
 MAX_DEPTH = 100  # nesting: parentheses, calls, unary signs and exponents, counted together
 
-_BINARY = {"+": OPS["add"], "-": OPS["sub"], "*": OPS["mul"], "/": OPS["div"]}
+_BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
 _NAME_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _NAME_CHARS = _NAME_START | set("0123456789")
@@ -164,7 +164,7 @@ def check_name(name: str, offset: int | None = None) -> str:
         raise ExprError(f"{name!r} is a Python keyword, not allowed as a variable", offset)
     if name.startswith("__"):
         raise ExprError(f"{name!r}: names starting with '__' are not allowed", offset)
-    if name in FUNCTIONS:
+    if name in ops.FUNCTIONS:
         raise ExprError(f"{name!r} is a function, not a variable: call it as {name}(...)", offset)
     return name
 
@@ -229,7 +229,7 @@ class _Parser:
         while self.token.kind == "op" and _PRECEDENCE.get(self.token.text, 0) >= min_precedence:
             op = self.advance()
             self.binary(_PRECEDENCE[op.text] + 1)
-            self.code.append(Instr(_BINARY[op.text].name, op.offset))
+            self.code.append(Instr(_BINARY[op.text], op.offset))
 
     def unary(self) -> None:
         t = self.token
@@ -285,10 +285,11 @@ class _Parser:
                             "(write 2*x for a product)", self.token.offset)
 
     def call(self, name: Token) -> None:
-        if name.text not in FUNCTIONS or name.text not in OPS:
-            known = ", ".join(FUNCTIONS)
+        # the op table's functions, looked up now: an op added there is callable
+        if name.text not in ops.FUNCTIONS or name.text not in ops.OPS:
+            known = ", ".join(ops.FUNCTIONS)
             raise ExprError(f"unknown function {name.text!r} (the functions are {known})", name.offset)
-        op = OPS[name.text]
+        op = ops.OPS[name.text]
         opening = self.advance()
         self.enter(opening.offset)
         nargs = 0
@@ -379,14 +380,14 @@ def _execute(ins: Instr, stack: list[Value], leaves: dict[str, Value]) -> Value:
     if op == "call":
         args = stack[-ins.nargs:] if ins.nargs else []
         del stack[len(stack) - ins.nargs:]
-        return Value.apply(OPS[ins.name], *args)
+        return Value.apply(ops.OPS[ins.name], *args)
     b = stack.pop()
     a = stack.pop()
     if op == "powc":
         return a ** b.data  # a number exponent: no edge to it
     if op == "pow":
         return a ** b
-    return Value.apply(OPS[op], a, b)
+    return Value.apply(ops.OPS[op], a, b)
 
 
 def _check_values(values: Mapping[str, object]) -> dict[str, float]:
