@@ -209,9 +209,11 @@ class Path:
     product: float
     through: str = ""  # the first waypoint that tells it from the other paths, if any
     waypoints: tuple = field(default=(), repr=False, compare=False)  # the Values, same order
+    edges: tuple = field(default=(), repr=False, compare=False)  # (id of consumer, input position)
+    note: str = ""  # for paths through the same waypoints: the edge that tells them apart
 
     def to_json(self) -> dict:
-        return {"nodes": self.nodes, "through": self.through, "product": self.product,
+        return {"nodes": self.nodes, "through": self.through, "note": self.note, "product": self.product,
                 "factors": [{"name": f.name, "value": f.value} for f in self.factors]}
 
 
@@ -287,14 +289,15 @@ class _Graph:
             return 0, 0.0
         return self.above[k] * self.below[k], self.adjoint[k] * self.tangent[k]
 
-    def paths(self, limit: int) -> list[list[tuple[Value, Value, float]]]:
-        """The first `limit` paths, each a list of edges (consumer, input, local derivative)."""
+    def paths(self, limit: int) -> list[list[tuple[Value, Value, float, int]]]:
+        """The first `limit` paths, each a list of edges (consumer, input, local derivative, the
+        input's position)."""
         if self.n_paths == 0:
             return []
         if self.output is self.wrt:
             return [[]]
-        found: list[list[tuple[Value, Value, float]]] = []
-        edges: list[tuple[Value, Value, float]] = []
+        found: list[list[tuple[Value, Value, float, int]]] = []
+        edges: list[tuple[Value, Value, float, int]] = []
         stack = [self._edges(self.output)]
         while stack and len(found) < limit:
             step = next(stack[-1], None)
@@ -312,7 +315,8 @@ class _Graph:
         return found
 
     def _edges(self, node: Value):
-        return ((node, p, g) for p, g in zip(node.inputs, node.local_grads) if self.reach[id(p)])
+        return ((node, p, g, i) for i, (p, g) in enumerate(zip(node.inputs, node.local_grads))
+                if self.reach[id(p)])
 
 
 def _waypoint_set(graph: _Graph, waypoints: Collection[Value] | None) -> set[int]:
@@ -325,7 +329,7 @@ def _build_path(edges, waypoint_ids: set[int], names: dict[int, str]) -> Path:
     nodes = [edges[0][0]]
     factors: list[Factor] = []
     value = 1.0
-    for _, lower, g in edges:
+    for _, lower, g, _ in edges:
         value *= g
         if id(lower) in waypoint_ids:
             factors.append(Factor(names[id(nodes[-1])], names[id(lower)], value))
@@ -334,7 +338,8 @@ def _build_path(edges, waypoint_ids: set[int], names: dict[int, str]) -> Path:
     product = 1.0
     for f in factors:
         product *= f.value
-    return Path([names[id(n)] for n in nodes], factors, product, waypoints=tuple(nodes))
+    return Path([names[id(n)] for n in nodes], factors, product, waypoints=tuple(nodes),
+                edges=tuple((id(e[0]), e[3]) for e in edges))
 
 
 def _splitting(graph: _Graph, waypoint_ids: set[int]) -> list[tuple[Value, int, float]]:
@@ -382,10 +387,27 @@ def explain(output: Value, wrt: Value, *, waypoints: Collection[Value] | None = 
     for path in paths:
         on_path = {id(n) for n in path.waypoints}
         path.through = next((all_names[id(n)] for n, _, _ in splitting if id(n) in on_path), "")
+    _note_twins(paths, all_names)
     partial = grad(output, [wrt])[0] if graph.n_paths else 0.0
     return Explanation(all_names[id(output)], all_names[id(wrt)], partial, paths, graph.n_paths,
                        math.fsum(p.product for p in paths),
                        [(all_names[id(n)], c, v) for n, c, v in splitting])
+
+
+def _note_twins(paths: list[Path], names: dict[int, str]) -> None:
+    """Paths over the same waypoints differ in an edge (an input used twice, as in x*x): name it."""
+    by_nodes: dict[tuple, list[Path]] = {}
+    for path in paths:
+        by_nodes.setdefault(tuple(id(n) for n in path.waypoints), []).append(path)
+    for twins in by_nodes.values():
+        if len(twins) < 2:
+            continue
+        for path in twins:
+            others = [t for t in twins if t is not path]
+            for k, (consumer, position) in enumerate(path.edges):
+                if any(k >= len(t.edges) or t.edges[k] != (consumer, position) for t in others):
+                    path.note = f"by input {position + 1} of {names[consumer]}"
+                    break
 
 
 # -------------------------------------------------------------------------------- check_partial

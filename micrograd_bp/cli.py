@@ -289,7 +289,8 @@ def format_explain(ex: checking.Explanation) -> str:
     lines = [f"{ex.name} by the chain rule: {ex.n_paths} path{'s' if ex.n_paths != 1 else ''} "
              f"from {ex.output} down to {ex.wrt}"]
     for i, path in enumerate(ex.paths, 1):
-        lines.append(f"path {i}" + (f", through {path.through}:" if path.through else ":"))
+        lines.append(f"path {i}" + (f", through {path.through}" if path.through else "")
+                     + (f" ({path.note})" if path.note else "") + ":")
         if path.factors:
             lines += ["  " + " * ".join(f.name for f in path.factors),
                       "  = " + " * ".join(_num(f.value) for f in path.factors),

@@ -122,6 +122,7 @@ def test_explain_counts_both_edges_of_a_square():
     ev = parse("x*x").evaluate(x=3.0)
     ex = explain(ev.output, ev.variables["x"])
     assert ex.n_paths == 2 and [p.product for p in ex.paths] == [3.0, 3.0]
+    assert [p.note for p in ex.paths] == ["by input 1 of x*x", "by input 2 of x*x"]
 
 
 def test_explain_without_a_path_and_of_a_variable_itself():
