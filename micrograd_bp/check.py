@@ -541,8 +541,9 @@ def _diagnose(claim: float, output: Value, wrt: Value, ex: Explanation, others: 
                          else f"the other {n - count} {_paths_word(n - count)}")
             return Diagnosis("paths", f"your value equals the {_paths_word(count)} through {through} "
                              f"alone ({count} of {n}); {rest_text} "
-                             f"{'contributes' if n - count == 1 else 'contribute'} {_fmt(rest)}; all {n} "
-                             f"together give {name} = {_fmt(total)}", value)
+                             f"{'contributes' if n - count == 1 else 'contribute'} {_fmt(rest)}; "
+                             f"{'both' if n == 2 else f'all {n}'} together give {name} = {_fmt(total)}",
+                             value)
     if 2 <= n <= SUBSET_LIMIT:
         products = [p.product for p in ex.paths]
         for size in range(1, n):
