@@ -447,7 +447,8 @@ class ClaimCheck:
 
     def to_json(self) -> dict:
         return {"output": self.output, "wrt": self.wrt, "claim": self.claim, "autograd": self.autograd,
-                "numeric": self.numeric, "h": self.h, "rtol": self.rtol, "ok": self.ok,
+                "numeric": None if math.isnan(self.numeric) else self.numeric, "h": self.h,
+                "rtol": self.rtol, "ok": self.ok,
                 "numeric_ok": self.numeric_ok, "message": self.message,
                 "diagnosis": self.diagnosis.to_json()}
 
@@ -486,9 +487,20 @@ def check_partial(output: Value, wrt: Value, claim: Number | Value, *, rtol: flo
         numeric = replay(output, wrt)
     if callable(numeric):
         f = numeric
-        up, down = f(wrt.data + step), f(wrt.data - step)
+        x = wrt.data
+        # near a domain's edge (log near 0) steps relative to x stay inside it
+        first = step
+        for step in (first, *((abs(x) * 1e-3, abs(x) * 1e-5) if x else (first / 100, first / 1e4))):
+            try:
+                up, down = f(x + step), f(x - step)
+                break
+            except (ValueError, ZeroDivisionError, OverflowError):
+                continue
+        else:
+            up = down = math.nan
         numeric_value = (up - down) / (2 * step)
-        numeric_ok = _numeric_agree(autograd, numeric_value, max(abs(up), abs(down)), step, rtol)
+        numeric_ok = (not math.isnan(numeric_value)
+                      and _numeric_agree(autograd, numeric_value, max(abs(up), abs(down)), step, rtol))
     else:
         numeric_value = float(numeric)
         numeric_ok = _numeric_agree(autograd, numeric_value, abs(output.data), step, rtol)
@@ -502,6 +514,9 @@ def check_partial(output: Value, wrt: Value, claim: Number | Value, *, rtol: flo
             message = (f"right by autograd (rtol {rtol:g}), but the central difference "
                        f"{_fmt(numeric_value)} disagrees: the function may not be smooth here "
                        "(relu at 0?) or the difference is ill-conditioned")
+            if math.isnan(numeric_value):
+                message = (f"right by autograd (rtol {rtol:g}); no central difference: the shifted "
+                           "values leave the function's domain")
     else:
         if others is None:
             others = {n.label: n for n in topological_order(output) if n.is_leaf and n.label}

@@ -276,3 +276,9 @@ def test_agree_is_relative_with_an_absolute_floor():
     assert agree(1.0, 1.0 + 1e-7) and not agree(1.0, 1.0 + 1e-5)
     assert agree(0.0, 1e-13) and not agree(0.0, 1e-9)
     assert not agree(1.0, 1.0 + 1e-7, rtol=1e-8)
+
+
+def test_near_a_domain_edge_the_difference_takes_a_step_relative_to_x():
+    result = check_expression("log(x)", "x", "1/x", {"x": 1e-7})  # x - 1e-5 is outside log's domain
+    assert result.ok and result.numeric_ok and close(result.numeric, 1e7, 1e-5)
+    assert result.h == 1e-10
