@@ -10,6 +10,7 @@ from typing import Callable
 
 from . import check as checking
 from . import expr as expressions
+from .engine import Value
 from .engine import grad as engine_grad
 from .examples import mazur, one_weight
 
@@ -46,6 +47,43 @@ def _emit_json(data: dict) -> None:
     print(json.dumps(data, indent=2))
 
 
+# ------------------------------------------------------------------------------------- pictures
+# viz (and so the graphviz package) is imported only when a picture is asked for.
+
+def _viz():
+    try:
+        from . import viz
+    except ImportError as error:
+        raise UsageError(f"drawing needs the graphviz Python package ({error}): "
+                         "pip install graphviz") from None
+    return viz
+
+
+def _add_picture_option(p: argparse.ArgumentParser, option: str, what: str) -> None:
+    p.add_argument(option, metavar="FILE",
+                   help=f"also write {what}; the format follows the suffix: .svg, .png, .pdf "
+                        "(rendered by Graphviz's dot) or .dot (the source, no Graphviz needed)")
+
+
+def _check_picture_paths(*paths: str | None) -> None:
+    """Refuse a file whose suffix names no format before any work is done."""
+    for path in paths:
+        if path is not None:
+            _viz().output_format(path)
+
+
+def _write_picture(graph, path: str) -> None:
+    """Write a drawing; a missing dot is one line and exit status 2, the .dot source still written."""
+    viz = _viz()
+    try:
+        written = viz.write_graph(graph, path)
+    except viz.GraphvizMissing as error:
+        raise UsageError(str(error)) from None
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+    print(f"{PROG}: wrote {written}", file=sys.stderr)
+
+
 # ---------------------------------------------------------------------------------------- mazur
 
 def add_mazur(sub: argparse._SubParsersAction) -> None:
@@ -66,18 +104,41 @@ def add_mazur(sub: argparse._SubParsersAction) -> None:
                         '"w5=(out_o1 - 0.01)*out_o1*(1 - out_o1)*out_h1" (exit status 1 if wrong)')
     p.add_argument("--rtol", type=_positive_float, default=1e-6,
                    help="relative tolerance of --check (default 1e-6)")
+    _add_picture_option(p, "--graph", "the computation graph of E_total after backward(), "
+                                      "with the tutorial's weights")
+    _add_picture_option(p, "--network", "the network's neurons and weights with dE/dweight, "
+                                        "as in the tutorial's figure")
     p.set_defaults(run=run_mazur)
 
 
 def run_mazur(args: argparse.Namespace) -> int:
+    _check_picture_paths(args.graph, args.network)
     if args.explain is not None or args.check is not None:
-        return run_mazur_verify(args)
-    result = mazur.walkthrough(args.steps, args.lr, args.order, args.train_biases)
-    if args.json:
-        _emit_json(result.to_json())
-        return 0
-    print(format_mazur(result))
-    return 0
+        status = run_mazur_verify(args)
+    else:
+        result = mazur.walkthrough(args.steps, args.lr, args.order, args.train_biases)
+        if args.json:
+            _emit_json(result.to_json())
+        else:
+            print(format_mazur(result))
+        status = 0
+    if args.graph is not None or args.network is not None:
+        draw_mazur(args.graph, args.network)
+    return status
+
+
+def draw_mazur(graph_path: str | None, network_path: str | None) -> None:
+    """The tutorial's network after one backward pass: its op-level graph and its neuron view."""
+    viz = _viz()
+    network = mazur.MazurNetwork()
+    total = network.forward()["E_total"]
+    total.backward()
+    if graph_path is not None:
+        _write_picture(viz.draw(total), graph_path)
+    if network_path is not None:
+        title = "Matt Mazur's 2-2-2 network with the tutorial's weights"
+        _write_picture(viz.draw_network(network.mlp, inputs=network.inputs(), title=title),
+                       network_path)
 
 
 def format_mazur(r: mazur.Walkthrough) -> str:
@@ -125,21 +186,32 @@ def add_one_weight(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=_positive_float, default=one_weight.LEARNING_RATE,
                    help="learning rate (default 0.1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_picture_option(p, "--graph", "the computation graph of J after backward() at w = 0.8")
     p.set_defaults(run=run_one_weight)
 
 
 def run_one_weight(args: argparse.Namespace) -> int:
+    _check_picture_paths(args.graph)
     history = one_weight.train(args.steps, args.lr)
     if args.json:
         _emit_json(one_weight.to_json(history))
-        return 0
-    print("y_hat = x*w, J = (y_hat - y)^2, x=1.5, y=0.5; closed form dJ/dw = 4.5 w - 1.5")
-    print(f"{'step':>4}  {'w before':>12}  {'dJ/dw (autograd)':>17}  {'4.5w - 1.5':>12}  {'w after':>12}")
-    for s in history:
-        print(f"{s.step:>4}  {s.w_before:>12.10g}  {s.grad:>17.10g}  {s.closed_form:>12.10g}"
-              f"  {s.w_after:>12.10g}")
-    print("w converges to 1/3, where y_hat = 0.5 exactly.")
+    else:
+        print(format_one_weight(history))
+    if args.graph is not None:
+        loss = one_weight.loss(Value(one_weight.W0, "w"))
+        loss.backward()
+        _write_picture(_viz().draw(loss), args.graph)
     return 0
+
+
+def format_one_weight(history: list[one_weight.Step]) -> str:
+    lines = ["y_hat = x*w, J = (y_hat - y)^2, x=1.5, y=0.5; closed form dJ/dw = 4.5 w - 1.5",
+             f"{'step':>4}  {'w before':>12}  {'dJ/dw (autograd)':>17}  {'4.5w - 1.5':>12}  {'w after':>12}"]
+    for s in history:
+        lines.append(f"{s.step:>4}  {s.w_before:>12.10g}  {s.grad:>17.10g}  {s.closed_form:>12.10g}"
+                     f"  {s.w_after:>12.10g}")
+    lines.append("w converges to 1/3, where y_hat = 0.5 exactly.")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------- grad, check, explain
@@ -193,17 +265,25 @@ def add_grad(sub: argparse._SubParsersAction) -> None:
                                    "derivative with respect to every variable.", allow_abbrev=False)
     _add_expression(p)
     p.add_argument("--json", action="store_true", help='print {"value": v, "grad": {"NAME": d}}')
+    _add_picture_option(p, "--graph", "the expression's computation graph after backward()")
     p.set_defaults(run=run_grad)
 
 
 def run_grad(args: argparse.Namespace) -> int:
+    _check_picture_paths(args.graph)
     evaluation, _ = _evaluate(args)
     partials = dict(zip(evaluation.variables, engine_grad(evaluation.output,
                                                             list(evaluation.variables.values()))))
     if args.json:
         _emit_json({"value": evaluation.output.data, "grad": partials})
-        return 0
-    print(format_grad(args.expression, evaluation, partials))
+    else:
+        print(format_grad(args.expression, evaluation, partials))
+    if args.graph is not None:
+        output = evaluation.output
+        if not output.label:
+            output.label = "f"  # as in the printed df/dNAME
+        output.backward()
+        _write_picture(_viz().draw(output), args.graph)
     return 0
 
 
