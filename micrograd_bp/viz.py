@@ -98,11 +98,11 @@ def _new_graph(rankdir: str, title: str) -> graphviz.Digraph:
     )
 
 
-def _legend_lines(largest: float, decimals: int, what: str) -> list[str]:
-    return [f"width and colour: {what},",
-            f"relative to the largest here ({_number(largest, decimals)}):",
-            "the widest, most saturated edge carries the most;",
-            f"each step of 1/{DECADES} thinner is ten times less (log scale)",
+def _legend_lines(largest: float, decimals: int, what: list[str]) -> list[str]:
+    """What an edge's width and colour mean: `what` says which quantity they show."""
+    return [*what,
+            f"widest and most saturated: the largest here, {_number(largest, decimals)};",
+            f"each 1/{DECADES} of the width range thinner: ten times less (log scale)",
             "red: positive, blue: negative, grey: none"]
 
 
@@ -204,8 +204,8 @@ def draw(root: Value, *, rankdir: str = "LR", decimals: int = 4, edge_labels: bo
 
     legend = ["edge label: local derivative d(out)/d(in)"] if edge_labels else []
     if largest:
-        legend += _legend_lines(largest, decimals, "|local derivative x grad of the consumer|, "
-                                                   "the gradient sent back along the edge")
+        legend += _legend_lines(largest, decimals, ["edge width and colour: the gradient sent back along it,",
+                                                    "|local derivative x grad of the consumer|"])
     else:
         legend.append("no gradient has flowed yet: edges are drawn plain")
     _add_note(graph, "legend", legend)
@@ -326,7 +326,7 @@ def draw_network(mlp: MLP, *, decimals: int = 4, rankdir: str = "LR",
     legend = [f"edge label: weight = value; d{loss_name}/dweight after backward()",
               "dashed: a bias (its value on its node)"]
     if largest:
-        legend += _legend_lines(largest, decimals, f"|d{loss_name}/dweight|")
+        legend += _legend_lines(largest, decimals, [f"edge width and colour: |d{loss_name}/dweight|"])
     _add_note(graph, "legend", legend)
     return graph
 
