@@ -31,5 +31,11 @@ dot:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq graphviz >/dev/null; }
 	@dot -V
 
+# The README's pictures, drawn by the command line into docs/ (stdout, the walk-through, is dropped).
+graphs: $(STAMP) dot
+	mkdir -p docs
+	$(VENV)/bin/micrograd-bp mazur --network docs/mazur_network.svg --graph docs/mazur_graph.svg >/dev/null
+	$(VENV)/bin/micrograd-bp one-weight --graph docs/one_weight_graph.svg >/dev/null
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
