@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Callable
 
 from . import check as checking
@@ -50,7 +51,7 @@ def _emit_json(data: dict) -> None:
 # ------------------------------------------------------------------------------------- pictures
 # viz (and so the graphviz package) is imported only when a picture is asked for.
 
-def _viz():
+def _viz() -> ModuleType:
     try:
         from . import viz
     except ImportError as error:
@@ -72,7 +73,7 @@ def _check_picture_paths(*paths: str | None) -> None:
             _viz().output_format(path)
 
 
-def _write_picture(graph, path: str) -> None:
+def _write_picture(graph: object, path: str) -> None:  # graph: a graphviz.Digraph from viz
     """Write a drawing; a missing dot is one line and exit status 2, the .dot source still written."""
     viz = _viz()
     try:

@@ -59,10 +59,11 @@ def _label(text: str) -> str:
 
 
 def _number(x: float, decimals: int) -> str:
-    """Fixed decimals, except where that would hide a nonzero value (then significant digits)."""
+    """Fixed decimals; but a nonzero value that they would show with under two significant digits,
+    or a huge one, gets `decimals` significant digits instead (0.0004386, not 0.0004)."""
     if x == 0:
         return f"{0.0:.{decimals}f}"
-    if abs(x) < 10.0 ** (1 - decimals) or abs(x) >= 1e6:
+    if abs(x) < (10.0 ** (1 - decimals) if decimals else 1.0) or abs(x) >= 1e6:
         return f"{x:.{max(decimals, 1)}g}"
     return f"{x:.{decimals}f}"
 
