@@ -1,0 +1,553 @@
+"""Benchmarks: the engine side by side with a closure-per-node reference, the float floor, micrograd."""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from .engine import Value
+from .examples import mazur
+from .examples.moons import make_moons, max_margin_loss, moons_model
+from .nn import MLP, SGD, half_squared_error
+
+
+class BenchmarkMismatch(RuntimeError):
+    """Two engines computed different losses: the benchmark would be timing wrong code."""
+
+
+# ------------------------------------------------------------------ the closure reference engine
+# The classic design (micrograd's): every node stores a closure that pushes its gradient to its
+# parents, parents are kept in a set, and backward() sorts the graph recursively. Each closure
+# refers to the node that owns it, so every node is a reference cycle that only the cyclic
+# garbage collector can free. Written here for the benchmark, as the baseline to beat.
+
+def _no_backward() -> None:
+    pass
+
+
+class ClosureValue:
+    """A scalar with a closure per node (the reference engine of the benchmark)."""
+
+    def __init__(self, data: float, parents: tuple = (), op: str = "") -> None:
+        self.data = data
+        self.grad = 0.0
+        self._backward = _no_backward
+        self._parents = set(parents)
+        self._op = op
+
+    def __add__(self, other: Any) -> ClosureValue:
+        other = other if isinstance(other, ClosureValue) else ClosureValue(other)
+        out = ClosureValue(self.data + other.data, (self, other), "+")
+
+        def backward() -> None:
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = backward
+        return out
+
+    def __mul__(self, other: Any) -> ClosureValue:
+        other = other if isinstance(other, ClosureValue) else ClosureValue(other)
+        out = ClosureValue(self.data * other.data, (self, other), "*")
+
+        def backward() -> None:
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = backward
+        return out
+
+    def __pow__(self, exponent: float) -> ClosureValue:
+        out = ClosureValue(self.data ** exponent, (self,), f"**{exponent}")
+
+        def backward() -> None:
+            self.grad += exponent * self.data ** (exponent - 1) * out.grad
+        out._backward = backward
+        return out
+
+    def _unary(self, data: float, local: float, op: str) -> ClosureValue:
+        out = ClosureValue(data, (self,), op)
+
+        def backward() -> None:
+            self.grad += local * out.grad
+        out._backward = backward
+        return out
+
+    def relu(self) -> ClosureValue:
+        return self._unary(self.data if self.data > 0 else 0.0, 1.0 if self.data > 0 else 0.0, "relu")
+
+    def sigmoid(self) -> ClosureValue:
+        s = 1.0 / (1.0 + math.exp(-self.data))
+        return self._unary(s, s * (1.0 - s), "sigmoid")
+
+    def exp(self) -> ClosureValue:
+        e = math.exp(self.data)
+        return self._unary(e, e, "exp")
+
+    def tanh(self) -> ClosureValue:
+        t = math.tanh(self.data)
+        return self._unary(t, 1.0 - t * t, "tanh")
+
+    def __neg__(self) -> ClosureValue: return self * -1.0
+    def __radd__(self, other: Any) -> ClosureValue: return self + other
+    def __sub__(self, other: Any) -> ClosureValue: return self + (-other)
+    def __rsub__(self, other: Any) -> ClosureValue: return other + (-self)
+    def __rmul__(self, other: Any) -> ClosureValue: return self * other
+    def __truediv__(self, other: Any) -> ClosureValue: return self * other ** -1
+
+    def backward(self) -> None:
+        order: list[ClosureValue] = []
+        seen: set[ClosureValue] = set()
+
+        def visit(node: ClosureValue) -> None:
+            if node not in seen:
+                seen.add(node)
+                for parent in node._parents:
+                    visit(parent)
+                order.append(node)
+        visit(self)
+        self.grad = 1.0
+        for node in reversed(order):
+            node._backward()
+
+
+# ------------------------------------------------------------------------ workload 1: Mazur
+MAZUR_WEIGHT_NAMES = tuple(mazur.WEIGHTS)
+
+
+def mazur_floor(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
+    """The pure-Python floor: Mazur's network on plain floats with hand-written derivatives.
+
+    Simultaneous order, biases fixed, as the engines do; returns E_total after `steps` steps.
+    """
+    exp = math.exp
+    i1, i2 = mazur.INPUTS.values()
+    t1, t2 = mazur.TARGETS.values()
+    w1, w2, w3, w4, w5, w6, w7, w8 = mazur.WEIGHTS.values()
+    b1, b2 = mazur.BIASES.values()
+    for _ in range(steps):
+        h1 = 1.0 / (1.0 + exp(-(w1 * i1 + w2 * i2 + b1)))
+        h2 = 1.0 / (1.0 + exp(-(w3 * i1 + w4 * i2 + b1)))
+        o1 = 1.0 / (1.0 + exp(-(w5 * h1 + w6 * h2 + b2)))
+        o2 = 1.0 / (1.0 + exp(-(w7 * h1 + w8 * h2 + b2)))
+        d1 = (o1 - t1) * o1 * (1.0 - o1)  # dE/dnet_o1
+        d2 = (o2 - t2) * o2 * (1.0 - o2)
+        e1 = (d1 * w5 + d2 * w7) * h1 * (1.0 - h1)  # dE/dnet_h1, with the old w5, w7
+        e2 = (d1 * w6 + d2 * w8) * h2 * (1.0 - h2)
+        w1, w2, w3, w4 = w1 - lr * e1 * i1, w2 - lr * e1 * i2, w3 - lr * e2 * i1, w4 - lr * e2 * i2
+        w5, w6, w7, w8 = w5 - lr * d1 * h1, w6 - lr * d1 * h2, w7 - lr * d2 * h1, w8 - lr * d2 * h2
+    h1 = 1.0 / (1.0 + exp(-(w1 * i1 + w2 * i2 + b1)))
+    h2 = 1.0 / (1.0 + exp(-(w3 * i1 + w4 * i2 + b1)))
+    o1 = 1.0 / (1.0 + exp(-(w5 * h1 + w6 * h2 + b2)))
+    o2 = 1.0 / (1.0 + exp(-(w7 * h1 + w8 * h2 + b2)))
+    return 0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2
+
+
+def mazur_ours_network() -> tuple[MLP, list[Value], list[Value]]:
+    """The 2-2-2 network on our engine, built as a user would: (mlp, weights, inputs)."""
+    w = {name: Value(v, name) for name, v in mazur.WEIGHTS.items()}
+    mlp = MLP(2, [2, 2], "sigmoid", shared_bias=True,
+              weights=[[[w["w1"], w["w2"]], [w["w3"], w["w4"]]], [[w["w5"], w["w6"]], [w["w7"], w["w8"]]]],
+              biases=list(mazur.BIASES.values()))
+    inputs = [Value(v, name) for name, v in mazur.INPUTS.items()]
+    return mlp, [w[name] for name in MAZUR_WEIGHT_NAMES], inputs
+
+
+def mazur_ours(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
+    """Forward, backward() and an SGD update per step on our engine; E_total after `steps` steps."""
+    mlp, weights, inputs = mazur_ours_network()
+    targets = list(mazur.TARGETS.values())
+    optimizer = SGD(weights, lr)
+    for _ in range(steps):
+        loss = half_squared_error(mlp(inputs), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return half_squared_error(mlp(inputs), targets).data
+
+
+def mazur_graph(cls: type, weights: Sequence[Any], sigmoid: Callable[[Any], Any]) -> Any:
+    """E_total of the 2-2-2 network for a closure-style engine: nets as w*x sums, then sigmoid."""
+    w1, w2, w3, w4, w5, w6, w7, w8 = weights
+    i1, i2 = (cls(v) for v in mazur.INPUTS.values())
+    b1, b2 = (cls(v) for v in mazur.BIASES.values())
+    t1, t2 = mazur.TARGETS.values()
+    h1 = sigmoid(w1 * i1 + w2 * i2 + b1)
+    h2 = sigmoid(w3 * i1 + w4 * i2 + b1)
+    o1 = sigmoid(w5 * h1 + w6 * h2 + b2)
+    o2 = sigmoid(w7 * h1 + w8 * h2 + b2)
+    return 0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2
+
+
+def _mazur_closure_style(cls: type, sigmoid: Callable[[Any], Any], steps: int, lr: float) -> float:
+    weights = [cls(v) for v in mazur.WEIGHTS.values()]
+    for _ in range(steps):
+        loss = mazur_graph(cls, weights, sigmoid)
+        for p in weights:
+            p.grad = 0.0
+        loss.backward()
+        for p in weights:
+            p.data -= lr * p.grad
+    return mazur_graph(cls, weights, sigmoid).data
+
+
+def mazur_closure(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
+    """The same training on the closure reference engine."""
+    return _mazur_closure_style(ClosureValue, ClosureValue.sigmoid, steps, lr)
+
+
+NOT_INSTALLED = "micrograd is not installed (pip install 'micrograd_bp[bench]')"
+
+
+def _micrograd() -> Any:
+    """The real micrograd package (the `bench` extra), or None when it is not installed."""
+    try:
+        import micrograd.engine
+        import micrograd.nn
+    except ImportError:
+        return None
+    return micrograd
+
+
+def _micrograd_sigmoid(x: Any) -> Any:
+    """micrograd 0.1.0 has no sigmoid (nor exp): one node of its own kind, built by its constructor."""
+    value_cls = type(x)
+    s = 1.0 / (1.0 + math.exp(-x.data))
+    out = value_cls(s, (x,), "sigmoid")
+
+    def backward() -> None:
+        x.grad += s * (1.0 - s) * out.grad
+    out._backward = backward
+    return out
+
+
+def mazur_micrograd(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
+    """The same training on micrograd 0.1.0, with a sigmoid node added."""
+    return _mazur_closure_style(_micrograd().engine.Value, _micrograd_sigmoid, steps, lr)
+
+
+# ------------------------------------------------------------------------ workload 2: moons
+MOONS_ALPHA = 1e-4
+
+
+def _moons_lr(k: int) -> float:
+    return 1.0 - 0.9 * k / 100  # micrograd's demo schedule
+
+
+def moons_parameters(model: MLP) -> list[list[tuple[list[float], float]]]:
+    """Our model's initial parameters, layer by layer: (weights, bias) per neuron."""
+    return [[([w.data for w in n.weights], n.bias.data) for n in layer.neurons] for layer in model.layers]
+
+
+class MoonsOurs:
+    """micrograd's demo step on our engine: one `linear` node per neuron."""
+
+    def __init__(self, seed: int, points: list, labels: list) -> None:
+        self.model = moons_model(seed)
+        self.params = self.model.parameters()
+        self.points, self.labels = points, labels
+
+    def step(self, k: int) -> float:
+        loss, _ = max_margin_loss(self.model, self.points, self.labels, MOONS_ALPHA)
+        self.model.zero_grad()
+        loss.backward()
+        lr = _moons_lr(k)
+        for p in self.params:
+            p.data -= lr * p.grad
+        return loss.data
+
+
+class _ClosureMLP:
+    """MLP(2, [16, 16, 1]) with ReLU hidden layers on a closure engine, each sum built from + and *."""
+
+    def __init__(self, cls: type, parameters: list) -> None:
+        self.layers = [[([cls(w) for w in ws], cls(b)) for ws, b in layer] for layer in parameters]
+
+    def __call__(self, xs: list) -> Any:
+        last = len(self.layers) - 1
+        for k, layer in enumerate(self.layers):
+            sums = [sum((w * x for w, x in zip(ws, xs)), b) for ws, b in layer]
+            xs = sums if k == last else [s.relu() for s in sums]
+        return xs[0]
+
+    def parameters(self) -> list:
+        return [p for layer in self.layers for ws, b in layer for p in (*ws, b)]
+
+
+class MoonsClosure:
+    """micrograd's demo step on a closure engine: the reference (cls=ClosureValue) or micrograd."""
+
+    def __init__(self, cls: type, parameters: list, points: list, labels: list,
+                 model: Any = None) -> None:
+        self.cls = cls
+        self.model = model if model is not None else _ClosureMLP(cls, parameters)
+        self.params = self.model.parameters()
+        self.points, self.labels = points, labels
+
+    def step(self, k: int) -> float:
+        cls = self.cls
+        inputs = [[cls(x) for x in p] for p in self.points]
+        scores = [self.model(x) for x in inputs]
+        margins = [(1 + -y * s).relu() for y, s in zip(self.labels, scores)]
+        data_loss = sum(margins) * (1.0 / len(margins))
+        loss = data_loss + MOONS_ALPHA * sum(p * p for p in self.params)
+        for p in self.params:
+            p.grad = 0.0
+        loss.backward()
+        lr = _moons_lr(k)
+        for p in self.params:
+            p.data -= lr * p.grad
+        return loss.data
+
+
+def micrograd_moons_model(parameters: list) -> Any:
+    """micrograd's own MLP(2, [16, 16, 1]) holding our initial parameters."""
+    mg = _micrograd()
+    state = random.getstate()
+    model = mg.nn.MLP(2, [16, 16, 1])  # draws from the global random module: put it back after
+    random.setstate(state)
+    flat = [x for layer in parameters for ws, b in layer for x in (*ws, b)]
+    for p, x in zip(model.parameters(), flat):
+        p.data = x
+    return model
+
+
+# ------------------------------------------------------------------- workload 3 and 4: chains
+
+def chain(cls: type, n: int) -> Any:
+    """n nodes in a line: y*a and y+b in turn, from shared leaves (the graph of workloads 3 and 4)."""
+    y, a, b = cls(1.0), cls(0.9999), cls(0.001)
+    for i in range(n):
+        y = y * a if i % 2 == 0 else y + b
+    return y
+
+
+def bytes_per_node(cls: type, n: int) -> float:
+    """Memory held by an n-node chain of cls (tracemalloc), divided by n."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        root = chain(cls, n)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del root
+    gc.collect()
+    return held / n
+
+
+# ----------------------------------------------------------------------------- the harness
+
+@dataclass
+class Row:
+    """One engine's measurements in one workload."""
+
+    engine: str
+    seconds: float | None  # the median; None when the engine did not run
+    runs: list[float] = field(default_factory=list)
+    result: float | None = None  # the loss it computed (the cross-check), or bytes per node
+    note: str = ""
+
+
+@dataclass
+class Workload:
+    key: str
+    title: str
+    unit: str
+    rows: list[Row]
+    ratios: dict[str, float]  # medians of per-repeat ratios, each pair timed in the same repeat
+    note: str = ""
+
+
+@dataclass
+class Target:
+    name: str
+    measured: float | None
+    goal: str
+    met: bool
+
+
+@dataclass
+class BenchReport:
+    machine: dict[str, Any]
+    repeats: int
+    quick: bool
+    workloads: list[Workload]
+    targets: list[Target]
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["workloads"] = {w["key"]: w for w in data["workloads"]}
+        return data
+
+
+@dataclass
+class Sizes:
+    mazur_steps: int = 10_000
+    moons_steps: int = 2  # steps timed back to back per repeat (so a step pays for earlier garbage)
+    moons_repeats: int | None = None  # None: as --repeats
+    chain_long: int = 1_000_000
+    chain_short: int = 100_000
+    memory_nodes: int = 100_000
+
+
+FULL = Sizes()
+QUICK = Sizes(mazur_steps=1_000, moons_steps=1, moons_repeats=1, chain_long=100_000,
+              chain_short=10_000, memory_nodes=20_000)
+
+
+def _timed(fn: Callable[..., Any], *args: Any) -> tuple[float, Any]:
+    """Seconds and result of fn(*args); earlier garbage is collected first, untimed."""
+    gc.collect()
+    start = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - start, result
+
+
+def _median_ratio(top: list[float], bottom: list[float]) -> float:
+    return statistics.median(t / b for t, b in zip(top, bottom))
+
+
+def _agree(workload: str, results: dict[str, float], tol: float) -> None:
+    (first, x), *others = results.items()
+    for name, y in others:
+        if not abs(x - y) <= tol * max(1.0, abs(x)):
+            raise BenchmarkMismatch(f"{workload}: {name} computed {y!r}, {first} computed {x!r}")
+
+
+def _rows(runs: dict[str, list[float]], results: dict[str, float]) -> list[Row]:
+    return [Row(name, statistics.median(times), times, results.get(name)) for name, times in runs.items()]
+
+
+def bench_mazur(steps: int, repeats: int) -> Workload:
+    engines: dict[str, Callable[[int], float]] = {
+        "micrograd_bp": mazur_ours, "closure reference": mazur_closure, "float floor": mazur_floor}
+    missing = []
+    if _micrograd() is not None:
+        engines["micrograd 0.1.0 + sigmoid"] = mazur_micrograd
+    else:
+        missing.append(Row("micrograd 0.1.0 + sigmoid", None, note=NOT_INSTALLED))
+    runs: dict[str, list[float]] = {name: [] for name in engines}
+    results: dict[str, float] = {}
+    for _ in range(repeats):
+        for name, run in engines.items():
+            seconds, results[name] = _timed(run, steps)
+            runs[name].append(seconds)
+        _agree("mazur", results, 1e-9)
+    ours = runs["micrograd_bp"]
+    ratios = {"closure_over_ours": _median_ratio(runs["closure reference"], ours),
+              "ours_over_floor": _median_ratio(ours, runs["float floor"])}
+    if "micrograd 0.1.0 + sigmoid" in runs:
+        ratios["micrograd_over_ours"] = _median_ratio(runs["micrograd 0.1.0 + sigmoid"], ours)
+    return Workload("mazur", f"Mazur 2-2-2, {steps:,} steps (forward, backward, update)", "s",
+                    _rows(runs, results) + missing, ratios,
+                    note=f"E_total after {steps:,} steps: {results['micrograd_bp']:.9f}")
+
+
+def bench_moons(steps: int, repeats: int) -> Workload:
+    points, labels = make_moons(100, noise=0.1, seed=1)
+    initial = moons_parameters(moons_model(1337))
+    makers: dict[str, Callable[[], Any]] = {
+        "micrograd_bp": lambda: MoonsOurs(1337, points, labels),
+        "closure reference": lambda: MoonsClosure(ClosureValue, initial, points, labels),
+    }
+    missing = []
+    mg = _micrograd()
+    if mg is not None:
+        makers["micrograd 0.1.0"] = lambda: MoonsClosure(mg.engine.Value, initial, points, labels,
+                                                        micrograd_moons_model(initial))
+    else:
+        missing.append(Row("micrograd 0.1.0", None, note=NOT_INSTALLED))
+    runs: dict[str, list[float]] = {name: [] for name in makers}
+    losses: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        for name, make in makers.items():
+            trainer = make()
+            seconds, losses[name] = _timed(lambda t=trainer: [t.step(k) for k in range(steps)])
+            runs[name].append(seconds / steps)
+        for k in range(steps):
+            _agree(f"moons step {k}", {name: ls[k] for name, ls in losses.items()}, 1e-9)
+    results = {name: ls[0] for name, ls in losses.items()}
+    ours = runs["micrograd_bp"]
+    ratios = {"closure_over_ours": _median_ratio(runs["closure reference"], ours)}
+    if "micrograd 0.1.0" in runs:
+        ratios["micrograd_over_ours"] = _median_ratio(runs["micrograd 0.1.0"], ours)
+    return Workload("moons", "moons: MLP(2,[16,16,1]), 100 points, one full-batch step", "s/step",
+                    _rows(runs, results) + missing, ratios,
+                    note=f"first loss {results['micrograd_bp']:.9f}; {steps} step(s) timed back to back")
+
+
+def bench_chain(long: int, short: int, repeats: int) -> Workload:
+    runs: dict[str, list[float]] = {f"micrograd_bp, {long:,} nodes": [], f"micrograd_bp, {short:,} nodes": []}
+    for _ in range(repeats):
+        for times, n in zip(runs.values(), (long, short)):
+            root = chain(Value, n)
+            seconds, _ = _timed(root.backward)
+            times.append(seconds)
+            del root
+    long_times, short_times = runs.values()
+    rows = _rows(runs, {})
+    rows.append(Row("closure reference", None, note=_closure_chain_note(short)))
+    return Workload("chain", "backward() through a chain", "s", rows,
+                    {"long_over_short": _median_ratio(long_times, short_times)},
+                    note=f"linear scaling gives {long / short:g}")
+
+
+def _closure_chain_note(n: int) -> str:
+    root = chain(ClosureValue, n)
+    try:
+        root.backward()
+    except RecursionError:
+        return f"RecursionError on {n:,} nodes (recursive topological sort)"
+    finally:
+        del root
+        gc.collect()
+    return f"ran on {n:,} nodes"
+
+
+def bench_memory(n: int) -> Workload:
+    ours, reference = bytes_per_node(Value, n), bytes_per_node(ClosureValue, n)
+    rows = [Row("micrograd_bp", None, result=ours), Row("closure reference", None, result=reference)]
+    return Workload("memory", f"memory per node, a {n:,}-node graph (tracemalloc)", "bytes", rows,
+                    {"ours_over_closure": ours / reference})
+
+
+def machine() -> dict[str, Any]:
+    return {"python": platform.python_version(), "implementation": platform.python_implementation(),
+            "cores": os.cpu_count(), "platform": platform.platform(), "executable": sys.executable}
+
+
+def targets(workloads: list[Workload]) -> list[Target]:
+    r = {w.key: w.ratios for w in workloads}
+    return [
+        Target("mazur: closure reference / ours", r["mazur"]["closure_over_ours"], ">= 3",
+               r["mazur"]["closure_over_ours"] >= 3),
+        Target("moons: closure reference / ours", r["moons"]["closure_over_ours"], ">= 5",
+               r["moons"]["closure_over_ours"] >= 5),
+        Target("chain: long / short backward", r["chain"]["long_over_short"], "< 12",
+               r["chain"]["long_over_short"] < 12),
+        Target("memory: ours / closure reference", r["memory"]["ours_over_closure"], "<= 0.25",
+               r["memory"]["ours_over_closure"] <= 0.25),
+    ]
+
+
+def run(repeats: int = 5, quick: bool = False) -> BenchReport:
+    """Every workload, each engine timed `repeats` times side by side with its references."""
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+    sizes = QUICK if quick else FULL
+    workloads = [
+        bench_mazur(sizes.mazur_steps, repeats),
+        bench_moons(sizes.moons_steps, sizes.moons_repeats or repeats),
+        bench_chain(sizes.chain_long, sizes.chain_short, repeats),
+        bench_memory(sizes.memory_nodes),
+    ]
+    return BenchReport(machine(), repeats, quick, workloads, targets(workloads))
