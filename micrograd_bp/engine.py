@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from itertools import repeat
+from operator import attrgetter
 from typing import Union
 
 from .ops import OPS, Op, power_op
@@ -26,7 +28,8 @@ def _check_number(data: object, what: str) -> float:
 class Value:
     """A scalar in the computation graph: its data, its gradient, and how it was computed."""
 
-    __slots__ = ("data", "grad", "inputs", "op", "local_grads", "label", "__weakref__")
+    # No __weakref__ and no __dict__: a node is 64 bytes plus its data and its two tuples.
+    __slots__ = ("data", "grad", "inputs", "op", "local_grads", "label")
 
     def __init__(self, data: Number, label: str = "") -> None:
         self.data = _check_number(data, "Value data")
@@ -39,42 +42,30 @@ class Value:
     @staticmethod
     def apply(op: Op, *inputs: Value) -> Value:
         """A new node: op's forward on the inputs' data, with the local derivatives on its edges."""
-        xs = [v.data for v in inputs]
-        out = op.forward(*xs)
-        if out - out != 0.0:  # inf or nan: only an overflow gets here, the inputs are finite
-            args = ", ".join(repr(x) for x in xs)
-            raise OverflowError(f"{op.name}: overflow, the result of {op.name}({args}) is not finite")
-        node = Value.__new__(Value)
-        node.data = out
-        node.grad = 0.0
-        node.inputs = inputs
-        node.op = op
-        node.local_grads = op.partials(*xs, out)
-        node.label = ""
-        return node
+        return _apply(op, inputs)
 
-    # Python's operators, one line each.
-    def __add__(self, other: Value | Number) -> Value: return Value.apply(_ADD, self, lift(other))
-    def __radd__(self, other: Number) -> Value: return Value.apply(_ADD, lift(other), self)
-    def __sub__(self, other: Value | Number) -> Value: return Value.apply(_SUB, self, lift(other))
-    def __rsub__(self, other: Number) -> Value: return Value.apply(_SUB, lift(other), self)
-    def __mul__(self, other: Value | Number) -> Value: return Value.apply(_MUL, self, lift(other))
-    def __rmul__(self, other: Number) -> Value: return Value.apply(_MUL, lift(other), self)
-    def __truediv__(self, other: Value | Number) -> Value: return Value.apply(_DIV, self, lift(other))
-    def __rtruediv__(self, other: Number) -> Value: return Value.apply(_DIV, lift(other), self)
-    def __neg__(self) -> Value: return Value.apply(_NEG, self)
-    def __rpow__(self, base: Number) -> Value: return Value.apply(_POW, lift(base), self)
+    # Python's operators, one line each: _unary and _binary are Value.apply for one and two inputs.
+    def __add__(self, other: Value | Number) -> Value: return _binary(_ADD, self, other)
+    def __radd__(self, other: Number) -> Value: return _binary(_ADD, _lift(other), self)
+    def __sub__(self, other: Value | Number) -> Value: return _binary(_SUB, self, other)
+    def __rsub__(self, other: Number) -> Value: return _binary(_SUB, _lift(other), self)
+    def __mul__(self, other: Value | Number) -> Value: return _binary(_MUL, self, other)
+    def __rmul__(self, other: Number) -> Value: return _binary(_MUL, _lift(other), self)
+    def __truediv__(self, other: Value | Number) -> Value: return _binary(_DIV, self, other)
+    def __rtruediv__(self, other: Number) -> Value: return _binary(_DIV, _lift(other), self)
+    def __neg__(self) -> Value: return _unary(_NEG, self)
+    def __rpow__(self, base: Number) -> Value: return _binary(_POW, _lift(base), self)
 
     def __pow__(self, exponent: Value | Number) -> Value:
         if isinstance(exponent, Value):
-            return Value.apply(_POW, self, exponent)
-        return Value.apply(power_op(_check_number(exponent, "exponent")), self)
+            return _binary(_POW, self, exponent)
+        return _unary(power_op(_check_number(exponent, "exponent")), self)
 
-    def exp(self) -> Value: return Value.apply(OPS["exp"], self)
-    def log(self) -> Value: return Value.apply(OPS["log"], self)
-    def tanh(self) -> Value: return Value.apply(OPS["tanh"], self)
-    def sigmoid(self) -> Value: return Value.apply(OPS["sigmoid"], self)
-    def relu(self) -> Value: return Value.apply(OPS["relu"], self)
+    def exp(self) -> Value: return _unary(OPS["exp"], self)
+    def log(self) -> Value: return _unary(OPS["log"], self)
+    def tanh(self) -> Value: return _unary(OPS["tanh"], self)
+    def sigmoid(self) -> Value: return _unary(OPS["sigmoid"], self)
+    def relu(self) -> Value: return _unary(OPS["relu"], self)
 
     def named(self, label: str) -> Value:
         """Set the label and return self, so a node can be named where it is built."""
@@ -97,14 +88,11 @@ class Value:
 
     def backward(self) -> None:
         """Chain rule from this node: leaves accumulate into .grad, interior nodes hold this pass's."""
-        order = topological_order(self)
-        for node in order:
-            if node.op is not None:
-                node.grad = 0.0
         if self.op is None:
             self.grad += 1.0
-        else:
-            self.grad = 1.0
+            return
+        order = _interior_order(self)  # also sets their grads to 0
+        self.grad = 1.0
         for node in reversed(order):
             upstream = node.grad
             if upstream == 0.0:
@@ -122,6 +110,77 @@ class Value:
         return f"Value({name}data={self.data:.6g}, grad={self.grad:.6g})"
 
 
+_new = object.__new__
+_data = attrgetter("data")
+
+
+def _apply(op: Op, inputs: tuple[Value, ...]) -> Value:
+    xs = list(map(_data, inputs))
+    out = op.forward(*xs)
+    if out - out != 0.0:  # inf or nan: only an overflow gets here, the inputs are finite
+        _overflow(op, xs)
+    node = _new(Value)
+    node.data = out
+    node.grad = 0.0
+    node.inputs = inputs
+    node.op = op
+    node.local_grads = op.partials(*xs, out)
+    node.label = ""
+    return node
+
+
+def _overflow(op: Op, xs: Sequence[float]) -> None:
+    args = ", ".join(repr(x) for x in xs)
+    raise OverflowError(f"{op.name}: overflow, the result of {op.name}({args}) is not finite")
+
+
+def _unary(op: Op, a: Value) -> Value:
+    x = a.data
+    out = op.forward(x)
+    if out - out != 0.0:
+        _overflow(op, (x,))
+    node = _new(Value)
+    node.data = out
+    node.grad = 0.0
+    node.inputs = (a,)
+    node.op = op
+    node.local_grads = op.partials(x, out)
+    node.label = ""
+    return node
+
+
+def _binary(op: Op, a: Value, b: Value | Number) -> Value:
+    if b.__class__ is not Value:
+        b = _lift(b)
+    x = a.data
+    y = b.data
+    out = op.forward(x, y)
+    if out - out != 0.0:
+        _overflow(op, (x, y))
+    node = _new(Value)
+    node.data = out
+    node.grad = 0.0
+    node.inputs = (a, b)
+    node.op = op
+    node.local_grads = op.partials(x, y, out)
+    node.label = ""
+    return node
+
+
+def _lift(x: Value | Number) -> Value:
+    """lift(), with a constant float made without the checks Value() repeats."""
+    if x.__class__ is float and x - x == 0.0:
+        node = _new(Value)
+        node.data = x
+        node.grad = 0.0
+        node.inputs = ()
+        node.op = None
+        node.local_grads = ()
+        node.label = ""
+        return node
+    return lift(x)
+
+
 def lift(x: Value | Number) -> Value:
     """A Value as is; a number as a constant leaf."""
     if isinstance(x, Value):
@@ -134,14 +193,15 @@ def lift(x: Value | Number) -> Value:
 def linear(weights: Sequence[Value | Number], inputs: Sequence[Value | Number],
            bias: Value | Number | None = None) -> Value:
     """w1*x1 + w2*x2 + ... + b as one node, whose edges carry x_i, w_i and 1."""
-    if len(weights) != len(inputs):
-        raise ValueError(f"linear: {len(weights)} weights for {len(inputs)} inputs")
-    args: list[Value] = []
-    for w, x in zip(weights, inputs):
-        args += (lift(w), lift(x))
-    if bias is not None:
-        args.append(lift(bias))
-    return Value.apply(_LINEAR, *args)
+    n = len(weights)
+    if n != len(inputs):
+        raise ValueError(f"linear: {n} weights for {len(inputs)} inputs")
+    args: list = [bias] * (2 * n + (bias is not None))  # (w1, x1, w2, x2, ..., b)
+    args[0:2 * n:2] = weights
+    args[1:2 * n:2] = inputs
+    if not all(map(isinstance, args, repeat(Value))):
+        args = [lift(a) for a in args]
+    return _apply(_LINEAR, tuple(args))
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -164,6 +224,27 @@ def topological_order(root: Value) -> list[Value]:
         for parent in reversed(node.inputs):
             if id(parent) not in visited:
                 stack.append((parent, False))
+    return order
+
+
+def _interior_order(root: Value) -> list[Value]:
+    """topological_order(root) without its leaves; each node's grad is set to 0 on the way."""
+    order: list[Value] = []
+    seen: set[Value] = set()
+    stack: list[Value | None] = [root]  # None marks "its inputs are done: the node below is next"
+    pop, push, mark = stack.pop, stack.append, seen.add
+    while stack:
+        node = pop()
+        if node is None:
+            order.append(pop())
+        elif node not in seen:
+            mark(node)
+            node.grad = 0.0
+            push(node)
+            push(None)
+            for parent in reversed(node.inputs):
+                if parent.op is not None and parent not in seen:
+                    push(parent)
     return order
 
 

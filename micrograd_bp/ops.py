@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import reduce
+from operator import add, mul
 from typing import Any, Callable
 
 # The partial rules below are written with arithmetic and these helpers only, so they work on
@@ -69,19 +71,19 @@ def _pow(a: float, b: float) -> float:
 
 
 def _linear(*xs: float) -> float:
-    total = xs[-1] if len(xs) % 2 else 0.0
-    for i in range(0, len(xs) - 1, 2):
-        total += xs[i] * xs[i + 1]
-    return total
+    # ((b + w1*x1) + w2*x2) + ..., left to right as a loop would add; 0.0 for b without a bias
+    return reduce(add, map(mul, xs[0::2], xs[1::2]), xs[-1] if len(xs) % 2 else 0.0)
 
 
 def _linear_partials(*xs_and_out: Any) -> tuple:
-    xs = xs_and_out[:-1]
-    partials = []
-    for i in range(0, len(xs) - 1, 2):
-        partials += (xs[i + 1], xs[i])
-    if len(xs) % 2:
-        partials.append(1.0)
+    # d/dw_i = x_i, d/dx_i = w_i, d/db = 1: the inputs swapped in pairs
+    n = len(xs_and_out) - 1
+    paired = n - n % 2
+    partials = list(xs_and_out[:n])
+    partials[0:paired:2] = xs_and_out[1:paired:2]
+    partials[1:paired:2] = xs_and_out[0:paired:2]
+    if n % 2:
+        partials[-1] = 1.0
     return tuple(partials)
 
 
@@ -119,10 +121,19 @@ OPS: dict[str, Op] = {op.name: op for op in (
 # fmt: on
 
 
+_POWER_OPS: dict[float, Op] = {}  # x**2 in a loop builds its Op once
+_MAX_POWER_OPS = 256
+
+
 def power_op(exponent: float) -> Op:
     """x ** exponent for a fixed number exponent (no derivative with respect to it)."""
-    n = exponent
-    return Op("powc", f"**{n:g}", 1, lambda a: _power(a, n), lambda a, out: (_power_partial(a, n),))
+    op = _POWER_OPS.get(exponent)
+    if op is None:
+        n = exponent
+        op = Op("powc", f"**{n:g}", 1, lambda a: _power(a, n), lambda a, out: (_power_partial(a, n),))
+        if len(_POWER_OPS) < _MAX_POWER_OPS:
+            _POWER_OPS[n] = op
+    return op
 
 
 def _power_partial(a: Any, n: float) -> Any:
