@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from itertools import repeat
-from operator import attrgetter
 from typing import Union
 
 from .ops import OPS, Op, power_op
@@ -17,6 +16,12 @@ _POW, _LINEAR = OPS["pow"], OPS["linear"]
 
 
 def _check_number(data: object, what: str) -> float:
+    cls = data.__class__
+    if cls is float:
+        if data - data == 0.0:  # finite
+            return data
+    elif cls is int:
+        return float(data)
     if isinstance(data, bool) or not isinstance(data, (int, float)):
         raise TypeError(f"{what} must be an int or float, got {type(data).__name__}: {data!r}")
     value = float(data)
@@ -97,8 +102,18 @@ class Value:
             upstream = node.grad
             if upstream == 0.0:
                 continue
-            for parent, local in zip(node.inputs, node.local_grads):
-                parent.grad += local * upstream
+            inputs = node.inputs
+            n = len(inputs)  # one and two inputs unrolled; the same additions in the same order
+            if n == 2:
+                a, b = inputs
+                local_a, local_b = node.local_grads
+                a.grad += local_a * upstream
+                b.grad += local_b * upstream
+            elif n == 1:
+                inputs[0].grad += node.local_grads[0] * upstream
+            else:
+                for parent, local in zip(inputs, node.local_grads):
+                    parent.grad += local * upstream
 
     def zero_grad(self) -> None:
         """Reset the gradient of every node in the graph that ends here."""
@@ -111,11 +126,10 @@ class Value:
 
 
 _new = object.__new__
-_data = attrgetter("data")
 
 
 def _apply(op: Op, inputs: tuple[Value, ...]) -> Value:
-    xs = list(map(_data, inputs))
+    xs = [v.data for v in inputs]
     out = op.forward(*xs)
     if out - out != 0.0:  # inf or nan: only an overflow gets here, the inputs are finite
         _overflow(op, xs)
@@ -151,7 +165,7 @@ def _unary(op: Op, a: Value) -> Value:
 
 def _binary(op: Op, a: Value, b: Value | Number) -> Value:
     if b.__class__ is not Value:
-        b = _lift(b)
+        b = lift(b)
     x = a.data
     y = b.data
     out = op.forward(x, y)
@@ -167,8 +181,8 @@ def _binary(op: Op, a: Value, b: Value | Number) -> Value:
     return node
 
 
-def _lift(x: Value | Number) -> Value:
-    """lift(), with a constant float made without the checks Value() repeats."""
+def _lift(x: Number) -> Value:
+    """A number (not a Value) as a constant leaf; a finite float without the checks Value() makes."""
     if x.__class__ is float and x - x == 0.0:
         node = _new(Value)
         node.data = x
@@ -178,16 +192,14 @@ def _lift(x: Value | Number) -> Value:
         node.local_grads = ()
         node.label = ""
         return node
-    return lift(x)
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"cannot combine a Value with {type(x).__name__}: {x!r}")
+    return Value(x)
 
 
 def lift(x: Value | Number) -> Value:
     """A Value as is; a number as a constant leaf."""
-    if isinstance(x, Value):
-        return x
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"cannot combine a Value with {type(x).__name__}: {x!r}")
-    return Value(x)
+    return x if isinstance(x, Value) else _lift(x)
 
 
 def linear(weights: Sequence[Value | Number], inputs: Sequence[Value | Number],
@@ -228,22 +240,26 @@ def topological_order(root: Value) -> list[Value]:
 
 
 def _interior_order(root: Value) -> list[Value]:
-    """topological_order(root) without its leaves; each node's grad is set to 0 on the way."""
+    """topological_order(root) without its leaves; each node's grad is set to 0 on the way.
+
+    The same depth-first search, with the visit marks kept in the grads themselves: two new float
+    zeros, told apart from every other float by identity, say "inputs pending" and "done".
+    """
     order: list[Value] = []
-    seen: set[Value] = set()
-    stack: list[Value | None] = [root]  # None marks "its inputs are done: the node below is next"
-    pop, push, mark = stack.pop, stack.append, seen.add
+    entered, done = float(0), float(0)  # float(0) makes a new object each call
+    stack = [root]
+    pop, push, append = stack.pop, stack.append, order.append
     while stack:
         node = pop()
-        if node is None:
-            order.append(pop())
-        elif node not in seen:
-            mark(node)
-            node.grad = 0.0
+        mark = node.grad
+        if mark is entered:  # its inputs are done: its place in the order
+            node.grad = done
+            append(node)
+        elif mark is not done:
+            node.grad = entered
             push(node)
-            push(None)
             for parent in reversed(node.inputs):
-                if parent.op is not None and parent not in seen:
+                if parent.op is not None and parent.grad is not done:
                     push(parent)
     return order
 

@@ -12,10 +12,7 @@ Number = Union[int, float]
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "none")
 
 
-def _activate(net: Value, activation: str) -> Value:
-    if activation == "none":
-        return net
-    return getattr(net, activation)()
+_ACTIVATE = {"sigmoid": Value.sigmoid, "tanh": Value.tanh, "relu": Value.relu, "none": None}
 
 
 def _check_activation(activation: str) -> str:
@@ -68,17 +65,21 @@ class Neuron(Module):
 
     def net(self, inputs: Sequence[Value | Number]) -> Value:
         """The weighted sum before the activation (labelled net_NAME for a named neuron)."""
-        if len(inputs) != len(self.weights):
-            raise ValueError(f"neuron {self.name}: got {len(inputs)} inputs, expected {len(self.weights)}")
-        net = linear(self.weights, inputs, self.bias)
+        weights = self.weights
+        if len(inputs) != len(weights):
+            raise ValueError(f"neuron {self.name}: got {len(inputs)} inputs, expected {len(weights)}")
+        net = linear(weights, inputs, self.bias)
         if self.name:
             net.label = f"net_{self.name}"
         return net
 
     def __call__(self, inputs: Sequence[Value | Number]) -> Value:
         net = self.net(inputs)
-        out = _activate(net, self.activation)
-        if self.name and out is not net:
+        activate = _ACTIVATE[self.activation]
+        if activate is None:
+            return net
+        out = activate(net)
+        if self.name:
             out.label = f"out_{self.name}"
         return out
 
@@ -123,6 +124,7 @@ class Layer(Module):
         ]
 
     def __call__(self, inputs: Sequence[Value | Number]) -> list[Value]:
+        inputs = [x if isinstance(x, Value) else lift(x) for x in inputs]  # a number: one leaf, shared
         return [neuron(inputs) for neuron in self.neurons]
 
     def parameters(self) -> list[Value]:

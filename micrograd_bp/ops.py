@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import reduce
-from operator import add, mul
+from operator import itemgetter
 from typing import Any, Callable
 
 # The partial rules below are written with arithmetic and these helpers only, so they work on
@@ -71,20 +70,26 @@ def _pow(a: float, b: float) -> float:
 
 
 def _linear(*xs: float) -> float:
-    # ((b + w1*x1) + w2*x2) + ..., left to right as a loop would add; 0.0 for b without a bias
-    return reduce(add, map(mul, xs[0::2], xs[1::2]), xs[-1] if len(xs) % 2 else 0.0)
+    total = xs[-1] if len(xs) % 2 else 0.0  # the bias, if there is one
+    pairs = iter(xs)
+    for w, x in zip(pairs, pairs):  # (w1, x1), (w2, x2), ...: added left to right
+        total += w * x
+    return total
+
+
+_PAIR_SWAPS: dict[int, Callable[[tuple], tuple]] = {}  # one per width: (x1, w1, x2, w2, ...)
 
 
 def _linear_partials(*xs_and_out: Any) -> tuple:
-    # d/dw_i = x_i, d/dx_i = w_i, d/db = 1: the inputs swapped in pairs
+    """d/dw_i = x_i, d/dx_i = w_i, d/db = 1: the inputs swapped in pairs, and 1.0 for a bias."""
     n = len(xs_and_out) - 1
     paired = n - n % 2
-    partials = list(xs_and_out[:n])
-    partials[0:paired:2] = xs_and_out[1:paired:2]
-    partials[1:paired:2] = xs_and_out[0:paired:2]
-    if n % 2:
-        partials[-1] = 1.0
-    return tuple(partials)
+    swap = _PAIR_SWAPS.get(paired)
+    if swap is None:
+        swap = itemgetter(*[i ^ 1 for i in range(paired)]) if paired else (lambda xs: ())
+        if len(_PAIR_SWAPS) < 1024:
+            _PAIR_SWAPS[paired] = swap
+    return swap(xs_and_out) + (1.0,) if n % 2 else swap(xs_and_out)
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,7 @@ def power_op(exponent: float) -> Op:
         n = exponent
         op = Op("powc", f"**{n:g}", 1, lambda a: _power(a, n), lambda a, out: (_power_partial(a, n),))
         if len(_POWER_OPS) < _MAX_POWER_OPS:
-            _POWER_OPS[n] = op
+            _POWER_OPS[exponent] = op
     return op
 
 
