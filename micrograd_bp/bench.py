@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from .engine import Value
+from .engine import Value, linear
 from .examples import mazur
 from .examples.moons import make_moons, max_margin_loss, moons_model
 from .nn import MLP, SGD, half_squared_error
@@ -120,9 +120,6 @@ class ClosureValue:
 
 
 # ------------------------------------------------------------------------ workload 1: Mazur
-MAZUR_WEIGHT_NAMES = tuple(mazur.WEIGHTS)
-
-
 def mazur_floor(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
     """The pure-Python floor: Mazur's network on plain floats with hand-written derivatives.
 
@@ -151,21 +148,57 @@ def mazur_floor(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
     return 0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2
 
 
-def mazur_ours_network() -> tuple[MLP, list[Value], list[Value]]:
-    """The 2-2-2 network on our engine, built as a user would: (mlp, weights, inputs)."""
+def sum_net(weights: Sequence[Any], inputs: Sequence[Any], bias: Any) -> Any:
+    """A weighted sum from + and * nodes, as a closure engine's neuron builds it: b + w1*x1 + ..."""
+    return sum((w * x for w, x in zip(weights, inputs)), bias)
+
+
+def mazur_error(weights: Sequence[Any], leaf: Callable[[float], Any], net: Callable[..., Any],
+                sigmoid: Callable[[Any], Any]) -> Any:
+    """E_total of the 2-2-2 network built op by op, the same way on every engine.
+
+    leaf(x) makes a constant, net(weights, inputs, bias) a neuron's weighted sum (one `linear` node
+    on ours, + and * nodes on a closure engine), sigmoid(x) the logistic node.
+    """
+    w1, w2, w3, w4, w5, w6, w7, w8 = weights
+    i1, i2 = (leaf(v) for v in mazur.INPUTS.values())
+    b1, b2 = (leaf(v) for v in mazur.BIASES.values())
+    t1, t2 = mazur.TARGETS.values()
+    h1 = sigmoid(net((w1, w2), (i1, i2), b1))
+    h2 = sigmoid(net((w3, w4), (i1, i2), b1))
+    o1 = sigmoid(net((w5, w6), (h1, h2), b2))
+    o2 = sigmoid(net((w7, w8), (h1, h2), b2))
+    return 0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2
+
+
+def _train_mazur(leaf: Callable[[float], Any], net: Callable[..., Any], sigmoid: Callable[[Any], Any],
+                 steps: int, lr: float) -> float:
+    """`steps` steps of gradient descent on the weights (biases fixed); E_total after them."""
+    weights = [leaf(v) for v in mazur.WEIGHTS.values()]
+    for _ in range(steps):
+        loss = mazur_error(weights, leaf, net, sigmoid)
+        for p in weights:
+            p.grad = 0.0
+        loss.backward()
+        for p in weights:
+            p.data -= lr * p.grad
+    return mazur_error(weights, leaf, net, sigmoid).data
+
+
+def mazur_ours(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
+    """Mazur's training on our engine, each net one `linear` node; E_total after `steps` steps."""
+    return _train_mazur(Value, linear, Value.sigmoid, steps, lr)
+
+
+def mazur_ours_mlp(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
+    """The same through the library: nn.MLP, half_squared_error and SGD (what a user would write)."""
     w = {name: Value(v, name) for name, v in mazur.WEIGHTS.items()}
     mlp = MLP(2, [2, 2], "sigmoid", shared_bias=True,
               weights=[[[w["w1"], w["w2"]], [w["w3"], w["w4"]]], [[w["w5"], w["w6"]], [w["w7"], w["w8"]]]],
               biases=list(mazur.BIASES.values()))
     inputs = [Value(v, name) for name, v in mazur.INPUTS.items()]
-    return mlp, [w[name] for name in MAZUR_WEIGHT_NAMES], inputs
-
-
-def mazur_ours(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
-    """Forward, backward() and an SGD update per step on our engine; E_total after `steps` steps."""
-    mlp, weights, inputs = mazur_ours_network()
     targets = list(mazur.TARGETS.values())
-    optimizer = SGD(weights, lr)
+    optimizer = SGD(list(w.values()), lr)
     for _ in range(steps):
         loss = half_squared_error(mlp(inputs), targets)
         optimizer.zero_grad()
@@ -174,34 +207,9 @@ def mazur_ours(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
     return half_squared_error(mlp(inputs), targets).data
 
 
-def mazur_graph(cls: type, weights: Sequence[Any], sigmoid: Callable[[Any], Any]) -> Any:
-    """E_total of the 2-2-2 network for a closure-style engine: nets as w*x sums, then sigmoid."""
-    w1, w2, w3, w4, w5, w6, w7, w8 = weights
-    i1, i2 = (cls(v) for v in mazur.INPUTS.values())
-    b1, b2 = (cls(v) for v in mazur.BIASES.values())
-    t1, t2 = mazur.TARGETS.values()
-    h1 = sigmoid(w1 * i1 + w2 * i2 + b1)
-    h2 = sigmoid(w3 * i1 + w4 * i2 + b1)
-    o1 = sigmoid(w5 * h1 + w6 * h2 + b2)
-    o2 = sigmoid(w7 * h1 + w8 * h2 + b2)
-    return 0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2
-
-
-def _mazur_closure_style(cls: type, sigmoid: Callable[[Any], Any], steps: int, lr: float) -> float:
-    weights = [cls(v) for v in mazur.WEIGHTS.values()]
-    for _ in range(steps):
-        loss = mazur_graph(cls, weights, sigmoid)
-        for p in weights:
-            p.grad = 0.0
-        loss.backward()
-        for p in weights:
-            p.data -= lr * p.grad
-    return mazur_graph(cls, weights, sigmoid).data
-
-
 def mazur_closure(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
     """The same training on the closure reference engine."""
-    return _mazur_closure_style(ClosureValue, ClosureValue.sigmoid, steps, lr)
+    return _train_mazur(ClosureValue, sum_net, ClosureValue.sigmoid, steps, lr)
 
 
 NOT_INSTALLED = "micrograd is not installed (pip install 'micrograd_bp[bench]')"
@@ -231,7 +239,7 @@ def _micrograd_sigmoid(x: Any) -> Any:
 
 def mazur_micrograd(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
     """The same training on micrograd 0.1.0, with a sigmoid node added."""
-    return _mazur_closure_style(_micrograd().engine.Value, _micrograd_sigmoid, steps, lr)
+    return _train_mazur(_micrograd().engine.Value, sum_net, _micrograd_sigmoid, steps, lr)
 
 
 # ------------------------------------------------------------------------ workload 2: moons
@@ -274,7 +282,7 @@ class _ClosureMLP:
     def __call__(self, xs: list) -> Any:
         last = len(self.layers) - 1
         for k, layer in enumerate(self.layers):
-            sums = [sum((w * x for w, x in zip(ws, xs)), b) for ws, b in layer]
+            sums = [sum_net(ws, xs, b) for ws, b in layer]
             xs = sums if k == last else [s.relu() for s in sums]
         return xs[0]
 
@@ -429,7 +437,8 @@ def _rows(runs: dict[str, list[float]], results: dict[str, float]) -> list[Row]:
 
 def bench_mazur(steps: int, repeats: int) -> Workload:
     engines: dict[str, Callable[[int], float]] = {
-        "micrograd_bp": mazur_ours, "closure reference": mazur_closure, "float floor": mazur_floor}
+        "micrograd_bp": mazur_ours, "micrograd_bp via nn.MLP": mazur_ours_mlp,
+        "closure reference": mazur_closure, "float floor": mazur_floor}
     missing = []
     if _micrograd() is not None:
         engines["micrograd 0.1.0 + sigmoid"] = mazur_micrograd
@@ -442,8 +451,9 @@ def bench_mazur(steps: int, repeats: int) -> Workload:
             seconds, results[name] = _timed(run, steps)
             runs[name].append(seconds)
         _agree("mazur", results, 1e-9)
-    ours = runs["micrograd_bp"]
-    ratios = {"closure_over_ours": _median_ratio(runs["closure reference"], ours),
+    ours, closure = runs["micrograd_bp"], runs["closure reference"]
+    ratios = {"closure_over_ours": _median_ratio(closure, ours),
+              "closure_over_ours_mlp": _median_ratio(closure, runs["micrograd_bp via nn.MLP"]),
               "ours_over_floor": _median_ratio(ours, runs["float floor"])}
     if "micrograd 0.1.0 + sigmoid" in runs:
         ratios["micrograd_over_ours"] = _median_ratio(runs["micrograd 0.1.0 + sigmoid"], ours)

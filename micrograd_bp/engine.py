@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from itertools import repeat
 from typing import Union
 
 from .ops import OPS, Op, power_op
@@ -208,11 +207,14 @@ def linear(weights: Sequence[Value | Number], inputs: Sequence[Value | Number],
     n = len(weights)
     if n != len(inputs):
         raise ValueError(f"linear: {n} weights for {len(inputs)} inputs")
-    args: list = [bias] * (2 * n + (bias is not None))  # (w1, x1, w2, x2, ..., b)
-    args[0:2 * n:2] = weights
-    args[1:2 * n:2] = inputs
-    if not all(map(isinstance, args, repeat(Value))):
-        args = [lift(a) for a in args]
+    m = 2 * n
+    args: list = [bias] * (m + (bias is not None))  # (w1, x1, w2, x2, ..., b)
+    args[0:m:2] = weights
+    args[1:m:2] = inputs
+    for a in args:
+        if a.__class__ is not Value:
+            args = [lift(a) for a in args]
+            break
     return _apply(_LINEAR, tuple(args))
 
 
