@@ -41,5 +41,10 @@ graphs: $(STAMP) dot
 	$(VENV)/bin/micrograd-bp mazur --network docs/mazur_network.svg --graph docs/mazur_graph.svg >/dev/null
 	$(VENV)/bin/micrograd-bp one-weight --graph docs/one_weight_graph.svg >/dev/null
 
+# The benchmark, with micrograd 0.1.0 from PyPI for its rows (the `bench` extra; `make test` does not need it).
+bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(VENV)/bin/micrograd-bp bench
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

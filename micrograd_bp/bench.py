@@ -13,7 +13,7 @@ import time
 import tracemalloc
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from .engine import Value, linear
 from .examples import mazur
@@ -244,6 +244,7 @@ def mazur_micrograd(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
 
 # ------------------------------------------------------------------------ workload 2: moons
 MOONS_ALPHA = 1e-4
+MOONS_SEED = 1337
 
 
 def _moons_lr(k: int) -> float:
@@ -435,64 +436,87 @@ def _rows(runs: dict[str, list[float]], results: dict[str, float]) -> list[Row]:
     return [Row(name, statistics.median(times), times, results.get(name)) for name, times in runs.items()]
 
 
-def bench_mazur(steps: int, repeats: int) -> Workload:
-    engines: dict[str, Callable[[int], float]] = {
-        "micrograd_bp": mazur_ours, "micrograd_bp via nn.MLP": mazur_ours_mlp,
-        "closure reference": mazur_closure, "float floor": mazur_floor}
-    missing = []
-    if _micrograd() is not None:
-        engines["micrograd 0.1.0 + sigmoid"] = mazur_micrograd
-    else:
-        missing.append(Row("micrograd 0.1.0 + sigmoid", None, note=NOT_INSTALLED))
-    runs: dict[str, list[float]] = {name: [] for name in engines}
-    results: dict[str, float] = {}
+# One engine in a timed workload: a call that runs it once and returns (seconds, [loss, ...]), or
+# None when the engine is not installed (its row then says so).
+Contender = Optional[Callable[[], "tuple[float, list[float]]"]]
+
+
+def _side_by_side(key: str, title: str, unit: str, contenders: dict[str, Contender], repeats: int,
+                  ratios: dict[str, tuple[str, str]]) -> Workload:
+    """Each repeat runs every engine once, in turn; every loss must agree across engines (1e-9)."""
+    present = {name: go for name, go in contenders.items() if go is not None}
+    runs: dict[str, list[float]] = {name: [] for name in present}
+    losses: dict[str, list[float]] = {}
     for _ in range(repeats):
-        for name, run in engines.items():
-            seconds, results[name] = _timed(run, steps)
+        for name, go in present.items():
+            seconds, losses[name] = go()
             runs[name].append(seconds)
-        _agree("mazur", results, 1e-9)
-    ours, closure = runs["micrograd_bp"], runs["closure reference"]
-    ratios = {"closure_over_ours": _median_ratio(closure, ours),
-              "closure_over_ours_mlp": _median_ratio(closure, runs["micrograd_bp via nn.MLP"]),
-              "ours_over_floor": _median_ratio(ours, runs["float floor"])}
-    if "micrograd 0.1.0 + sigmoid" in runs:
-        ratios["micrograd_over_ours"] = _median_ratio(runs["micrograd 0.1.0 + sigmoid"], ours)
-    return Workload("mazur", f"Mazur 2-2-2, {steps:,} steps (forward, backward, update)", "s",
-                    _rows(runs, results) + missing, ratios,
-                    note=f"E_total after {steps:,} steps: {results['micrograd_bp']:.9f}")
+        for k, values in enumerate(zip(*losses.values())):
+            _agree(f"{key} loss {k}", dict(zip(losses, values)), 1e-9)
+    rows = _rows(runs, {name: ls[-1] for name, ls in losses.items()})
+    rows += [Row(name, None, note=NOT_INSTALLED) for name, go in contenders.items() if go is None]
+    measured = {label: _median_ratio(runs[top], runs[bottom])
+                for label, (top, bottom) in ratios.items() if top in runs and bottom in runs}
+    return Workload(key, title, unit, rows, measured)
+
+
+def _once(run: Callable[[int], float], steps: int) -> Contender:
+    """run(steps) timed as a whole: (seconds, [its final loss])."""
+    def go() -> tuple[float, list[float]]:
+        seconds, loss = _timed(run, steps)
+        return seconds, [loss]
+    return go
+
+
+def mazur_contenders(steps: int) -> dict[str, Contender]:
+    """The engines of workload 1. (The compiled replay, once it lands, is one more entry here.)"""
+    return {
+        "micrograd_bp": _once(mazur_ours, steps),
+        "micrograd_bp via nn.MLP": _once(mazur_ours_mlp, steps),
+        "closure reference": _once(mazur_closure, steps),
+        "float floor": _once(mazur_floor, steps),
+        "micrograd 0.1.0 + sigmoid": _once(mazur_micrograd, steps) if _micrograd() else None,
+    }
+
+
+def bench_mazur(steps: int, repeats: int) -> Workload:
+    return _side_by_side("mazur", f"Mazur 2-2-2, {steps:,} steps (forward, backward, update)", "s",
+                         mazur_contenders(steps), repeats,
+                         {"closure_over_ours": ("closure reference", "micrograd_bp"),
+                          "closure_over_ours_mlp": ("closure reference", "micrograd_bp via nn.MLP"),
+                          "micrograd_over_ours": ("micrograd 0.1.0 + sigmoid", "micrograd_bp"),
+                          "ours_over_floor": ("micrograd_bp", "float floor")})
+
+
+def _per_step(make: Callable[[], Any], steps: int) -> Contender:
+    """A fresh trainer, then `steps` steps timed back to back: (seconds per step, losses)."""
+    def go() -> tuple[float, list[float]]:
+        trainer = make()
+        seconds, losses = _timed(lambda: [trainer.step(k) for k in range(steps)])
+        return seconds / steps, losses
+    return go
+
+
+def moons_contenders(steps: int) -> dict[str, Contender]:
+    """The engines of workload 2, all from our model's initial weights. (Compiled: one more entry.)"""
+    points, labels = make_moons(100, noise=0.1, seed=1)
+    initial = moons_parameters(moons_model(MOONS_SEED))
+    mg = _micrograd()
+
+    def real_micrograd() -> MoonsClosure:
+        return MoonsClosure(mg.engine.Value, initial, points, labels, micrograd_moons_model(initial))
+    return {
+        "micrograd_bp": _per_step(lambda: MoonsOurs(MOONS_SEED, points, labels), steps),
+        "closure reference": _per_step(lambda: MoonsClosure(ClosureValue, initial, points, labels), steps),
+        "micrograd 0.1.0": _per_step(real_micrograd, steps) if mg else None,
+    }
 
 
 def bench_moons(steps: int, repeats: int) -> Workload:
-    points, labels = make_moons(100, noise=0.1, seed=1)
-    initial = moons_parameters(moons_model(1337))
-    makers: dict[str, Callable[[], Any]] = {
-        "micrograd_bp": lambda: MoonsOurs(1337, points, labels),
-        "closure reference": lambda: MoonsClosure(ClosureValue, initial, points, labels),
-    }
-    missing = []
-    mg = _micrograd()
-    if mg is not None:
-        makers["micrograd 0.1.0"] = lambda: MoonsClosure(mg.engine.Value, initial, points, labels,
-                                                        micrograd_moons_model(initial))
-    else:
-        missing.append(Row("micrograd 0.1.0", None, note=NOT_INSTALLED))
-    runs: dict[str, list[float]] = {name: [] for name in makers}
-    losses: dict[str, list[float]] = {}
-    for _ in range(repeats):
-        for name, make in makers.items():
-            trainer = make()
-            seconds, losses[name] = _timed(lambda t=trainer: [t.step(k) for k in range(steps)])
-            runs[name].append(seconds / steps)
-        for k in range(steps):
-            _agree(f"moons step {k}", {name: ls[k] for name, ls in losses.items()}, 1e-9)
-    results = {name: ls[0] for name, ls in losses.items()}
-    ours = runs["micrograd_bp"]
-    ratios = {"closure_over_ours": _median_ratio(runs["closure reference"], ours)}
-    if "micrograd 0.1.0" in runs:
-        ratios["micrograd_over_ours"] = _median_ratio(runs["micrograd 0.1.0"], ours)
-    return Workload("moons", "moons: MLP(2,[16,16,1]), 100 points, one full-batch step", "s/step",
-                    _rows(runs, results) + missing, ratios,
-                    note=f"first loss {results['micrograd_bp']:.9f}; {steps} step(s) timed back to back")
+    return _side_by_side("moons", "moons: MLP(2,[16,16,1]), 100 points, one full-batch step", "s/step",
+                         moons_contenders(steps), repeats,
+                         {"closure_over_ours": ("closure reference", "micrograd_bp"),
+                          "micrograd_over_ours": ("micrograd 0.1.0", "micrograd_bp")})
 
 
 def bench_chain(long: int, short: int, repeats: int) -> Workload:
@@ -549,15 +573,24 @@ def targets(workloads: list[Workload]) -> list[Target]:
     ]
 
 
-def run(repeats: int = 5, quick: bool = False) -> BenchReport:
-    """Every workload, each engine timed `repeats` times side by side with its references."""
+def run(repeats: int = 5, quick: bool = False,
+        progress: Callable[[str], None] | None = None) -> BenchReport:
+    """Every workload, each engine timed `repeats` times side by side with its references.
+
+    progress(title) is called as each workload starts (the command line shows it on stderr).
+    """
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
     sizes = QUICK if quick else FULL
-    workloads = [
-        bench_mazur(sizes.mazur_steps, repeats),
-        bench_moons(sizes.moons_steps, sizes.moons_repeats or repeats),
-        bench_chain(sizes.chain_long, sizes.chain_short, repeats),
-        bench_memory(sizes.memory_nodes),
+    steps: list[tuple[str, Callable[[], Workload]]] = [
+        ("Mazur", lambda: bench_mazur(sizes.mazur_steps, repeats)),
+        ("moons", lambda: bench_moons(sizes.moons_steps, sizes.moons_repeats or repeats)),
+        ("chain", lambda: bench_chain(sizes.chain_long, sizes.chain_short, repeats)),
+        ("memory", lambda: bench_memory(sizes.memory_nodes)),
     ]
+    workloads = []
+    for name, work in steps:
+        if progress is not None:
+            progress(name)
+        workloads.append(work())
     return BenchReport(machine(), repeats, quick, workloads, targets(workloads))

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Callable
 
+from . import bench as benchmarks
 from . import check as checking
 from . import expr as expressions
 from .engine import Value
@@ -404,10 +405,78 @@ def run_mazur_verify(args: argparse.Namespace) -> int:
     return 0 if result is None or result.ok else 1
 
 
+# ---------------------------------------------------------------------------------------- bench
+
+def add_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="time the engine against a closure-per-node reference, the "
+                                     "plain-float floor and micrograd",
+                       description="Medians over repeated runs, each workload timed side by side "
+                                   "with its references in the same run; every engine's loss is "
+                                   "checked against the others'. Takes about a minute.")
+    p.add_argument("--repeats", type=_positive_int, default=5, help="runs per engine (default 5)")
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes for a smoke run: 1,000 Mazur steps, chains of 10,000 and "
+                        "100,000 nodes, one moons step")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run_bench)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    try:
+        report = benchmarks.run(args.repeats, args.quick,
+                                progress=lambda name: print(f"{PROG} bench: {name}...", file=sys.stderr))
+    except benchmarks.BenchmarkMismatch as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        _emit_json(report.to_json())
+    else:
+        print(format_bench(report))
+    return 0
+
+
+RATIO_NAMES = {
+    "closure_over_ours": "closure reference / micrograd_bp",
+    "closure_over_ours_mlp": "closure reference / micrograd_bp via nn.MLP",
+    "micrograd_over_ours": "micrograd 0.1.0 / micrograd_bp",
+    "ours_over_floor": "micrograd_bp / float floor",
+    "long_over_short": "long chain / short chain",
+    "ours_over_closure": "micrograd_bp / closure reference",
+}
+
+
+def _quantity(x: float, unit: str) -> str:
+    if unit == "bytes":
+        return f"{x:.0f} bytes"
+    scale, name = next(((s, n) for s, n in ((1.0, "s"), (1e-3, "ms")) if x >= s), (1e-6, "us"))
+    return f"{x / scale:.3g} {name}"
+
+
+def format_bench(report: benchmarks.BenchReport) -> str:
+    m = report.machine
+    lines = [f"{PROG} bench: {m['implementation']} {m['python']}, {m['cores']} cores, {m['platform']}; "
+             f"medians of {report.repeats} run(s){', quick sizes' if report.quick else ''}"]
+    for w in report.workloads:
+        lines += ["", w.title]
+        width = max(len(r.engine) for r in w.rows)
+        for r in w.rows:
+            measured = r.seconds if r.seconds is not None else r.result
+            loss = f"  (loss {r.result:.9g})" if r.seconds is not None and r.result is not None else ""
+            text = _quantity(measured, "bytes" if w.unit == "bytes" else "s") if measured is not None else "-"
+            lines.append(f"  {r.engine:<{width}}  {text:>12}{loss}{'  ' + r.note if r.note else ''}")
+        lines += [f"  {RATIO_NAMES.get(k, k)}: {v:.2f}" for k, v in w.ratios.items()]
+        if w.note:
+            lines.append(f"  ({w.note})")
+    lines += ["", "Targets"]
+    lines += [f"  {t.name}: {t.measured:.2f} (goal {t.goal}) {'met' if t.met else 'NOT met'}"
+              for t in report.targets]
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------------------- main
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mazur, add_one_weight, add_grad,
-                                                                 add_check, add_explain]
+                                                                 add_check, add_explain, add_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:
