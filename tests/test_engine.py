@@ -230,6 +230,70 @@ def test_linear_node_is_the_weighted_sum_with_partials_on_every_edge():
         linear([w1, w2], [x1])
 
 
+def textbook_backward(root: Value) -> None:
+    """backward() as first written: the full topological order, reversed, edge by edge."""
+    order = topological_order(root)
+    for node in order:
+        if node.op is not None:
+            node.grad = 0.0
+    root.grad = 1.0
+    for node in reversed(order):
+        if node.grad != 0.0:
+            for parent, local in zip(node.inputs, node.local_grads):
+                parent.grad += local * node.grad
+
+
+def shared_graph(tree, point):
+    """A random expression, then reused: h*h + tanh(h) + h (interior nodes with several consumers)."""
+    env = {name: Value(v, name) for name, v in zip(VARIABLES, point)}
+    h = build(tree, env, "engine")
+    return h * h + h.tanh() + h
+
+
+@settings(max_examples=100, deadline=None)
+@given(tree=trees(), point=st.tuples(*[st.floats(-2, 2) for _ in VARIABLES]))
+def test_backward_adds_in_the_textbook_order_bit_for_bit(tree, point):
+    try:
+        fast, slow = shared_graph(tree, point), shared_graph(tree, point)
+    except (OverflowError, ZeroDivisionError, ValueError):
+        return
+    fast.backward()
+    textbook_backward(slow)
+    assert [n.grad for n in topological_order(fast)] == [n.grad for n in topological_order(slow)]
+
+
+def test_backward_again_from_inside_a_graph_and_from_an_overlapping_one():
+    x = Value(0.5, "x")
+    a = x * x
+    b = a.tanh()
+    b.backward()
+    assert close(x.grad, (1 - math.tanh(0.25) ** 2) * 1.0)
+    x.grad = 0.0
+    a.backward()  # a's grad was set by the first pass: this pass starts afresh from a
+    assert x.grad == 1.0 and a.grad == 1.0
+    c = a + b  # shares a and b with the graph above
+    x.grad = 0.0
+    c.backward()
+    assert close(x.grad, 1.0 + (1 - math.tanh(0.25) ** 2)) and b.grad == 1.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3), min_size=0, max_size=41))
+def test_linear_adds_left_to_right_from_the_bias(xs):
+    total = xs[-1] if len(xs) % 2 else 0.0
+    for i in range(0, len(xs) - 1, 2):
+        total += xs[i] * xs[i + 1]
+    assert OPS["linear"].forward(*xs) == total
+    swapped = [p for i in range(0, len(xs) - 1, 2) for p in (xs[i + 1], xs[i])] + [1.0] * (len(xs) % 2)
+    assert OPS["linear"].partials(*xs, total) == tuple(swapped)
+
+
+def test_a_number_exponent_builds_its_op_once():
+    x, y = Value(1.5), Value(-2.0)
+    assert (x ** 2).op is (y ** 2.0).op and (x ** 3).op is not (x ** 2).op
+    assert (x ** 2).op.symbol == "**2" and (x ** 0.5).op.symbol == "**0.5"
+
+
 # ---------------------------------------------------------------- higher-order derivatives
 
 

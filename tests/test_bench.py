@@ -1,0 +1,151 @@
+"""bench: the closure reference and the float floor against the reference numbers, and the command.
+
+No test here asserts a time: only that every engine computes the same numbers and that the
+report has its keys and finite, positive ratios.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from oracles import central_difference, close
+
+from micrograd_bp import Value, bench, linear, topological_order
+from micrograd_bp.cli import main
+from micrograd_bp.examples import mazur
+from micrograd_bp.examples.moons import make_moons
+
+ClosureValue = bench.ClosureValue
+
+
+def closure_mazur() -> tuple[ClosureValue, list[ClosureValue]]:
+    weights = [ClosureValue(v) for v in mazur.WEIGHTS.values()]
+    return bench.mazur_error(weights, ClosureValue, bench.sum_net, ClosureValue.sigmoid), weights
+
+
+def test_closure_reference_reproduces_mazur_forward_and_gradients():
+    total, weights = closure_mazur()
+    total.backward()
+    g = dict(zip(mazur.WEIGHTS, (w.grad for w in weights)))
+    assert close(total.data, 0.298371109, 0, 1e-9)
+    assert close(g["w5"], 0.082167041, 0, 1e-9)
+    assert close(g["w1"], 0.000438568, 0, 1e-9)
+
+
+def test_closure_reference_gradients_match_ours_exactly_enough():
+    total, weights = closure_mazur()
+    total.backward()
+    network = mazur.MazurNetwork()
+    network.forward()["E_total"].backward()
+    for name, w in zip(mazur.WEIGHTS, weights):
+        assert close(w.grad, network.params[name].grad, 1e-12, 1e-15)
+
+
+CLOSURE_FUNCTIONS = {
+    "add": lambda a, b: a + b, "radd": lambda a, b: 2.5 + a * b, "sub": lambda a, b: a - b,
+    "rsub": lambda a, b: 1.5 - a * b, "mul": lambda a, b: a * b, "rmul": lambda a, b: 3 * a + b,
+    "div": lambda a, b: a / b, "pow": lambda a, b: a ** 3 + b ** 2, "neg": lambda a, b: -a * b,
+    "relu": lambda a, b: (a * b).relu() + (a - b).relu(), "sigmoid": lambda a, b: (a * b).sigmoid(),
+    "exp": lambda a, b: (a * b).exp(), "tanh": lambda a, b: (a + b).tanh(),
+    "shared": lambda a, b: a * a + a,  # one input on two edges: the set of parents holds it once
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLOSURE_FUNCTIONS))
+def test_closure_reference_against_finite_differences(name):
+    f = CLOSURE_FUNCTIONS[name]
+    for x, y in ((0.7, -1.3), (1.9, 0.4)):
+        a, b = ClosureValue(x), ClosureValue(y)
+        out = f(a, b)
+        out.backward()
+        if name not in ("relu", "sigmoid", "exp", "tanh"):  # these need a ClosureValue
+            assert close(out.data, f(x, y))
+        assert close(a.grad, central_difference(lambda t, y=y: f(ClosureValue(t), ClosureValue(y)).data, x))
+        assert close(b.grad, central_difference(lambda t, x=x: f(ClosureValue(x), ClosureValue(t)).data, y))
+
+
+def test_closure_reference_recursion_is_its_documented_limit():
+    with pytest.raises(RecursionError):
+        bench.chain(ClosureValue, 10_000).backward()
+
+
+def test_the_float_floor_matches_the_reference_numbers():
+    assert close(bench.mazur_floor(1), 0.291027774, 0, 1e-9)
+    assert close(bench.mazur_floor(10_000), 0.000035102, 0, 5e-10)
+
+
+def test_every_mazur_engine_computes_the_same_training():
+    steps = 200
+    floor = bench.mazur_floor(steps)
+    for run in (bench.mazur_ours, bench.mazur_ours_mlp, bench.mazur_closure):
+        assert close(run(steps), floor, 1e-12, 1e-15)
+    assert close(bench.mazur_ours(1), 0.291027774, 0, 1e-9)
+
+
+def test_ours_on_the_mazur_graph_is_one_linear_node_per_net():
+    weights = [Value(v) for v in mazur.WEIGHTS.values()]
+    total = bench.mazur_error(weights, Value, linear, Value.sigmoid)
+    ops = [n.op.name for n in topological_order(total) if n.op is not None]
+    assert ops.count("linear") == 4 and ops.count("sigmoid") == 4 and len(ops) == 15
+
+
+def test_moons_engines_agree_on_the_loss():
+    points, labels = make_moons(20, noise=0.1, seed=1)
+    ours = bench.MoonsOurs(bench.MOONS_SEED, points, labels)
+    closure = bench.MoonsClosure(ClosureValue, bench.moons_parameters(ours.model), points, labels)
+    for k in range(2):
+        assert close(ours.step(k), closure.step(k), 1e-12, 1e-15)
+
+
+def test_memory_per_node_is_positive_and_ours_is_smaller():
+    ours, reference = bench.bytes_per_node(Value, 2_000), bench.bytes_per_node(ClosureValue, 2_000)
+    assert 0 < ours < reference
+
+
+def test_a_wrong_engine_is_caught(monkeypatch):
+    monkeypatch.setattr(bench, "mazur_floor", lambda steps, lr=0.5: 0.5)
+    with pytest.raises(bench.BenchmarkMismatch, match="float floor"):
+        bench.bench_mazur(10, 1)
+
+
+def test_bench_quick_json_from_the_command_line(capsys, monkeypatch):
+    monkeypatch.setattr(bench, "QUICK", bench.Sizes(mazur_steps=50, moons_steps=1, moons_repeats=1,
+                                                    chain_long=20_000, chain_short=2_000,
+                                                    memory_nodes=2_000))
+    monkeypatch.setattr(bench, "make_moons", lambda n, noise, seed: make_moons(10, noise, seed))
+    status = main(["bench", "--quick", "--json", "--repeats", "2"])
+    out, err = capsys.readouterr()
+    assert status == 0 and "bench: Mazur" in err
+    data = json.loads(out)
+    assert set(data) == {"machine", "repeats", "quick", "workloads", "targets"}
+    assert data["quick"] is True and data["repeats"] == 2
+    assert set(data["workloads"]) == {"mazur", "moons", "chain", "memory"}
+    ratios = {k: v for w in data["workloads"].values() for k, v in w["ratios"].items()}
+    for key in ("closure_over_ours", "ours_over_floor", "long_over_short", "ours_over_closure"):
+        assert key in ratios
+    assert all(math.isfinite(v) and v > 0 for v in ratios.values())
+    mazur_rows = {r["engine"]: r for r in data["workloads"]["mazur"]["rows"]}
+    assert len(mazur_rows["micrograd_bp"]["runs"]) == 2
+    assert {t["name"].split(":")[0] for t in data["targets"]} == {"mazur", "moons", "chain", "memory"}
+
+
+def test_bench_text_table(capsys, monkeypatch):
+    report = bench.BenchReport(bench.machine(), 1, True, [bench.bench_memory(1_000)], [])
+    monkeypatch.setattr(bench, "run", lambda repeats, quick, progress=None: report)
+    assert main(["bench"]) == 0
+    out = capsys.readouterr().out
+    assert "memory per node" in out and "bytes" in out and "micrograd_bp / closure reference" in out
+
+
+@pytest.mark.parametrize("argv", [["bench", "--repeats", "0"], ["bench", "--repeats", "x"],
+                                  ["bench", "--bogus"]])
+def test_bad_options_exit_2(capsys, argv):
+    assert main(argv) == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_run_refuses_bad_repeats():
+    with pytest.raises(ValueError, match="repeats"):
+        bench.run(0)
