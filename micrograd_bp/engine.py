@@ -32,7 +32,8 @@ def _check_number(data: object, what: str) -> float:
 class Value:
     """A scalar in the computation graph: its data, its gradient, and how it was computed."""
 
-    # No __weakref__ and no __dict__: a node is 64 bytes plus its data and its two tuples.
+    # No __weakref__, no __dict__: 64 bytes a node (80 with the garbage collector's header), plus
+    # its data and its two tuples.
     __slots__ = ("data", "grad", "inputs", "op", "local_grads", "label")
 
     def __init__(self, data: Number, label: str = "") -> None:
