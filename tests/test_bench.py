@@ -149,3 +149,11 @@ def test_bad_options_exit_2(capsys, argv):
 def test_run_refuses_bad_repeats():
     with pytest.raises(ValueError, match="repeats"):
         bench.run(0)
+
+
+def test_without_micrograd_its_rows_say_so(monkeypatch):
+    monkeypatch.setattr(bench, "_micrograd", lambda: None)
+    workload = bench.bench_mazur(10, 1)
+    row = {r.engine: r for r in workload.rows}["micrograd 0.1.0 + sigmoid"]
+    assert row.seconds is None and "not installed" in row.note and "bench" in row.note
+    assert "micrograd_over_ours" not in workload.ratios and "closure_over_ours" in workload.ratios
