@@ -171,17 +171,25 @@ def mazur_error(weights: Sequence[Any], leaf: Callable[[float], Any], net: Calla
     return 0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2
 
 
+def _zero_grads(params: Sequence[Any]) -> None:
+    for p in params:
+        p.grad = 0.0
+
+
+def _descend(params: Sequence[Any], lr: float) -> None:
+    for p in params:
+        p.data -= lr * p.grad
+
+
 def _train_mazur(leaf: Callable[[float], Any], net: Callable[..., Any], sigmoid: Callable[[Any], Any],
                  steps: int, lr: float) -> float:
     """`steps` steps of gradient descent on the weights (biases fixed); E_total after them."""
     weights = [leaf(v) for v in mazur.WEIGHTS.values()]
     for _ in range(steps):
         loss = mazur_error(weights, leaf, net, sigmoid)
-        for p in weights:
-            p.grad = 0.0
+        _zero_grads(weights)
         loss.backward()
-        for p in weights:
-            p.data -= lr * p.grad
+        _descend(weights, lr)
     return mazur_error(weights, leaf, net, sigmoid).data
 
 
@@ -205,6 +213,26 @@ def mazur_ours_mlp(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
         loss.backward()
         optimizer.step()
     return half_squared_error(mlp(inputs), targets).data
+
+
+def _compiled() -> Any:
+    """micrograd_bp.compiled, the compiled replay, where it exists (it is written on its own branch)."""
+    try:
+        from . import compiled
+    except ImportError:
+        return None
+    return compiled
+
+
+def mazur_compiled(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
+    """Mazur's training by the compiled replay: the graph traced once (timed too), then replayed."""
+    weights = [Value(v) for v in mazur.WEIGHTS.values()]
+    graph = _compiled().compile_graph(mazur_error(weights, Value, linear, Value.sigmoid), leaves=weights)
+    for _ in range(steps):
+        _zero_grads(weights)
+        graph.forward_backward()
+        _descend(weights, lr)
+    return graph.forward()
 
 
 def mazur_closure(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
@@ -268,10 +296,25 @@ class MoonsOurs:
         loss, _ = max_margin_loss(self.model, self.points, self.labels, MOONS_ALPHA)
         self.model.zero_grad()
         loss.backward()
-        lr = _moons_lr(k)
-        for p in self.params:
-            p.data -= lr * p.grad
+        _descend(self.params, _moons_lr(k))
         return loss.data
+
+
+class MoonsCompiled:
+    """The same step by the compiled replay: the step's graph traced once, then replayed."""
+
+    def __init__(self, seed: int, points: list, labels: list) -> None:
+        model = moons_model(seed)
+        self.params = model.parameters()
+        loss, _ = max_margin_loss(model, points, labels, MOONS_ALPHA)
+        self.graph = _compiled().compile_graph(loss, leaves=self.params)
+        self.graph.forward_backward()  # builds the replay's code here, untimed; no data changes
+
+    def step(self, k: int) -> float:
+        _zero_grads(self.params)
+        loss = self.graph.forward_backward()
+        _descend(self.params, _moons_lr(k))
+        return loss
 
 
 class _ClosureMLP:
@@ -308,12 +351,9 @@ class MoonsClosure:
         margins = [(1 + -y * s).relu() for y, s in zip(self.labels, scores)]
         data_loss = sum(margins) * (1.0 / len(margins))
         loss = data_loss + MOONS_ALPHA * sum(p * p for p in self.params)
-        for p in self.params:
-            p.grad = 0.0
+        _zero_grads(self.params)
         loss.backward()
-        lr = _moons_lr(k)
-        for p in self.params:
-            p.data -= lr * p.grad
+        _descend(self.params, _moons_lr(k))
         return loss.data
 
 
@@ -469,13 +509,15 @@ def _once(run: Callable[[int], float], steps: int) -> Contender:
 
 
 def mazur_contenders(steps: int) -> dict[str, Contender]:
-    """The engines of workload 1. (The compiled replay, once it lands, is one more entry here.)"""
+    """The engines of workload 1 (the compiled replay where micrograd_bp.compiled exists)."""
+    compiled = {"compiled replay": _once(mazur_compiled, steps)} if _compiled() else {}
     return {
         "micrograd_bp": _once(mazur_ours, steps),
         "micrograd_bp via nn.MLP": _once(mazur_ours_mlp, steps),
         "closure reference": _once(mazur_closure, steps),
         "float floor": _once(mazur_floor, steps),
         "micrograd 0.1.0 + sigmoid": _once(mazur_micrograd, steps) if _micrograd() else None,
+        **compiled,
     }
 
 
@@ -485,7 +527,8 @@ def bench_mazur(steps: int, repeats: int) -> Workload:
                          {"closure_over_ours": ("closure reference", "micrograd_bp"),
                           "closure_over_ours_mlp": ("closure reference", "micrograd_bp via nn.MLP"),
                           "micrograd_over_ours": ("micrograd 0.1.0 + sigmoid", "micrograd_bp"),
-                          "ours_over_floor": ("micrograd_bp", "float floor")})
+                          "ours_over_floor": ("micrograd_bp", "float floor"),
+                          "compiled_over_floor": ("compiled replay", "float floor")})
 
 
 def _per_step(make: Callable[[], Any], steps: int) -> Contender:
@@ -498,17 +541,20 @@ def _per_step(make: Callable[[], Any], steps: int) -> Contender:
 
 
 def moons_contenders(steps: int) -> dict[str, Contender]:
-    """The engines of workload 2, all from our model's initial weights. (Compiled: one more entry.)"""
+    """The engines of workload 2, all from our model's initial weights (and the compiled replay)."""
     points, labels = make_moons(100, noise=0.1, seed=1)
     initial = moons_parameters(moons_model(MOONS_SEED))
     mg = _micrograd()
 
     def real_micrograd() -> MoonsClosure:
         return MoonsClosure(mg.engine.Value, initial, points, labels, micrograd_moons_model(initial))
+    compiled = {"compiled replay": _per_step(lambda: MoonsCompiled(MOONS_SEED, points, labels), steps)
+                } if _compiled() else {}
     return {
         "micrograd_bp": _per_step(lambda: MoonsOurs(MOONS_SEED, points, labels), steps),
         "closure reference": _per_step(lambda: MoonsClosure(ClosureValue, initial, points, labels), steps),
         "micrograd 0.1.0": _per_step(real_micrograd, steps) if mg else None,
+        **compiled,
     }
 
 
@@ -516,7 +562,8 @@ def bench_moons(steps: int, repeats: int) -> Workload:
     return _side_by_side("moons", "moons: MLP(2,[16,16,1]), 100 points, one full-batch step", "s/step",
                          moons_contenders(steps), repeats,
                          {"closure_over_ours": ("closure reference", "micrograd_bp"),
-                          "micrograd_over_ours": ("micrograd 0.1.0", "micrograd_bp")})
+                          "micrograd_over_ours": ("micrograd 0.1.0", "micrograd_bp"),
+                          "micrograd_over_compiled": ("micrograd 0.1.0", "compiled replay")})
 
 
 def bench_chain(long: int, short: int, repeats: int) -> Workload:

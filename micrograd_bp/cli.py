@@ -440,6 +440,8 @@ RATIO_NAMES = {
     "closure_over_ours_mlp": "closure reference / micrograd_bp via nn.MLP",
     "micrograd_over_ours": "micrograd 0.1.0 / micrograd_bp",
     "ours_over_floor": "micrograd_bp / float floor",
+    "compiled_over_floor": "compiled replay / float floor",
+    "micrograd_over_compiled": "micrograd 0.1.0 / compiled replay",
     "long_over_short": "long chain / short chain",
     "ours_over_closure": "micrograd_bp / closure reference",
 }

@@ -157,3 +157,14 @@ def test_without_micrograd_its_rows_say_so(monkeypatch):
     row = {r.engine: r for r in workload.rows}["micrograd 0.1.0 + sigmoid"]
     assert row.seconds is None and "not installed" in row.note and "bench" in row.note
     assert "micrograd_over_ours" not in workload.ratios and "closure_over_ours" in workload.ratios
+
+
+def test_the_compiled_replay_rows_where_it_exists():
+    pytest.importorskip("micrograd_bp.compiled")
+    assert close(bench.mazur_compiled(200), bench.mazur_floor(200), 1e-12, 1e-15)
+    assert "compiled replay" in bench.mazur_contenders(10) and "compiled replay" in bench.moons_contenders(1)
+    points, labels = make_moons(20, noise=0.1, seed=1)
+    ours = bench.MoonsOurs(bench.MOONS_SEED, points, labels)
+    replay = bench.MoonsCompiled(bench.MOONS_SEED, points, labels)
+    for k in range(2):
+        assert close(replay.step(k), ours.step(k), 1e-12, 1e-15)
