@@ -94,6 +94,7 @@ class Op:
     arity: int  # number of inputs; -1 for n-ary
     forward: Callable[..., float]
     partials: Callable[..., tuple]  # (*inputs, out) -> one local derivative per input
+    exponent: float | None = None  # powc only: the fixed exponent (compiled replay reads it)
 
 
 def _op(name, symbol, arity, forward, partials) -> Op:
@@ -122,7 +123,7 @@ OPS: dict[str, Op] = {op.name: op for op in (
 def power_op(exponent: float) -> Op:
     """x ** exponent for a fixed number exponent (no derivative with respect to it)."""
     n = exponent
-    return Op("powc", f"**{n:g}", 1, lambda a: _power(a, n), lambda a, out: (_power_partial(a, n),))
+    return Op("powc", f"**{n:g}", 1, lambda a: _power(a, n), lambda a, out: (_power_partial(a, n),), n)
 
 
 def _power_partial(a: Any, n: float) -> Any:
