@@ -218,8 +218,8 @@ class _Code:
             if not needs[k]:
                 continue
             up = known.pop(k, None)
-            if up == 0.0:
-                continue  # eager skips it too
+            if up == 0.0 or (up is None and k not in started):
+                continue  # its grad is exactly 0.0 (nothing reached it): eager skips it too
             upstream = grad[k] if up is None else _literal(up)
             tpl = self.templates[k]
             args, fmt = self._args(k)
