@@ -129,7 +129,15 @@ def _literal(x: float) -> str:
 
 # Ops whose output is non-finite whenever the input at that position is (nan and inf pass through):
 # a non-finite value that flows into one of them is caught by checking the later value instead.
-_PROPAGATES = {"add": (0, 1), "sub": (0, 1), "mul": (0, 1), "div": (0,), "neg": (0,), "linear": None}
+# (exp and ** raise on an infinite input that would overflow; log(inf) is inf, log(-inf) raises.)
+_PROPAGATES = {"add": (0, 1), "sub": (0, 1), "mul": (0, 1), "div": (0,), "neg": (0,), "linear": None,
+               "log": (0,)}
+
+
+def _propagates(op: Op) -> tuple[int, ...] | None:
+    if op.name == "powc":  # inf ** n is inf and nan ** n is nan for n > 0; inf ** -1 is 0.0
+        return (0,) if _exponent(op) > 0 else ()
+    return _PROPAGATES.get(op.name, ())
 
 
 class _Code:
@@ -172,7 +180,7 @@ class _Code:
         for k in reversed(self.live):
             if not (covered[k] or k in risky):  # a risky node is checked or covered itself
                 continue
-            positions = _PROPAGATES.get(self.order[k].op.name, ())
+            positions = _propagates(self.order[k].op)
             for i, parent in enumerate(self.order[k].inputs):
                 if positions is None or i in positions:
                     covered[self.index[id(parent)]] = True

@@ -393,6 +393,8 @@ def eager_error(build, value):
     (lambda x: x ** Value(0.5), 4.0, -4.0),
     (lambda x: Value(2.0) ** x, 4.0, 5000.0),
     (lambda x: (x / 1e-300).sigmoid(), 1.0, 1e10),  # the overflow is hidden by a later op
+    (lambda x: ((x * 1e300) ** 3.0 * 2.0).sigmoid(), 1e-300, 1e10),  # inf through ** to a check
+    (lambda x: ((x * 1e300) ** -1.0).tanh(), 1.0, 1e10),  # inf ** -1 is 0.0: checked before
 ])
 def test_domain_errors_are_the_eager_ones(build, good, bad):
     kind, message = eager_error(build, bad)
