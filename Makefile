@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# Re-execute every notebook in place, so the committed outputs match the code.
+notebooks: $(STAMP) dot
+	$(PY) tests/test_notebooks.py
+
 # The system Graphviz, needed to render (not to build DOT source).
 dot:
 	@command -v dot >/dev/null 2>&1 || { \
