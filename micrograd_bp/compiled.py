@@ -21,6 +21,10 @@ class _Redo(Exception):
     """Raised by generated code where the eager engine would raise: the checked path takes over."""
 
 
+class _General(Exception):
+    """Raised by the usual forward_backward when a leaf's .grad is not zero: the general one runs."""
+
+
 # ----------------------------------------------------------------------------- the templates
 # One entry per op: Python source doing exactly the float operations of the op's forward and
 # partials in ops.py, in the same order, so replay and eager agree bit for bit. {0}, {1}, ... are
@@ -87,7 +91,7 @@ TEMPLATES: dict[str, Template | Callable[[Op, int], Template]] = {
 # Python's own errors (division by zero, log of 0, exp and ** overflow) also send the pass to the
 # checked path, which raises the eager engine's exception and message.
 _FAST_ERRORS = (_Redo, ArithmeticError, ValueError)
-_NAMESPACE = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "_Redo": _Redo}
+_NAMESPACE = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "_Redo": _Redo, "_General": _General}
 _FAST_NAMES = ", exp=exp, log=log, tanh=tanh"  # the math functions as fast locals
 
 
@@ -201,12 +205,13 @@ class _Code:
                 lines += [f"_ = {p.format(*args, **fmt)}" for p in self.templates[k].partials]
         return lines
 
-    def _backward_lines(self, accumulate: bool) -> list[str]:
+    def _backward_lines(self, accumulate: bool, from_grads: bool = False) -> list[str]:
         """Reverse topological order; each edge adds local * upstream to its input's grad, in input
         order, as Value.backward. Eager skips a node whose grad is exactly 0.0: here too, wherever
         skipping could change a bit (a partial that may be inf, a leaf .grad that may be -0.0);
         elsewhere the terms it skips are +-0.0 added to a grad that is never -0.0: no change.
-        P is this pass's gradient of leaf i, from 0.0; G (accumulate) its .grad plus the pass."""
+        P is this pass's gradient of leaf i, from 0.0 (from_grads: from G, the .grad read before);
+        G (accumulate) its .grad plus the pass."""
         root, needs, slot = self.root, self.needs, self.slot
         grad = {k: f"g{k}" for k in self.live}
         grad.update({k: f"P{i}" for k, i in slot.items()})
@@ -216,6 +221,9 @@ class _Code:
         # is set to 0.0 before it. A grad known here (the seed 1.0, times constant partials) is
         # summed here, by the same float operations, and written as a number.
         started: set[int] = set()
+        if from_grads:
+            lines += [f"P{i} = G{i}" for i in range(len(self.inputs))]
+            started.update(slot)
         known: dict[int, float] = {}
         if root in slot:  # the output is itself a leaf
             lines += [f"P{slot[root]} = 1.0"] + ([f"G{slot[root]} += 1.0"] if accumulate else [])
@@ -244,7 +252,7 @@ class _Code:
                     terms.append((j, "-" if partial == "-1.0" else "+", upstream, None))
                 else:
                     terms.append((j, "+", f"({local}) * {upstream}", None))
-            touches_leaf = accumulate and any(j in slot for j, *_ in terms)
+            touches_leaf = (accumulate or from_grads) and any(j in slot for j, *_ in terms)
             # guarded where skipping could change a bit, and where it saves work (a relu that
             # is off zeroes the grads of its whole neuron)
             guard = up is None and (touches_leaf or not tpl.finite_partials or len(terms) > 8)
@@ -286,11 +294,26 @@ class _Code:
         body = self._unpack() + self._reads() + self.forward + self._partials_check()
         return _function("forward", "L" + _FAST_NAMES, body + [f"return {self.names[self.root]}"])
 
-    def forward_backward_source(self) -> str:
+    def forward_backward_source(self, general: bool = False) -> str:
+        """Forward and backward, the grads added into the leaves' .grad, the pass's returned.
+
+        Most passes start from zeroed grads: then one sum per leaf, started from its .grad (0.0
+        or -0.0), is both the new .grad and, after 0.0 + (which turns -0.0 into 0.0 and changes
+        nothing else), the pass's gradient from 0.0. A leaf .grad that is not zero raises
+        _General, and the general version keeps the two sums apart.
+        """
         n = len(self.inputs)
-        body = (self._unpack() + self._reads() + self.forward + self._backward_lines(True)
-                + [f"L{i}.grad = G{i}" for i in range(n)]
-                + [f"return {self.names[self.root]}, ({''.join(f'P{i}, ' for i in range(n))})"])
+        if general:
+            backward = self._backward_lines(True) + [f"L{i}.grad = G{i}" for i in range(n)]
+            grads = "".join(f"P{i}, " for i in range(n))
+            check = []
+        else:
+            backward = self._backward_lines(False, from_grads=True) + [f"L{i}.grad = P{i}" for i in range(n)]
+            grads = "".join(f"0.0 + P{i}, " for i in range(n))
+            check = [f"G{i} = L{i}.grad" for i in range(n)]
+            check += [f"if {' or '.join(f'G{i}' for i in range(n))}: raise _General"] if n else []
+        body = (self._unpack() + check + self._reads() + self.forward + backward
+                + [f"return {self.names[self.root]}, ({grads})"])
         return _function("forward_backward", "L" + _FAST_NAMES, body)
 
     def sgd_source(self, trained: list[int]) -> str:
@@ -344,6 +367,7 @@ class CompiledGraph:
         self._constants = constants  # leaf position -> its value, baked in at compile time
         self._code = _Code(order, index, inputs, folded)
         self._forward_backward: Callable | None = None  # each function is built on first use
+        self._forward_backward_general: Callable | None = None
         self._forward: Callable | None = None
         self._sgd: dict[tuple[int, ...], Callable] = {}
         self._grads: tuple[float, ...] | None = None
@@ -375,7 +399,13 @@ class CompiledGraph:
         if self._forward_backward is None:
             self._forward_backward = _build(self._code.forward_backward_source(), "forward_backward")
         try:
-            out, self._grads = self._forward_backward(slots)
+            try:
+                out, self._grads = self._forward_backward(slots)
+            except _General:  # a leaf's .grad is not zero: the sums of .grad and of the pass differ
+                if self._forward_backward_general is None:
+                    self._forward_backward_general = _build(
+                        self._code.forward_backward_source(general=True), "forward_backward")
+                out, self._grads = self._forward_backward_general(slots)
         except _FAST_ERRORS:
             out, self._grads = self._eager(slots, backward=True)
         if values is not None:

@@ -276,15 +276,16 @@ def test_a_node_with_zero_upstream_is_skipped_as_in_eager():
     graph.sgd_steps(1, 0.1)
     assert bits(x.grad) == bits(0.0) and x.data == 1e-310
     # a leaf whose .grad is -0.0 keeps it when the pass skips it, as in eager
-    a = Value(-1.0, "a")
-    b = (a * 2.0).relu() + a * 0.0
-    a.grad = -0.0
-    b.backward()
-    eager = a.grad
-    graph = compile_graph(b)
-    a.grad = -0.0
-    graph.forward_backward()
-    assert bits(a.grad) == bits(eager)
+    for build in (lambda a: (a * 2.0).relu() + a * 0.0, lambda a: (a * 2.0).relu() * 3.0):
+        a = Value(-1.0, "a")
+        b = build(a)
+        a.grad = -0.0
+        b.backward()
+        eager = a.grad
+        graph = compile_graph(b, [a])
+        a.grad = -0.0
+        graph.forward_backward()
+        assert bits(a.grad) == bits(eager) and bits(graph.gradients()[0]) == bits(0.0)
 
 
 def test_output_that_is_a_leaf():
