@@ -99,6 +99,9 @@ def add_mazur(sub: argparse._SubParsersAction) -> None:
                         "(reproduces the tutorial's published closing figures)")
     p.add_argument("--train-biases", action="store_true", help="also update b1 and b2")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--compiled", action="store_true",
+                   help="run the training steps on a compiled replay of the graph (the same numbers, "
+                        "faster; simultaneous order only)")
     p.add_argument("--explain", metavar="NAME",
                    help="the chain rule for dE_total/dNAME (e.g. w1): every path, factor by factor")
     p.add_argument("--check", metavar="NAME=FORMULA",
@@ -116,9 +119,15 @@ def add_mazur(sub: argparse._SubParsersAction) -> None:
 def run_mazur(args: argparse.Namespace) -> int:
     _check_picture_paths(args.graph, args.network)
     if args.explain is not None or args.check is not None:
+        if args.compiled:
+            raise UsageError("--compiled runs the training steps; --explain and --check take none")
         status = run_mazur_verify(args)
     else:
-        result = mazur.walkthrough(args.steps, args.lr, args.order, args.train_biases)
+        if args.compiled and args.order != "simultaneous":
+            raise UsageError("--compiled runs the simultaneous order only: the sequential order builds "
+                             "a second graph each step from the first one's interior gradients")
+        result = mazur.walkthrough(args.steps, args.lr, args.order, args.train_biases,
+                                   compiled=args.compiled)
         if args.json:
             _emit_json(result.to_json())
         else:

@@ -101,6 +101,7 @@ class Op:
     arity: int  # number of inputs; -1 for n-ary
     forward: Callable[..., float]
     partials: Callable[..., tuple]  # (*inputs, out) -> one local derivative per input
+    exponent: float | None = None  # powc only: the fixed exponent (compiled replay reads it)
 
 
 def _op(name, symbol, arity, forward, partials) -> Op:
@@ -135,7 +136,7 @@ def power_op(exponent: float) -> Op:
     op = _POWER_OPS.get(exponent)
     if op is None:
         n = exponent
-        op = Op("powc", f"**{n:g}", 1, lambda a: _power(a, n), lambda a, out: (_power_partial(a, n),))
+        op = Op("powc", f"**{n:g}", 1, lambda a: _power(a, n), lambda a, out: (_power_partial(a, n),), n)
         if len(_POWER_OPS) < _MAX_POWER_OPS:
             _POWER_OPS[exponent] = op
     return op

@@ -143,12 +143,20 @@ class Walkthrough:
 
 
 def walkthrough(steps: int = 1, lr: float = LEARNING_RATE, order: Order = "simultaneous",
-                train_biases: bool = False, record_history: bool = False) -> Walkthrough:
-    """The tutorial's forward pass, backward pass and `steps` steps of training."""
+                train_biases: bool = False, record_history: bool = False,
+                compiled: bool = False) -> Walkthrough:
+    """The tutorial's forward pass, backward pass and `steps` steps of training.
+
+    compiled=True runs the training steps on a compiled replay of the graph (the same numbers,
+    bit for bit); only the simultaneous order replays one graph per step.
+    """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     if order not in ORDERS:
         raise ValueError(f"unknown update order {order!r}: choose one of {', '.join(ORDERS)}")
+    if compiled and order != "simultaneous":
+        raise ValueError("compiled replay runs the simultaneous order only: the sequential order "
+                         "builds a second graph from the first one's interior gradients each step")
     network = MazurNetwork()
     nodes = network.forward()
     nodes["E_total"].backward()
@@ -169,7 +177,10 @@ def walkthrough(steps: int = 1, lr: float = LEARNING_RATE, order: Order = "simul
     history = [forward["E_total"]]
     after_one: dict[str, float] = {}
     error_after_one = 0.0
-    for step in range(steps):
+    if compiled:
+        error_after_one, after_one = _compiled_training(network, nodes["E_total"], steps, lr,
+                                                        train_biases, history if record_history else None)
+    for step in range(0 if compiled else steps):
         network.step(lr, order, train_biases)
         if step == 0:
             after_one = network.weights()
@@ -184,3 +195,20 @@ def walkthrough(steps: int = 1, lr: float = LEARNING_RATE, order: Order = "simul
         final_error=final["E_total"].data,
         final_outputs=[final["out_o1"].data, final["out_o2"].data], history=history,
     )
+
+
+def _compiled_training(network: MazurNetwork, total: Value, steps: int, lr: float, train_biases: bool,
+                       history: list[float] | None) -> tuple[float, dict[str, float]]:
+    """The simultaneous steps on the compiled graph; the error and weights after the first step."""
+    from ..compiled import compile_graph
+
+    leaves = [network.params[name] for name in PARAMETER_NAMES]
+    trained = [p for p in leaves if train_biases or p.label.startswith("w")]
+    graph = compile_graph(total, leaves)
+    graph.sgd_steps(1, lr, trained)
+    after_one = network.weights()
+    losses = graph.sgd_steps(steps - 1, lr, trained)  # the error before each of the later steps
+    error_after_one = losses[0] if losses else graph.forward()
+    if history is not None:
+        history += [*losses, graph.forward()]
+    return error_after_one, after_one
