@@ -124,7 +124,6 @@ class Layer(Module):
         ]
 
     def __call__(self, inputs: Sequence[Value | Number]) -> list[Value]:
-        inputs = [x if isinstance(x, Value) else lift(x) for x in inputs]  # a number: one leaf, shared
         return [neuron(inputs) for neuron in self.neurons]
 
     def parameters(self) -> list[Value]:
