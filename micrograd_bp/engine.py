@@ -242,14 +242,24 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
+class _Mark(float):
+    """A zero that is its own object: a visit mark of one backward() pass, and a grad of 0.0.
+
+    A subclass, because identity of plain floats is an implementation detail (PyPy compares
+    floats by value); its arithmetic gives plain floats.
+    """
+
+    __slots__ = ()
+
+
 def _interior_order(root: Value) -> list[Value]:
     """topological_order(root) without its leaves; each node's grad is set to 0 on the way.
 
-    The same depth-first search, with the visit marks kept in the grads themselves: two new float
-    zeros, told apart from every other float by identity, say "inputs pending" and "done".
+    The same depth-first search, with the visit marks kept in the grads themselves: two new zeros,
+    told apart from every other number by identity, say "inputs pending" and "done".
     """
     order: list[Value] = []
-    entered, done = float(0), float(0)  # float(0) makes a new object each call
+    entered, done = _Mark(), _Mark()
     stack = [root]
     pop, push, append = stack.pop, stack.append, order.append
     while stack:
