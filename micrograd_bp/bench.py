@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
+from .compiled import compile_graph
 from .engine import Value, linear
 from .examples import mazur
 from .examples.moons import make_moons, max_margin_loss, moons_model
@@ -215,23 +216,23 @@ def mazur_ours_mlp(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
     return half_squared_error(mlp(inputs), targets).data
 
 
-def _compiled() -> Any:
-    """micrograd_bp.compiled, the compiled replay, where it exists (it is written on its own branch)."""
-    try:
-        from . import compiled
-    except ImportError:
-        return None
-    return compiled
-
-
 def mazur_compiled(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
-    """Mazur's training by the compiled replay: the graph traced once (timed too), then replayed."""
+    """Mazur's training by the compiled replay: the graph traced once (timed too), then a Python
+    loop of forward_backward() and the update, as a user's own training loop would be."""
     weights = [Value(v) for v in mazur.WEIGHTS.values()]
-    graph = _compiled().compile_graph(mazur_error(weights, Value, linear, Value.sigmoid), leaves=weights)
+    graph = compile_graph(mazur_error(weights, Value, linear, Value.sigmoid), leaves=weights)
     for _ in range(steps):
         _zero_grads(weights)
         graph.forward_backward()
         _descend(weights, lr)
+    return graph.forward()
+
+
+def mazur_compiled_sgd(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
+    """The same with the update inside the generated loop (sgd_steps, what `mazur --compiled` runs)."""
+    weights = [Value(v) for v in mazur.WEIGHTS.values()]
+    graph = compile_graph(mazur_error(weights, Value, linear, Value.sigmoid), leaves=weights)
+    graph.sgd_steps(steps, lr)
     return graph.forward()
 
 
@@ -307,7 +308,7 @@ class MoonsCompiled:
         model = moons_model(seed)
         self.params = model.parameters()
         loss, _ = max_margin_loss(model, points, labels, MOONS_ALPHA)
-        self.graph = _compiled().compile_graph(loss, leaves=self.params)
+        self.graph = compile_graph(loss, leaves=self.params)
         self.graph.forward_backward()  # builds the replay's code here, untimed; no data changes
 
     def step(self, k: int) -> float:
@@ -509,15 +510,15 @@ def _once(run: Callable[[int], float], steps: int) -> Contender:
 
 
 def mazur_contenders(steps: int) -> dict[str, Contender]:
-    """The engines of workload 1 (the compiled replay where micrograd_bp.compiled exists)."""
-    compiled = {"compiled replay": _once(mazur_compiled, steps)} if _compiled() else {}
+    """The engines of workload 1."""
     return {
         "micrograd_bp": _once(mazur_ours, steps),
         "micrograd_bp via nn.MLP": _once(mazur_ours_mlp, steps),
         "closure reference": _once(mazur_closure, steps),
         "float floor": _once(mazur_floor, steps),
         "micrograd 0.1.0 + sigmoid": _once(mazur_micrograd, steps) if _micrograd() else None,
-        **compiled,
+        "compiled replay, sgd_steps": _once(mazur_compiled_sgd, steps),
+        "compiled replay, Python loop": _once(mazur_compiled, steps),
     }
 
 
@@ -528,7 +529,8 @@ def bench_mazur(steps: int, repeats: int) -> Workload:
                           "closure_over_ours_mlp": ("closure reference", "micrograd_bp via nn.MLP"),
                           "micrograd_over_ours": ("micrograd 0.1.0 + sigmoid", "micrograd_bp"),
                           "ours_over_floor": ("micrograd_bp", "float floor"),
-                          "compiled_over_floor": ("compiled replay", "float floor")})
+                          "compiled_sgd_over_floor": ("compiled replay, sgd_steps", "float floor"),
+                          "compiled_loop_over_floor": ("compiled replay, Python loop", "float floor")})
 
 
 def _per_step(make: Callable[[], Any], steps: int) -> Contender:
@@ -541,20 +543,18 @@ def _per_step(make: Callable[[], Any], steps: int) -> Contender:
 
 
 def moons_contenders(steps: int) -> dict[str, Contender]:
-    """The engines of workload 2, all from our model's initial weights (and the compiled replay)."""
+    """The engines of workload 2, all from our model's initial weights."""
     points, labels = make_moons(100, noise=0.1, seed=1)
     initial = moons_parameters(moons_model(MOONS_SEED))
     mg = _micrograd()
 
     def real_micrograd() -> MoonsClosure:
         return MoonsClosure(mg.engine.Value, initial, points, labels, micrograd_moons_model(initial))
-    compiled = {"compiled replay": _per_step(lambda: MoonsCompiled(MOONS_SEED, points, labels), steps)
-                } if _compiled() else {}
     return {
         "micrograd_bp": _per_step(lambda: MoonsOurs(MOONS_SEED, points, labels), steps),
         "closure reference": _per_step(lambda: MoonsClosure(ClosureValue, initial, points, labels), steps),
         "micrograd 0.1.0": _per_step(real_micrograd, steps) if mg else None,
-        **compiled,
+        "compiled replay": _per_step(lambda: MoonsCompiled(MOONS_SEED, points, labels), steps),
     }
 
 
@@ -608,7 +608,7 @@ def machine() -> dict[str, Any]:
 
 def targets(workloads: list[Workload]) -> list[Target]:
     r = {w.key: w.ratios for w in workloads}
-    return [
+    found = [
         Target("mazur: closure reference / ours", r["mazur"]["closure_over_ours"], ">= 3",
                r["mazur"]["closure_over_ours"] >= 3),
         Target("moons: closure reference / ours", r["moons"]["closure_over_ours"], ">= 5",
@@ -617,7 +617,14 @@ def targets(workloads: list[Workload]) -> list[Target]:
                r["chain"]["long_over_short"] < 12),
         Target("memory: ours / closure reference", r["memory"]["ours_over_closure"], "<= 0.25",
                r["memory"]["ours_over_closure"] <= 0.25),
+        Target("mazur: compiled replay (sgd_steps, with the compile) / float floor",
+               r["mazur"]["compiled_sgd_over_floor"], "<= 2", r["mazur"]["compiled_sgd_over_floor"] <= 2),
     ]
+    over_compiled = r["moons"].get("micrograd_over_compiled")  # absent without micrograd installed
+    if over_compiled is not None:
+        found.append(Target("moons: micrograd 0.1.0 / compiled replay", over_compiled, ">= 100",
+                            over_compiled >= 100))
+    return found
 
 
 def run(repeats: int = 5, quick: bool = False,

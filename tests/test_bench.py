@@ -159,10 +159,13 @@ def test_without_micrograd_its_rows_say_so(monkeypatch):
     assert "micrograd_over_ours" not in workload.ratios and "closure_over_ours" in workload.ratios
 
 
-def test_the_compiled_replay_rows_where_it_exists():
-    pytest.importorskip("micrograd_bp.compiled")
-    assert close(bench.mazur_compiled(200), bench.mazur_floor(200), 1e-12, 1e-15)
-    assert "compiled replay" in bench.mazur_contenders(10) and "compiled replay" in bench.moons_contenders(1)
+def test_the_compiled_replay_rows_train_as_the_floor_and_the_engine():
+    floor = bench.mazur_floor(200)
+    assert close(bench.mazur_compiled(200), floor, 1e-12, 1e-15)
+    assert close(bench.mazur_compiled_sgd(200), floor, 1e-12, 1e-15)
+    assert bench.mazur_compiled_sgd(200) == bench.mazur_compiled(200) == bench.mazur_ours(200)
+    assert {"compiled replay, sgd_steps", "compiled replay, Python loop"} <= set(bench.mazur_contenders(10))
+    assert "compiled replay" in bench.moons_contenders(1)
     points, labels = make_moons(20, noise=0.1, seed=1)
     ours = bench.MoonsOurs(bench.MOONS_SEED, points, labels)
     replay = bench.MoonsCompiled(bench.MOONS_SEED, points, labels)
