@@ -1,10 +1,12 @@
 """micrograd_bp: a scalar autograd engine for learning backpropagation by number."""
 
 from .check import check_partial, explain, gradcheck
+from .compiled import CompiledGraph, ShapeError, compile_graph
 from .engine import Value, grad, linear, topological_order
 from .expr import ExprError, parse
 from .ops import FUNCTIONS, OPS, Op
 
 __all__ = ["FUNCTIONS", "OPS", "Op", "Value", "grad", "linear", "topological_order",
-           "ExprError", "parse", "check_partial", "explain", "gradcheck"]
+           "ExprError", "parse", "check_partial", "explain", "gradcheck",
+           "compile_graph", "CompiledGraph", "ShapeError"]
 __version__ = "0.1.0"
