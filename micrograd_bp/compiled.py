@@ -96,13 +96,9 @@ _FAST_NAMES = ", exp=exp, log=log, tanh=tanh"  # the math functions as fast loca
 
 
 def _exponent(op: Op) -> float:
-    n = getattr(op, "exponent", None)
-    if n is None:  # a powc Op built without the field: the closure of its forward holds it
-        cells = dict(zip(op.forward.__code__.co_freevars, op.forward.__closure__ or ()))
-        if "n" not in cells:
-            raise ValueError("compile_graph: cannot find the exponent of a powc op")
-        n = cells["n"].cell_contents
-    return float(n)
+    if op.exponent is None:
+        raise ValueError("compile_graph: a powc op without its exponent (build it with ops.power_op)")
+    return float(op.exponent)
 
 
 def template_for(op: Op, arity: int) -> Template:
