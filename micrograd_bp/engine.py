@@ -123,9 +123,14 @@ class Value:
             elif n == 2:
                 a, local_a = edges
                 a.grad += local_a * upstream
-            else:  # zip stops with the shorter, so (input_i, local_i) for each i
-                for parent, local in zip(edges, edges[n >> 1:]):
-                    parent.grad += local * upstream
+            else:
+                half = n >> 1
+                if half < 10:  # few inputs: by index, no new tuple
+                    for i in range(half):
+                        edges[i].grad += edges[half + i] * upstream
+                else:  # many: zip stops with the shorter, so (input_i, local_i) for each i
+                    for parent, local in zip(edges, edges[half:]):
+                        parent.grad += local * upstream
 
     def zero_grad(self) -> None:
         """Reset the gradient of every node in the graph that ends here."""
@@ -145,7 +150,8 @@ def _apply(op: Op, inputs: tuple[Value, ...]) -> Value:
     out = op.forward(*xs)
     if out - out != 0.0:  # inf or nan: only an overflow gets here, the inputs are finite
         _overflow(op, xs)
-    partials = op.partials(*xs, out)
+    xs.append(out)
+    partials = op.partials(*xs)  # (*inputs, out)
     if len(partials) != len(inputs):
         raise ValueError(f"{op.name}: partials gave {len(partials)} local derivatives for "
                          f"{len(inputs)} inputs")
@@ -168,10 +174,11 @@ def _unary(op: Op, a: Value) -> Value:
     out = op.forward(x)
     if out - out != 0.0:
         _overflow(op, (x,))
+    (local_a,) = op.partials(x, out)  # unpacked into one new tuple: faster than a concatenation
     node = _new(Value)
     node.data = out
     node.grad = 0.0
-    node.edges = (a,) + op.partials(x, out)
+    node.edges = (a, local_a)
     node.op = op
     node.label = ""
     return node
@@ -185,10 +192,11 @@ def _binary(op: Op, a: Value, b: Value | Number) -> Value:
     out = op.forward(x, y)
     if out - out != 0.0:
         _overflow(op, (x, y))
+    local_a, local_b = op.partials(x, y, out)
     node = _new(Value)
     node.data = out
     node.grad = 0.0
-    node.edges = (a, b) + op.partials(x, y, out)
+    node.edges = (a, b, local_a, local_b)
     node.op = op
     node.label = ""
     return node
@@ -284,10 +292,22 @@ def _interior_order(root: Value) -> list[Value]:
         elif mark is not done:
             node.grad = entered
             push(node)
-            edges = node.edges
-            for parent in edges[(len(edges) >> 1) - 1::-1]:  # the inputs, last first
-                if parent.op is not None and parent.grad is not done:
-                    push(parent)
+            edges = node.edges  # the inputs are pushed last first; one and two unrolled
+            n = len(edges)
+            if n == 4:
+                a, b, _, _ = edges
+                if b.op is not None and b.grad is not done:
+                    push(b)
+                if a.op is not None and a.grad is not done:
+                    push(a)
+            elif n == 2:
+                a = edges[0]
+                if a.op is not None and a.grad is not done:
+                    push(a)
+            else:
+                for parent in edges[(n >> 1) - 1::-1]:
+                    if parent.op is not None and parent.grad is not done:
+                        push(parent)
     return order
 
 
