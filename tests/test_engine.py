@@ -12,6 +12,7 @@ from oracles import VARIABLES, build, central_difference, close, trees
 
 from micrograd_bp import OPS, Value, grad, topological_order
 from micrograd_bp.engine import linear
+from micrograd_bp.ops import Op
 
 # ----------------------------------------------------------------------------- construction
 
@@ -220,6 +221,16 @@ def test_a_million_node_chain_backpropagates_without_recursion():
     assert node.data == 1_000_000.5
     del node  # freeing a deep chain must not overflow the C stack either
 
+
+def test_a_node_keeps_its_inputs_then_their_local_derivatives_in_one_tuple():
+    a, b = Value(2.0), Value(3.0)
+    out = a * b
+    assert out.edges == (a, b, 3.0, 2.0)
+    assert out.inputs == (a, b) and out.local_grads == (3.0, 2.0)
+    assert (-a).edges == (a, -1.0) and a.edges == () and a.inputs == () and a.local_grads == ()
+    bad = Op("bad", "bad", 2, lambda x, y: x + y, lambda x, y, out: (1.0,))
+    with pytest.raises(ValueError, match="bad: partials gave 1 local derivatives for 2 inputs"):
+        Value.apply(bad, a, b)
 
 def test_linear_node_is_the_weighted_sum_with_partials_on_every_edge():
     w1, x1, w2, x2, b = (Value(v) for v in (0.15, 0.05, 0.2, 0.1, 0.35))
