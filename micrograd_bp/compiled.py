@@ -443,7 +443,7 @@ class CompiledGraph:
         return losses
 
     def check(self, root: Value) -> None:
-        """Raise ShapeError unless root's graph has this graph's shape and constants."""
+        """Raise ShapeError unless root's graph has this graph's shape, leaf labels and constants."""
         order = topological_order(root)
         if len(order) != len(self._order):
             raise ShapeError(f"the graph has {len(order)} nodes, the compiled one {len(self._order)}: "
@@ -455,6 +455,8 @@ class CompiledGraph:
                     old.op is not None and (old.op.name != new.op.name
                                             or _signature(old.op) != _signature(new.op))):
                 raise ShapeError(f"node {k} is {_describe(new)}, it was {_describe(old)} when compiled")
+            if old.op is None and old.label != new.label:  # the same place, another variable
+                raise ShapeError(f"leaf {k} is {_describe(new)}, it was {_describe(old)} when compiled")
             if [old_index[id(p)] for p in old.inputs] != [new_index[id(p)] for p in new.inputs]:
                 raise ShapeError(f"node {k} ({_describe(new)}) has other inputs than when compiled")
             if k in self._constants and new.data != self._constants[k]:
@@ -539,7 +541,9 @@ def _signature(op: Op) -> object:
 
 
 def _describe(node: Value) -> str:
-    return "a leaf" if node.op is None else f"a {node.op.name!r} node"
+    if node.op is None:
+        return f"the leaf {node.label!r}" if node.label else "an unlabelled leaf"
+    return f"a {node.op.name!r} node"
 
 
 def _number(value: object, name: object) -> float:

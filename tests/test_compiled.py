@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from micrograd_bp import OPS, Value, linear
@@ -174,9 +174,18 @@ def eager_pass(values, program, grads=None):
     return root.data, [leaf.grad for leaf in leaves]
 
 
+# Two cases hypothesis found: a log that the first data skips (log of 0) and the second does not,
+# so a later node takes another leaf; the shapes agree, and check() must tell them apart by label.
+_NEG_LOG_NEG = [("neg", [1, 0, 0, 0, 0], 2.0, 0.0), ("neg", [0, 0, 0, 0, 0], 2.0, 0.0),
+                ("log", [0, 0, 0, 0, 0], 2.0, 0.0), ("neg", [948, 0, 0, 0, 0], 2.0, 0.0)]
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(number, min_size=1, max_size=4), st.lists(instruction, min_size=1, max_size=14),
        st.lists(number, min_size=4, max_size=4))
+@example(values=[0.0] * 4, program=_NEG_LOG_NEG, other=[1.0, 0.0, 0.0, 0.0])
+@example(values=[0.0] * 4, program=[_NEG_LOG_NEG[0], _NEG_LOG_NEG[1], ("log", [244, 0, 0, 0, 0], 2.0, 0.0),
+                                    _NEG_LOG_NEG[3]], other=[0.0, -1.0, 0.0, 0.0])
 def test_random_expressions_replay_bit_for_bit(values, program, other):
     leaves, root = run_program(values, program)
     graph = compile_graph(root)
@@ -357,11 +366,24 @@ def test_check_says_when_the_shape_changed():
     graph.check(build(5.0))
     with pytest.raises(ShapeError, match="nodes"):
         graph.check(build(-1.0))
-    x = Value(1.0)
+    x = Value(1.0, "x")
     with pytest.raises(ShapeError, match="constant"):
         graph.check(x * 3.0)
     with pytest.raises(ShapeError, match="'add' node"):
         graph.check(x + 2.0)
+    with pytest.raises(ShapeError, match="the leaf 'y', it was the leaf 'x'"):
+        graph.check(Value(1.0, "y") * 2.0)
+
+
+def test_check_tells_apart_graphs_that_differ_only_in_which_variable():
+    # Found by hypothesis: -x0 + -x1 and -x3 + -x1 have one shape; replaying the first with the
+    # second's data (by label) would silently compute the wrong function.
+    xs = [Value(0.0, f"x{i}") for i in range(4)]
+    graph = compile_graph(-xs[0] + -xs[1])
+    ys = [Value(1.0, f"x{i}") for i in range(4)]
+    with pytest.raises(ShapeError, match="the leaf 'x3', it was the leaf 'x0'"):
+        graph.check(-ys[3] + -ys[1])
+    graph.check(-ys[0] + -ys[1])
 
 
 def test_labels_never_enter_the_generated_code():
