@@ -7,14 +7,16 @@ import json
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from . import bench as benchmarks
 from . import check as checking
 from . import expr as expressions
 from .engine import Value
 from .engine import grad as engine_grad
 from .examples import mazur, one_weight
+
+if TYPE_CHECKING:
+    from .bench import BenchReport
 
 PROG = "micrograd-bp"
 # Errors the library raises for bad input; the CLI turns them into one line and exit status 2.
@@ -123,9 +125,6 @@ def run_mazur(args: argparse.Namespace) -> int:
             raise UsageError("--compiled runs the training steps; --explain and --check take none")
         status = run_mazur_verify(args)
     else:
-        if args.compiled and args.order != "simultaneous":
-            raise UsageError("--compiled runs the simultaneous order only: the sequential order builds "
-                             "a second graph each step from the first one's interior gradients")
         result = mazur.walkthrough(args.steps, args.lr, args.order, args.train_biases,
                                    compiled=args.compiled)
         if args.json:
@@ -421,7 +420,7 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
                                      "plain-float floor and micrograd",
                        description="Medians over repeated runs, each workload timed side by side "
                                    "with its references in the same run; every engine's loss is "
-                                   "checked against the others'. Takes about a minute.")
+                                   "checked against the others'. Takes about a minute and a half.")
     p.add_argument("--repeats", type=_positive_int, default=5, help="runs per engine (default 5)")
     p.add_argument("--quick", action="store_true",
                    help="small sizes for a smoke run: 1,000 Mazur steps, chains of 10,000 and "
@@ -431,6 +430,8 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    from . import bench as benchmarks  # here, not at the top: every other command starts faster
+
     try:
         report = benchmarks.run(args.repeats, args.quick,
                                 progress=lambda name: print(f"{PROG} bench: {name}...", file=sys.stderr))
@@ -464,7 +465,7 @@ def _quantity(x: float, unit: str) -> str:
     return f"{x / scale:.3g} {name}"
 
 
-def format_bench(report: benchmarks.BenchReport) -> str:
+def format_bench(report: BenchReport) -> str:
     m = report.machine
     lines = [f"{PROG} bench: {m['implementation']} {m['python']}, {m['cores']} cores, {m['platform']}; "
              f"medians of {report.repeats} run(s){', quick sizes' if report.quick else ''}"]
