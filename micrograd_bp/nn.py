@@ -119,7 +119,8 @@ class Layer(Module):
         if shared_bias:
             if bias is not None and not isinstance(bias, (Value, int, float)):
                 raise ValueError("layer: a shared bias is one number or Value")
-            biases = [_as_parameter(0.0 if bias is None else bias, f"{where}.b" if where else "b")] * n_outputs
+            shared = _as_parameter(0.0 if bias is None else bias, f"{where}.b" if where else "b")
+            biases = [shared] * n_outputs
         elif bias is None or isinstance(bias, (Value, int, float)):
             biases = [bias] * n_outputs
         else:
