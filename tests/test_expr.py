@@ -344,8 +344,9 @@ def test_an_integer_past_the_float_range_is_an_expression_error():
 def test_an_evaluation_prints_as_the_grad_command():
     ev = parse("x*y + y").evaluate(x=2, y=3, z=1)
     # by hand: value 2*3 + 3 = 9, d/dx = y = 3, d/dy = x + 1 = 3, z unused
-    assert str(ev) == repr(ev) == ("f = x*y + y  at x=2, y=3, z=1\n  value  9\n  df/dx  3\n  df/dy  3\n"
-                                   "  df/dz  0\nnote: z is given but not used in the expression: its partial is 0")
+    assert str(ev) == repr(ev) == (
+        "f = x*y + y  at x=2, y=3, z=1\n  value  9\n  df/dx  3\n  df/dy  3\n"
+        "  df/dz  0\nnote: z is given but not used in the expression: its partial is 0")
     assert ev.to_json() == {"value": 9.0, "grad": {"x": 3.0, "y": 3.0, "z": 0.0}}
     assert ev.variables["x"].grad == 0  # printing computed no .grad
 

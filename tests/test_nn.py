@@ -108,7 +108,7 @@ def test_sgd_step_and_zero_grad():
 def test_an_unnamed_networks_parameters_say_where_they_are():
     net = MLP(2, [3, 1], seed=0)
     labels = [p.label for p in net.parameters()]
-    assert len(set(labels)) == len(labels) == 3 * 3 + 4  # unique: 3 neurons of 2 weights + bias, 1 of 3 + bias
+    assert len(set(labels)) == len(labels) == 3 * 3 + 4  # 3 neurons: 2 weights and a bias; 1: 3 and a bias
     assert labels[:6] == ["L1.n1.w1", "L1.n1.w2", "L1.n1.b", "L1.n2.w1", "L1.n2.w2", "L1.n2.b"]
     assert labels[-4:] == ["L2.n1.w1", "L2.n1.w2", "L2.n1.w3", "L2.n1.b"]
     weight = net.layers[0].neurons[1].weights[0]
