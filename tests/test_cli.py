@@ -309,3 +309,20 @@ def test_result_objects_print_as_the_command_line_prints_them():
     assert run_cli("one-weight", "--steps", "3")[1] == repr(one_weight.train(3)) + "\n"
     assert run_cli("mazur", "--steps", "2")[1] == str(mazur.walkthrough(2)) + "\n"
     assert run_cli("mazur", "--steps", "2", "--summary")[1] == mazur.summary_text(mazur.walkthrough(2)) + "\n"
+
+
+def test_mazur_with_a_huge_learning_rate_says_training_stalled():
+    status, out, _ = run_cli("mazur", "--lr", "1e300", "--summary")
+    assert status == 0
+    assert "Training stalled" in out and "the learning rate 1e+300 is too large" in out
+    # the evidence: more steps change nothing
+    one, five = mazur.walkthrough(1, 1e300), mazur.walkthrough(5, 1e300)
+    assert one.final_error == five.final_error and one.final_error > 0.01
+    assert "stalled" not in run_cli("mazur", "--steps", "3", "--summary")[1]
+
+
+def test_mazur_says_it_diverged_when_the_error_grew():
+    status, out, _ = run_cli("mazur", "--lr", "1e300", "--train-biases", "--steps", "2")
+    # both outputs saturate at 0: E = 0.5*(0.01**2 + 0.99**2) = 0.4901 > 0.298371109
+    assert status == 0 and "E_total after 2 steps: 0.490100000" in out
+    assert "The error grew from 0.298371109 to 0.490100000: training diverged" in out
