@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Callable, NoReturn
+from typing import IO, TYPE_CHECKING, Callable, NoReturn
 
 from . import __version__
 from . import check as checking
@@ -53,14 +53,25 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.prog)
 
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        """--help and --version through _write, not argparse's own write that ignores failures."""
+        if message and file is sys.stdout:
+            _write(message)
+        elif message:
+            note(message.rstrip("\n"))
+
 
 # ---------------------------------------------------------------------------------------- output
-# Only these two functions write; main() turns a failed write into a quiet exit.
+# Everything goes through these; main() turns a failed write into a quiet exit.
 
 def emit(text: str) -> None:
     """One block of output on stdout."""
+    _write(text + "\n")
+
+
+def _write(text: str) -> None:
     try:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(text)
     except BrokenPipeError:
         raise
     except OSError as error:

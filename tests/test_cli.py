@@ -53,6 +53,15 @@ def test_a_full_disk_is_one_line_and_status_1():
     assert err == "micrograd-bp: error: cannot write the output: No space left on device\n"
 
 
+@pytest.mark.parametrize("argv", [["--version"], ["mazur", "--help"], ["grad", "x", "x=1", "--json"]])
+def test_help_and_version_to_a_full_disk_are_not_silently_lost(argv):
+    """argparse ignores a failed write of --help or --version; the command line does not."""
+    with open("/dev/full", "w") as full:
+        process = cli_process(*argv, stdout=full, stderr=subprocess.PIPE, text=True)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 1 and err.endswith("No space left on device\n") and err.count("\n") == 1
+
+
 def test_ctrl_c_ends_quietly_with_status_130():
     """bench reports each workload on stderr before timing it: once the first report is there,
     main() is running; SIGINT then must end it with 130 and no traceback."""
