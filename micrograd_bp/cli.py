@@ -182,31 +182,25 @@ def _add_picture_option(p: argparse.ArgumentParser, option: str, what: str) -> N
                         "(rendered by Graphviz's dot) or .dot (the source, no Graphviz needed)")
 
 
-def check_pictures(args: argparse.Namespace, *options: str,
-                   output_format: Callable[[Path], str] | None = None) -> None:
+def check_pictures(args: argparse.Namespace, *options: str) -> None:
     """Every picture asked for, checked before any work is done: a suffix that names a format, a
     directory that exists and a file that can be written, no file asked for twice, and, when dot is
-    missing, no existing file where its DOT source would go (viz.write_graph writes it beside).
-
-    output_format (default viz.output_format) names a path's format or raises ValueError: a command
-    that also writes other files (an HTML page) passes its own. Only the formats dot renders
-    (viz.RENDERED) fall back to a .dot file."""
+    missing, no existing file where its DOT source would go (viz.write_graph writes it beside)."""
     asked = [(option, Path(getattr(args, option.lstrip("-").replace("-", "_")))) for option in options
              if getattr(args, option.lstrip("-").replace("-", "_")) is not None]
     if not asked:
         return
     viz = _viz()
-    output_format = output_format or viz.output_format
     dot_missing = shutil.which("dot") is None
     claimed: dict[Path, str] = {}
     for option, path in asked:
         try:
-            fmt = output_format(path)
+            fmt = viz.output_format(path)
         except ValueError as error:
             raise UsageError(str(error)) from None
         _check_writable(path)
         targets = [path]
-        if fmt in viz.RENDERED.values() and dot_missing:
+        if fmt != "dot" and dot_missing:
             beside = path.with_suffix(".dot")
             if beside.exists():
                 raise UsageError(f"Graphviz's dot program is not installed, so {option} {path} would "
