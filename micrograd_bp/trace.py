@@ -4,66 +4,25 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 from .check import node_names as expression_names
 from .engine import Value, topological_order
-from .ops import Op
+from .ops import Op, substitute
 
 MAX_STEPS = 200  # steps that str() and the CLI print before saying how many were left out
 
 
 def _formulas(op: Op, n: int) -> tuple[str, ...]:
     """Each local derivative of op (on a node with n inputs) as text over a, b, ... and out."""
-    if hasattr(op, "formulas_for"):
-        return op.formulas_for(n)
-    return _interim_formulas(op, n)
-
-
-def _input_names(op: Op, n: int) -> tuple[str, ...]:
-    if hasattr(op, "input_names"):
-        return op.input_names(n)
-    if op.name == "linear":
-        return tuple(f"{k}{i // 2 + 1}" if i < n - n % 2 else "b"
-                     for i, k in zip(range(n), ["w", "x"] * n))
-    return tuple("abcdefghijklmnopqrstuvwxyz"[:n])
+    return op.formulas_for(n)
 
 
 def _named_formula(formula: str, op: Op, n: int, input_names: list[str], out_name: str) -> str:
     """The formula over the nodes' own names: out*(1 - out) -> out_o1*(1 - out_o1)."""
-    mapping = {**dict(zip(_input_names(op, n), input_names)), "out": out_name}
-    try:
-        from .ops import substitute
-    except ImportError:
-        return _interim_substitute(formula, mapping)
-    return substitute(formula, mapping)
-
-
-# Interim, until the op record (formulas_for, input_names, substitute) is on main: then removed.
-_INTERIM = {"add": ("1", "1"), "sub": ("1", "-1"), "mul": ("b", "a"), "div": ("1/b", "-out/b"),
-            "neg": ("-1",), "pow": ("b*a**(b - 1)", "out*log(a)"), "exp": ("out",),
-            "log": ("1/a",), "tanh": ("1 - out**2",), "sigmoid": ("out*(1 - out)",),
-            "relu": ("step(a)",)}
-
-
-def _interim_formulas(op: Op, n: int) -> tuple[str, ...]:
-    if op.name == "linear":
-        names = _input_names(op, n)
-        return tuple("1" if name == "b" else names[i ^ 1] for i, name in enumerate(names))
-    if op.name == "powc":
-        return (f"{op.exponent:g}*a**{op.exponent - 1:g}",)
-    return _INTERIM[op.name]
-
-
-def _interim_substitute(formula: str, mapping: dict[str, str]) -> str:
-    import re
-
-    def name(m: re.Match) -> str:
-        text = mapping.get(m.group(0), m.group(0))
-        return text if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*|[0-9.e+-]+", text) else f"({text})"
-
-    return re.sub(r"[A-Za-z_][A-Za-z_0-9]*", name, formula)
+    return substitute(formula, {**dict(zip(op.input_names(n), input_names)), "out": out_name})
 
 
 def ledger_names(root: Value) -> tuple[list[Value], list[str]]:
@@ -75,19 +34,39 @@ def ledger_names(root: Value) -> tuple[list[Value], list[str]]:
     name is ambiguous.
     """
     order = topological_order(root)
-    by_id = expression_names(root)
+    odd = [(node, node.label) for node in order if not isinstance(node.label, str)]
+    try:  # a label that is not a string (Value labels are meant to be str) is read as its str()
+        for node, label in odd:
+            node.label = str(label) if label else ""
+        by_id = expression_names(root)
+    finally:
+        for node, label in odd:
+            node.label = label
     names = [str(by_id[id(node)]) for node in order]
     counts = Counter(names)
     return order, [f"{name} #{k}" if counts[name] > 1 else name for k, name in enumerate(names)]
 
 
+_NUMBERED = re.compile(r"\[\w+ #\d+\]|.* #\d+", re.S)
+
+
 def is_numbered(name: str) -> bool:
-    """Whether a ledger name carries a position #k (the drawing must then show it)."""
-    return "#" in name
+    """Whether a ledger name is a position, `[mul #12]` or `w1 #3` (the drawing must show it)."""
+    return _NUMBERED.fullmatch(name) is not None
 
 
 def _num(x: float) -> str:
     return f"{x:.9g}"
+
+
+def _signed(x: float) -> str:
+    """A number as the right operand of + or x: negative ones in parentheses."""
+    return f"({x:.9g})" if x < 0 else f"{x:.9g}"
+
+
+def _grad_of(name: str) -> str:
+    """name.grad, the name in parentheses unless it is a plain identifier."""
+    return f"{name}.grad" if name.replace("_", "a").isalnum() and not name[:1].isdigit() else f"({name}).grad"
 
 
 @dataclass(frozen=True)
@@ -142,9 +121,15 @@ class BackwardTrace:
     nodes: list[Value] = field(repr=False, compare=False)  # topological order: nodes[k] is #k
     names: list[str] = field(repr=False, compare=False)  # names[k] is the name of #k
 
-    def to_json(self) -> dict:
-        return {"root": self.root, "steps": [s.to_json() for s in self.steps],
+    def to_json(self, max_steps: int | None = None) -> dict:
+        """{"root", "steps": [...], "earlier_grads", "final"}; with max_steps, the first steps and
+        "steps_omitted" (how many were left out)."""
+        shown = self.steps if max_steps is None else self.steps[:max_steps]
+        data = {"root": self.root, "steps": [s.to_json() for s in shown],
                 "earlier_grads": self.earlier, "final": self.final}
+        if len(shown) < len(self.steps):
+            data["steps_omitted"] = len(self.steps) - len(shown)
+        return data
 
     def format(self, max_steps: int | None = MAX_STEPS) -> str:
         """The ledger as text; at most max_steps steps, then how many were left out."""
@@ -160,13 +145,14 @@ class BackwardTrace:
                 lines.append("  its grad is 0: backward() sends nothing (every amount would be 0)")
                 continue
             for s in step.sends:
-                formula = s.formula_named if s.formula_named else s.formula
                 note = " (from an earlier pass)" if s.carried else ""
-                lines.append(f"  -> {s.to}: local {formula} = {_num(s.local)}; "
-                             f"{_num(s.local)} x {_num(step.grad)} = {_num(s.amount)}; "
-                             f"{s.to}.grad {_num(s.before)}{note} + {_num(s.amount)} = {_num(s.after)}")
-        if len(shown) < len(self.steps):
-            lines.append(f"... {len(self.steps) - len(shown)} more steps not shown")
+                lines.append(f"  -> {s.to}: local {s.formula_named or s.formula} = {_num(s.local)}; "
+                             f"amount {_num(s.local)} x {_signed(step.grad)} = {_num(s.amount)}; "
+                             f"{_grad_of(s.to)} {_num(s.before)}{note} + {_signed(s.amount)} "
+                             f"= {_num(s.after)}")
+        left = len(self.steps) - len(shown)
+        if left:
+            lines.append(f"... {left} more step{'s' if left != 1 else ''} not shown")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -212,6 +198,34 @@ class BackwardTrace:
             for s in step.sends:
                 grads[s.position] = s.after
         return grads
+
+
+@dataclass(frozen=True)
+class Edge:
+    """An edge as the forward pass leaves it: its local derivative is known, no gradient yet."""
+
+    node: str  # the consumer
+    to: str  # its input
+    formula: str
+    formula_named: str
+    local: float
+
+
+def local_derivatives(root: Value) -> list[Edge]:
+    """Every edge of the graph with its local derivative, in topological order of the consumers."""
+    order, names = ledger_names(root)
+    position = {id(node): k for k, node in enumerate(order)}
+    found = []
+    for k, node in enumerate(order):
+        if node.op is None:
+            continue
+        n = len(node.inputs)
+        formulas = _formulas(node.op, n)
+        input_names = [names[position[id(p)]] for p in node.inputs]
+        for i, local in enumerate(node.local_grads):
+            found.append(Edge(names[k], input_names[i], formulas[i],
+                              _named_formula(formulas[i], node.op, n, input_names, names[k]), local))
+    return found
 
 
 def _same(a: float, b: float) -> bool:

@@ -34,6 +34,7 @@ NOT_COMPUTED = "grad: not computed (call backward())"
 FONT = "Helvetica"
 MAX_NODES = 500  # draw()'s default node limit; an animation refuses graphs above it
 LARGE_GRAPH = 40  # above this many Values drawn, the layout trades polish for speed
+ANIMATION_DPI = 64  # the GIF's resolution: readable, and a few hundred KB for the Mazur graph
 RENDER_TIMEOUT = 60.0  # seconds dot may take before write_graph gives up with a clear error
 # The ledger's frames: a node's state, and the edges of the step being shown.
 STATE_STYLES = {"final": {"style": "filled", "fillcolor": "#c7e9c0"},
@@ -342,8 +343,8 @@ def _frame_states(trace: BackwardTrace, k: int) -> list[str]:
             else:
                 pending[s.position] += 1
     states = []
-    for i, node in enumerate(trace.nodes):
-        if k > 0 and i == len(trace.nodes) - 1 or (received[i] and not pending[i]):
+    for i in range(len(trace.nodes)):
+        if (k > 0 and i == len(trace.nodes) - 1) or (received[i] and not pending[i]):
             states.append("final")
         elif received[i]:
             states.append("partial")
@@ -586,10 +587,9 @@ def write_animation(trace: BackwardTrace, path: str | Path, *, rankdir: str = "L
     except ImportError:
         raise ImportError("an animation needs Pillow: pip install 'micrograd_bp[animation]' "
                           "(or pip install Pillow)") from None
-    graphs = [draw_step(trace, k, rankdir=rankdir, decimals=decimals) for k in range(len(trace.steps) + 1)]
-    final = [trace.final[name] for name in trace.names]
-    graphs.append(_draw_grads(trace.nodes, trace.names, final, rankdir=rankdir, decimals=decimals,
-                              edge_labels=True, max_nodes=MAX_NODES))
+    graphs = animation_frames(trace, rankdir=rankdir, decimals=decimals)
+    for graph in graphs:
+        graph.attr(dpi=str(ANIMATION_DPI))
     if shutil.which("dot") is None:
         raise _source_beside(graphs[-1], path)
     import io
@@ -606,6 +606,17 @@ def write_animation(trace: BackwardTrace, path: str | Path, *, rankdir: str = "L
     padded[0].save(path, format="GIF", save_all=True, append_images=padded[1:], duration=durations,
                    loop=0)
     return path
+
+
+def animation_frames(trace: BackwardTrace, *, rankdir: str = "LR",
+                     decimals: int = 4) -> list[graphviz.Digraph]:
+    """The animation's frames: draw_step for steps 0 to the last, then the drawing after backward()
+    (draw() of the root, with the ledger's final grads)."""
+    graphs = [draw_step(trace, k, rankdir=rankdir, decimals=decimals) for k in range(len(trace.steps) + 1)]
+    final = [trace.final[name] for name in trace.names]
+    graphs.append(_draw_grads(trace.nodes, trace.names, final, rankdir=rankdir, decimals=decimals,
+                              edge_labels=True, max_nodes=MAX_NODES))
+    return graphs
 
 
 def check_animation(path: str | Path, n_nodes: int | None = None) -> None:
