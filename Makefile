@@ -40,6 +40,7 @@ graphs: $(STAMP) dot
 	mkdir -p docs
 	$(VENV)/bin/micrograd-bp mazur --network docs/mazur_network.svg --graph docs/mazur_graph.svg >/dev/null
 	$(VENV)/bin/micrograd-bp one-weight --graph docs/one_weight_graph.svg >/dev/null
+	$(VENV)/bin/micrograd-bp mazur --trace --animate docs/mazur_backward.gif >/dev/null
 
 # The benchmark, with micrograd 0.1.0 from PyPI for its rows (the `bench` extra; `make test` does not need it).
 bench: $(STAMP)
