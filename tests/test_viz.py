@@ -698,8 +698,8 @@ def test_positions_are_shown_where_the_ledger_names_by_position():
     long.backward()
     _, names = ledger_names(long)
     labels = node_labels(draw(long).source)
-    numbered = [k for k, name in enumerate(names) if name == f"[mul #{k}]"]
-    assert numbered and all(labels[f"v{k}"].startswith(f"[mul #{k}]|") for k in numbered)
+    numbered = [k for k, name in enumerate(names) if name in (f"#{k}", f"[mul #{k}]")]
+    assert numbered and all(labels[f"v{k}"].startswith(f"{names[k]}|") for k in numbered)
 
 
 def test_the_mazur_targets_are_named_in_the_drawing():
