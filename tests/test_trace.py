@@ -171,7 +171,7 @@ def test_names_label_expression_position():
     assert names[0] == "a" and "a*3" in names
     # too long to write out: named by its position, and the names that contain it refer to it
     numbered = [k for k, name in enumerate(names) if name in (f"#{k}", f"[mul #{k}]")]
-    assert numbered and names[numbered[0]] in names[-1] and is_numbered(names[numbered[0]])
+    assert numbered and names[numbered[-1]] in names[-1] and is_numbered(names[numbered[-1]])
     assert not is_numbered(names[-1])
 
 
