@@ -1,0 +1,456 @@
+"""The explorable graph: one self-contained HTML page, its JavaScript generated from the op records."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from . import expr, viz
+from .check import MAX_PATHS, node_names
+from .engine import Value, topological_order
+from .nn import MLP
+from .ops import Op
+
+# TEMPORARY, until the commit "ops: one record per op" lands on main: each op's JavaScript forward
+# over {0}, {1}, ... and its local derivatives as formula text over the input names and `out`.
+# Once it lands, these come from op.js and op.formulas_for(n), and this table goes.
+_TEMPORARY_JS = {
+    "add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})",
+    "div": '({1} === 0 ? fail("div: division by zero (" + repr({0}) + " / 0)") : {0} / {1})',
+    "neg": "(-{0})",
+    "pow": '({0} <= 0 ? fail("pow: a Value exponent needs a positive base, got base " + repr({0}))'
+           " : power({0}, {1}))",
+    "exp": '(Math.exp({0}) === Infinity ? fail("exp: overflow, exp(" + repr({0}) + ") is too large '
+           'for a float") : Math.exp({0}))',
+    "log": '({0} <= 0 ? fail("log: math domain error, log(" + repr({0}) + ") is undefined (needs a '
+           'positive number)") : Math.log({0}))',
+    "tanh": "Math.tanh({0})",
+    "sigmoid": "({0} >= 0 ? 1 / (1 + Math.exp(-{0})) : Math.exp({0}) / (1 + Math.exp({0})))",
+    "relu": "({0} > 0 ? {0} : 0)",
+    "step": "({0} > 0 ? 1 : 0)",
+    "powc": "power({0}, {n})",
+}
+_TEMPORARY_FORMULAS = {
+    "add": ("1", "1"), "sub": ("1", "-1"), "mul": ("b", "a"), "div": ("1/b", "-out/b"), "neg": ("-1",),
+    "pow": ("b*a**(b - 1)", "out*log(a)"), "exp": ("out",), "log": ("1/a",), "tanh": ("1 - out*out",),
+    "sigmoid": ("out*(1 - out)",), "relu": ("step(a)",),
+}
+
+LEAF_LIMIT = 2000  # leaves listed in the page's editor; past it, a selected leaf is edited alone
+CHUNK = 400  # nodes per generated JavaScript function (one huge function parses slowly)
+
+
+class PageError(RuntimeError):
+    """The page cannot be made: no Graphviz, or an op without a JavaScript template."""
+
+
+# ------------------------------------------------------------------------------- the op records
+
+def _linear_js(n: int) -> str:
+    """TEMPORARY (see above): b + w1*x1 + w2*x2 + ..., added left to right as ops._linear."""
+    pairs = [f"{{{i}}} * {{{i + 1}}}" for i in range(0, n - 1, 2)]
+    return "(" + " + ".join([f"{{{n - 1}}}" if n % 2 else "0", *pairs]) + ")"
+
+
+def _op_js(op: Op, n: int) -> str:
+    js = getattr(op, "js", "") or (_linear_js(n) if op.name == "linear" else _TEMPORARY_JS.get(op.name, ""))
+    if not js:
+        raise PageError(f"the op {op.name!r} has no JavaScript template (its record's js): "
+                        "the page cannot compute it")
+    if op.name == "powc":
+        js = js.replace("{n}", _js_number(float(op.exponent)))
+    return js
+
+
+def _input_names(op: Op, n: int) -> tuple[str, ...]:
+    if hasattr(op, "input_names"):
+        return tuple(op.input_names(n))
+    if op.name == "linear":
+        names = [f"{kind}{k + 1}" for k in range(n // 2) for kind in ("w", "x")]
+        return tuple(names + (["b"] if n % 2 else []))
+    return ("a", "b", "c")[:n]
+
+
+def _formulas(op: Op, n: int) -> tuple[str, ...]:
+    if hasattr(op, "formulas_for"):
+        return tuple(op.formulas_for(n))
+    if op.name == "linear":
+        names = _input_names(op, n)
+        swapped = [names[i ^ 1] for i in range(n - n % 2)]
+        return tuple(swapped + (["1"] if n % 2 else []))
+    if op.name == "powc":
+        e = float(op.exponent)
+        return ("0",) if e == 0 else (f"{e!r}*a**{e - 1!r}" if e - 1 >= 0 else f"{e!r}*a**({e - 1!r})",)
+    return _TEMPORARY_FORMULAS[op.name]
+
+
+# ------------------------------------------------------------------ formula text -> JavaScript
+# A formula is parsed by the expression language's parser into its stack program, which is
+# turned into a small tree; the tree becomes JavaScript, display text, and its top-level factors.
+
+_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4, "powc": 4}
+_INFIX = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "pow": "**", "powc": "**"}
+
+
+def _fill(template: str, args: Sequence[str]) -> str:
+    """A template's {0}, {1}, ... replaced by the arguments' JavaScript."""
+    return re.sub(r"\{(\d+)\}", lambda m: args[int(m.group(1))], template)
+
+
+def _js_number(x: float) -> str:
+    text = repr(float(x))
+    return f"({text})" if text.startswith("-") else text
+
+
+def _tree(formula: str) -> tuple:
+    parser = expr._Parser(formula)
+    stack: list[tuple] = []
+    for ins in parser.parse():
+        if ins.op == "num":
+            stack.append(("num", ins.value))
+        elif ins.op == "var":
+            stack.append(("var", ins.name))
+        elif ins.op == "neg":
+            stack.append(("neg", stack.pop()))
+        elif ins.op == "call":
+            args = stack[len(stack) - ins.nargs:]
+            del stack[len(stack) - ins.nargs:]
+            stack.append(("call", ins.name, *args))
+        else:
+            b, a = stack.pop(), stack.pop()
+            stack.append((ins.op, a, b))
+    return stack[0]
+
+
+def _js(tree: tuple, env: dict[str, str]) -> str:
+    """JavaScript for a formula tree; env maps each name to a JavaScript expression."""
+    kind = tree[0]
+    if kind == "num":
+        return _js_number(tree[1])
+    if kind == "var":
+        return env[tree[1]]
+    if kind == "neg":
+        return f"(-{_js(tree[1], env)})"
+    if kind == "call":
+        from .ops import OPS
+        args = [_js(t, env) for t in tree[2:]]
+        return _fill(_op_js(OPS[tree[1]], len(args)), args)
+    a, b = _js(tree[1], env), _js(tree[2], env)
+    if kind in ("pow", "powc"):
+        return f"Math.pow({a}, {b})"
+    return f"({a}{_INFIX[kind].strip() if kind in ('mul', 'div') else _INFIX[kind]}{b})"
+
+
+def _text(tree: tuple) -> tuple[str, int]:
+    """The formula as text with {name} placeholders for the page to fill in; and its precedence."""
+    kind = tree[0]
+    if kind == "num":
+        return f"{tree[1]:g}", 5
+    if kind == "var":
+        return "{" + tree[1] + "}", 5
+    if kind == "call":
+        return f"{tree[1]}({', '.join(_text(t)[0] for t in tree[2:])})", 5
+    prec = _PREC[kind]
+    if kind == "neg":
+        inner, p = _text(tree[1])
+        return "-" + (f"({inner})" if p < prec else inner), prec
+    (left, lp), (right, rp) = _text(tree[1]), _text(tree[2])
+    if lp < prec or (kind in ("pow", "powc") and lp == prec):
+        left = f"({left})"
+    if rp < prec or (rp == prec and kind in ("sub", "div")):
+        right = f"({right})"
+    return f"{left}{_INFIX[kind]}{right}", prec
+
+
+def _factors(tree: tuple) -> list[tuple]:
+    """The top-level factors of a product (out*(1 - out): out and 1 - out)."""
+    if tree[0] == "mul":
+        return _factors(tree[1]) + _factors(tree[2])
+    return [tree]
+
+
+# --------------------------------------------------------------------------------- the graph
+
+def _kind(op: Op, n: int) -> str:
+    return f"{op.name}/{n}" if op.name != "powc" else f"powc/{float(op.exponent)!r}"
+
+
+def _generate(order: list[Value], index: dict[int, int]) -> tuple[str, dict[str, dict]]:
+    """The forward pass as straight-line JavaScript, one statement per node, in chunks; and for
+    each kind of node (op and number of inputs) its formulas' text and a function of its factors."""
+    chunks: list[str] = []
+    lines: list[str] = []
+    kinds: dict[str, dict] = {}
+    factor_js: list[str] = []
+    for i, node in enumerate(order):
+        if node.op is None:
+            continue
+        n = len(node.inputs)
+        inputs = [f"v[{index[id(p)]}]" for p in node.inputs]
+        names = _input_names(node.op, n)
+        formulas = [_tree(f) for f in _formulas(node.op, n)]
+        env = {**dict(zip(names, inputs)), "out": f"v[{i}]"}
+        forward = _fill(_op_js(node.op, n), inputs)
+        partials = ", ".join(_js(f, env) for f in formulas)
+        lines.append(f"S.at = {i}; v[{i}] = {forward}; if (v[{i}] - v[{i}] !== 0) overflow({i}); "
+                     f"l[{i}] = [{partials}];")
+        kind = _kind(node.op, n)
+        if kind not in kinds:
+            local = {**{name: f"x[{k}]" for k, name in enumerate(names)}, "out": "out"}
+            kinds[kind] = {"names": list(names),
+                           "text": [_text(f)[0] for f in formulas],
+                           "factors": [[_text(t)[0] for t in _factors(f)] for f in formulas],
+                           "index": len(factor_js)}
+            factor_js.append("function (x, out) { return [" + ", ".join(
+                "[" + ", ".join(_js(t, local) for t in _factors(f)) + "]" for f in formulas) + "]; }")
+        if len(lines) == CHUNK:
+            chunks.append(lines)
+            lines = []
+    if lines:
+        chunks.append(lines)
+    code = ["const FORWARD = ["]
+    code += ["function (v, l, S) {\n" + "\n".join(chunk) + "\n}," for chunk in chunks]
+    code += ["];", "const FACTORS = [", ",\n".join(factor_js), "];"]
+    return "\n".join(code), kinds
+
+
+def _fresh_grads(root: Value, order: list[Value]) -> list[float]:
+    """Every node's grad after a backward() from root on zero grads; the graph is left as it was."""
+    saved = [node.grad for node in order]
+    for node in order:
+        node.grad = 0.0
+    try:
+        root.backward()
+        return [node.grad for node in order]
+    finally:
+        for node, g in zip(order, saved):
+            node.grad = g
+
+
+def _nodes(order: list[Value], index: dict[int, int], parameters: set[int]) -> list[dict]:
+    names = node_names(order[-1])
+    return [{"id": f"v{i}", "name": node.label or names.get(id(node), f"v{i}"), "label": node.label,
+             "op": node.op.name if node.op else None, "symbol": node.op.symbol if node.op else "",
+             "kind": _kind(node.op, len(node.inputs)) if node.op else None,
+             "inputs": [index[id(p)] for p in node.inputs], "data": node.data,
+             "parameter": id(node) in parameters}
+            for i, node in enumerate(order)]
+
+
+def _svg(graph: object) -> str:
+    """The drawing as Graphviz's SVG, from `<svg` on."""
+    if shutil.which("dot") is None:
+        raise PageError(f"the page needs Graphviz's dot to lay out the graph: {viz.INSTALL_HINT}")
+    try:
+        svg = graph.pipe(format="svg", quiet=True).decode("utf-8")  # type: ignore[attr-defined]
+    except Exception as error:  # graphviz.ExecutableNotFound / CalledProcessError
+        raise PageError(f"dot could not lay out the graph: {error}") from None
+    return svg[svg.index("<svg"):]
+
+
+# ---------------------------------------------------------------------------------- the page
+
+@dataclass
+class Page:
+    """A self-contained HTML page: `.save(path)`, and it shows itself in Jupyter."""
+
+    html: str
+    title: str
+
+    def save(self, path: str | Path) -> Path:
+        """Write the page; returns the path written."""
+        path = Path(path)
+        path.write_text(self.html, encoding="utf-8")
+        return path
+
+    def _repr_html_(self) -> str:
+        # An iframe's srcdoc, so the page's own script runs in Jupyter's output cell.
+        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:720px;'
+                f'border:1px solid #ccc" sandbox="allow-scripts" title="{html.escape(self.title)}"></iframe>')
+
+
+def _asset(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def _json_for_script(data: object) -> str:
+    """JSON that cannot end its <script> element or open markup: < > & as \\u escapes."""
+    text = json.dumps(data, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _page(data: dict, code: str, title: str) -> Page:
+    if "</" in code:
+        raise PageError("generated code contains '</'")  # never: it holds no user text
+    script = _asset("page.js").replace("  // GENERATED CODE\n", code + "\n", 1)
+    page = Template(_asset("page.html")).substitute(
+        title=html.escape(title), css=_asset("page.css"), data=_json_for_script(data), script=script)
+    return Page(page, title)
+
+
+def _check_decimals(decimals: int) -> None:
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 15:
+        raise ValueError(f"decimals must be an integer from 0 to 15, got {decimals!r}")
+
+
+def _graph_data(root: Value, order: list[Value], parameters: Sequence[Value] | None, decimals: int,
+                kind: str, title: str) -> tuple[dict, str, dict[int, int]]:
+    index = {id(node): i for i, node in enumerate(order)}
+    if parameters is None:
+        parameters = [node for node in order if node.op is None and node.label]
+    code, kinds = _generate(order, index)
+    grads = _fresh_grads(root, order)
+    data = {"kind": kind, "title": title, "decimals": decimals, "root": len(order) - 1,
+            "nodes": _nodes(order, index, {id(p) for p in parameters}), "kinds": kinds,
+            "python_grads": grads, "max_paths": MAX_PATHS, "leaf_limit": LEAF_LIMIT}
+    return data, code, index
+
+
+def explore(root: Value, *, rankdir: str = "LR", decimals: int = 4, max_nodes: int = 500,
+            parameters: Sequence[Value] | None = None, title: str | None = None) -> Page:
+    """The computation graph ending at root as a live page: hover, click, step through backward,
+    edit the leaves. `parameters` (default: the labelled leaves) get a slider as well as a field.
+    Above max_nodes Values the drawing shows the nodes nearest the root, as draw() does."""
+    if not isinstance(root, Value):
+        raise TypeError(f"explore: expected a Value, got {type(root).__name__}")
+    _check_decimals(decimals)
+    order = topological_order(root)
+    title = title or f"The computation graph of {root.label or 'the output'}"
+    data, code, index = _graph_data(root, order, parameters, decimals, "graph", title)
+    grads = data["python_grads"]
+    saved = [node.grad for node in order]
+    for node, g in zip(order, grads):
+        node.grad = g
+    try:
+        graph = viz.draw(root, rankdir=rankdir, decimals=decimals, max_nodes=max_nodes)
+    finally:
+        for node, g in zip(order, saved):
+            node.grad = g
+    data["svg"] = _svg(graph)
+    drawn = sum(1 for line in graph.body if line.lstrip().startswith("v") and "[" in line
+                and "->" not in line)
+    data["shown"] = drawn
+    # The drawing's elements: v{i} is node i's record, o{i} its op, and v{p} -> o{i} the edge
+    # carrying input p of node i; o{i} -> v{i} carries node i's own grad.
+    elements: dict[str, dict] = {}
+    for i, node in enumerate(order):
+        elements[f"v{i}"] = {"node": i}
+        if node.op is not None:
+            elements[f"o{i}"] = {"node": i}
+            elements[f"o{i}->v{i}"] = {"node": i, "out": True}
+            for pos, parent in enumerate(node.inputs):
+                elements[f"v{index[id(parent)]}->o{i}"] = {"edge": [i, pos]}
+    data["elements"] = elements
+    return _page(data, code, title)
+
+
+def _neuron_values(order: list[Value], mlp: MLP) -> dict[int, tuple[list[int], list[int]]]:
+    """For each neuron (by id), the indices of its weighted sums and of its outputs in the graph."""
+    first_weight = {id(n.weights[0]): n for layer in mlp.layers for n in layer.neurons}
+    consumer: dict[int, int] = {}
+    for i, node in enumerate(order):
+        for parent in node.inputs:
+            consumer.setdefault(id(parent), i)
+    index = {id(node): i for i, node in enumerate(order)}
+    found: dict[int, tuple[list[int], list[int]]] = {}
+    for i, node in enumerate(order):
+        if node.op is not None and node.op.name == "linear" and node.inputs:
+            neuron = first_weight.get(id(node.inputs[0]))
+            if neuron is None:
+                continue
+            nets, outs = found.setdefault(id(neuron), ([], []))
+            nets.append(i)
+            c = consumer.get(id(node))
+            activated = (neuron.activation != "none" and c is not None
+                         and order[c].op.name == neuron.activation)
+            outs.append(c if activated else index[id(node)])
+    return found
+
+
+def explore_network(mlp: MLP, *, loss: Value | None = None, inputs: Sequence[Value | float] | None = None,
+                    input_names: Sequence[str] | None = None, names: Sequence[Sequence[str]] | None = None,
+                    loss_name: str = "E", title: str | None = None, decimals: int = 4) -> Page:
+    """The network's neurons as a live page (draw_network's view). The graph behind it is `loss`'s,
+    or with no loss the network's output on `inputs` (one output). Hover and click a neuron, an
+    input, a bias or a weight's edge; edit the parameters and inputs."""
+    if not isinstance(mlp, MLP):
+        raise TypeError(f"explore_network: expected an MLP, got {type(mlp).__name__}")
+    _check_decimals(decimals)
+    n_inputs = len(mlp.layers[0].neurons[0].weights)
+    if loss is None:
+        if inputs is None:
+            raise ValueError("explore_network: give the loss (a Value), or the inputs to run the network on")
+        inputs = [x if isinstance(x, Value) else Value(x, f"i{k + 1}") for k, x in enumerate(inputs)]
+        outputs = mlp(inputs)
+        if len(outputs) != 1:
+            raise ValueError(f"explore_network: the network has {len(outputs)} outputs: give the loss "
+                             "to explore (a Value built from them)")
+        loss = outputs[0]
+    if not isinstance(loss, Value):
+        raise TypeError(f"explore_network: loss must be a Value, got {type(loss).__name__}")
+    order = topological_order(loss)
+    index = {id(node): i for i, node in enumerate(order)}
+    missing = [p for p in mlp.parameters() if id(p) not in index]
+    if missing:
+        raise ValueError(f"explore_network: {len(missing)} of the network's parameters are not in the "
+                         "loss's graph: build the loss from this network's outputs")
+    sizes = " -> ".join(str(n) for n in [n_inputs, *(len(layer.neurons) for layer in mlp.layers)])
+    title = title or f"MLP {sizes}"
+    data, code, index = _graph_data(loss, order, mlp.parameters(), decimals, "network", title)
+    saved = [node.grad for node in order]
+    for node, g in zip(order, data["python_grads"]):
+        node.grad = g
+    try:
+        graph = viz.draw_network(mlp, decimals=decimals, input_names=input_names, inputs=inputs,
+                                 names=names, loss_name=loss_name, title=title)
+    finally:
+        for node, g in zip(order, saved):
+            node.grad = g
+    data["svg"] = _svg(graph)
+    data["loss_name"] = loss_name
+    data["elements"] = _network_elements(mlp, order, index, inputs)
+    return _page(data, code, title)
+
+
+def _network_elements(mlp: MLP, order: list[Value], index: dict[int, int],
+                      inputs: Sequence[Value | float] | None) -> dict[str, dict]:
+    """draw_network's elements and the Values behind them: a neuron is its output (if the graph
+    computes it once), an input its leaf, a weight's edge the weight and the edges into the sums."""
+    elements: dict[str, dict] = {}
+    neurons = _neuron_values(order, mlp)
+    for k, x in enumerate(inputs or []):
+        if isinstance(x, Value) and id(x) in index:
+            elements[f"i{k}"] = {"node": index[id(x)]}
+    n_inputs = len(mlp.layers[0].neurons[0].weights)
+    previous = [f"i{k}" for k in range(n_inputs)]
+    for k, layer in enumerate(mlp.layers):
+        biases: dict[int, str] = {}
+        names_here: list[str] = []
+        for j, neuron in enumerate(layer.neurons):
+            name = f"n{k + 1}_{j}"
+            names_here.append(name)
+            nets, outs = neurons.get(id(neuron), ([], []))
+            if len(outs) == 1:
+                elements[name] = {"node": outs[0], "also": [nets[0]]}
+            else:
+                elements[name] = {"neuron": outs, "also": nets}
+            for w_pos, (tail, w) in enumerate(zip(previous, neuron.weights)):
+                elements[f"{tail}->{name}"] = {"node": index[id(w)], "edges": [[c, 2 * w_pos] for c in nets]
+                                               + [[c, 2 * w_pos + 1] for c in nets]}
+            b = neuron.bias
+            if b is not None:
+                if id(b) not in biases:
+                    biases[id(b)] = f"b{k + 1}" if layer.shared_bias else f"b{k + 1}_{j}"
+                    elements[biases[id(b)]] = {"node": index[id(b)]}
+                pos = 2 * len(neuron.weights)
+                elements[f"{biases[id(b)]}->{name}"] = {"node": index[id(b)],
+                                                         "edges": [[c, pos] for c in nets]}
+        previous = names_here
+    return elements
