@@ -249,6 +249,11 @@
     if (ELEMENTS[key]) elementsByTitle.set(key, group);
   }
   for (const title of svg.querySelectorAll("title")) title.remove();
+  for (const line of svg.querySelectorAll("g.edge > path")) { // a wider, invisible line to hover
+    const hit = line.cloneNode(false);
+    hit.setAttribute("class", "hit");
+    line.parentNode.insertBefore(hit, line);
+  }
   const nodeMarks = Array.from({ length: N }, () => []); // node i -> [group, op-part?]
   const edgeMarks = new Map(); // "c,k" -> [group]
   for (const [key, group] of elementsByTitle) {
@@ -275,7 +280,7 @@
     if (flow !== null && flow !== 0 && largest > 0) s = Math.max(0, 1 + Math.log10(Math.abs(flow) / largest) / 4);
     const width = flow === null || largest === 0 ? 1 : 0.75 + (4.5 - 0.75) * s;
     const colour = flow === null || largest === 0 ? "#000000" : hsv(flow >= 0 ? 0 : 0.6, s, 0.7 - 0.15 * s);
-    for (const path of group.querySelectorAll("path")) {
+    for (const path of group.querySelectorAll("path:not(.hit)")) {
       path.setAttribute("stroke", colour); path.setAttribute("stroke-width", width.toFixed(2));
     }
     for (const poly of group.querySelectorAll("polygon")) { poly.setAttribute("stroke", colour); poly.setAttribute("fill", colour); }
@@ -449,7 +454,7 @@
       field.dataset.node = NODES[i].id;
       field.addEventListener("change", () => {
         const x = Number(field.value);
-        if (field.value.trim() === "" || !isFinite(x)) { field.value = String(v[i]); return; }
+        if (field.value.trim() === "" || !isFinite(x)) return; // not a number (yet): nothing changes
         setLeafValue(i, x);
       });
       row.insertCell().appendChild(field);
@@ -648,5 +653,6 @@
   compute();
   step = steps.length;
   redraw();
-  document.body.setAttribute("data-ready", "1");
+  // When the page was ready, in ms since navigation began (a test reads it).
+  document.body.setAttribute("data-ready", String(performance.now()));
 })();

@@ -16,32 +16,7 @@ from . import expr, viz
 from .check import MAX_PATHS, node_names
 from .engine import Value, topological_order
 from .nn import MLP
-from .ops import Op
-
-# TEMPORARY, until the commit "ops: one record per op" lands on main: each op's JavaScript forward
-# over {0}, {1}, ... and its local derivatives as formula text over the input names and `out`.
-# Once it lands, these come from op.js and op.formulas_for(n), and this table goes.
-_TEMPORARY_JS = {
-    "add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})",
-    "div": '({1} === 0 ? fail("div: division by zero (" + repr({0}) + " / 0)") : {0} / {1})',
-    "neg": "(-{0})",
-    "pow": '({0} <= 0 ? fail("pow: a Value exponent needs a positive base, got base " + repr({0}))'
-           " : power({0}, {1}))",
-    "exp": '(Math.exp({0}) === Infinity ? fail("exp: overflow, exp(" + repr({0}) + ") is too large '
-           'for a float") : Math.exp({0}))',
-    "log": '({0} <= 0 ? fail("log: math domain error, log(" + repr({0}) + ") is undefined (needs a '
-           'positive number)") : Math.log({0}))',
-    "tanh": "Math.tanh({0})",
-    "sigmoid": "({0} >= 0 ? 1 / (1 + Math.exp(-{0})) : Math.exp({0}) / (1 + Math.exp({0})))",
-    "relu": "({0} > 0 ? {0} : 0)",
-    "step": "({0} > 0 ? 1 : 0)",
-    "powc": "power({0}, {n})",
-}
-_TEMPORARY_FORMULAS = {
-    "add": ("1", "1"), "sub": ("1", "-1"), "mul": ("b", "a"), "div": ("1/b", "-out/b"), "neg": ("-1",),
-    "pow": ("b*a**(b - 1)", "out*log(a)"), "exp": ("out",), "log": ("1/a",), "tanh": ("1 - out*out",),
-    "sigmoid": ("out*(1 - out)",), "relu": ("step(a)",),
-}
+from .ops import OPS, Op
 
 LEAF_LIMIT = 2000  # leaves listed in the page's editor; past it, a selected leaf is edited alone
 CHUNK = 400  # nodes per generated JavaScript function (one huge function parses slowly)
@@ -53,42 +28,14 @@ class PageError(RuntimeError):
 
 # ------------------------------------------------------------------------------- the op records
 
-def _linear_js(n: int) -> str:
-    """TEMPORARY (see above): b + w1*x1 + w2*x2 + ..., added left to right as ops._linear."""
-    pairs = [f"{{{i}}} * {{{i + 1}}}" for i in range(0, n - 1, 2)]
-    return "(" + " + ".join([f"{{{n - 1}}}" if n % 2 else "0", *pairs]) + ")"
-
-
 def _op_js(op: Op, n: int) -> str:
-    js = getattr(op, "js", "") or (_linear_js(n) if op.name == "linear" else _TEMPORARY_JS.get(op.name, ""))
+    """The op record's JavaScript forward for a node with n inputs. It may call the page's fail(message),
+    repr(x) (Python's repr of a float) and power(a, n) (ops._power), to raise Python's errors."""
+    js = op.js_for(n)
     if not js:
         raise PageError(f"the op {op.name!r} has no JavaScript template (its record's js): "
                         "the page cannot compute it")
-    if op.name == "powc":
-        js = js.replace("{n}", _js_number(float(op.exponent)))
     return js
-
-
-def _input_names(op: Op, n: int) -> tuple[str, ...]:
-    if hasattr(op, "input_names"):
-        return tuple(op.input_names(n))
-    if op.name == "linear":
-        names = [f"{kind}{k + 1}" for k in range(n // 2) for kind in ("w", "x")]
-        return tuple(names + (["b"] if n % 2 else []))
-    return ("a", "b", "c")[:n]
-
-
-def _formulas(op: Op, n: int) -> tuple[str, ...]:
-    if hasattr(op, "formulas_for"):
-        return tuple(op.formulas_for(n))
-    if op.name == "linear":
-        names = _input_names(op, n)
-        swapped = [names[i ^ 1] for i in range(n - n % 2)]
-        return tuple(swapped + (["1"] if n % 2 else []))
-    if op.name == "powc":
-        e = float(op.exponent)
-        return ("0",) if e == 0 else (f"{e!r}*a**{e - 1!r}" if e - 1 >= 0 else f"{e!r}*a**({e - 1!r})",)
-    return _TEMPORARY_FORMULAS[op.name]
 
 
 # ------------------------------------------------------------------ formula text -> JavaScript
@@ -100,8 +47,9 @@ _INFIX = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "pow": "**", "powc
 
 
 def _fill(template: str, args: Sequence[str]) -> str:
-    """A template's {0}, {1}, ... replaced by the arguments' JavaScript."""
-    return re.sub(r"\{(\d+)\}", lambda m: args[int(m.group(1))], template)
+    """A template's {0}, {1}, ... replaced by the arguments' JavaScript, all parenthesised."""
+    args = [a if re.fullmatch(r"v\[\d+\]|x\[\d+\]|out|[0-9.e]+", a) else f"({a})" for a in args]
+    return "(" + re.sub(r"\{(\d+)\}", lambda m: args[int(m.group(1))], template) + ")"
 
 
 def _js_number(x: float) -> str:
@@ -139,7 +87,6 @@ def _js(tree: tuple, env: dict[str, str]) -> str:
     if kind == "neg":
         return f"(-{_js(tree[1], env)})"
     if kind == "call":
-        from .ops import OPS
         args = [_js(t, env) for t in tree[2:]]
         return _fill(_op_js(OPS[tree[1]], len(args)), args)
     a, b = _js(tree[1], env), _js(tree[2], env)
@@ -194,8 +141,8 @@ def _generate(order: list[Value], index: dict[int, int]) -> tuple[str, dict[str,
             continue
         n = len(node.inputs)
         inputs = [f"v[{index[id(p)]}]" for p in node.inputs]
-        names = _input_names(node.op, n)
-        formulas = [_tree(f) for f in _formulas(node.op, n)]
+        names = node.op.input_names(n)
+        formulas = [_tree(f) for f in node.op.formulas_for(n)]
         env = {**dict(zip(names, inputs)), "out": f"v[{i}]"}
         forward = _fill(_op_js(node.op, n), inputs)
         partials = ", ".join(_js(f, env) for f in formulas)

@@ -1,0 +1,550 @@
+"""The explorable page in headless Chromium: what it shows and what window.micrograd returns,
+against the Python engine. `python tests/test_page.py docs/mazur_page.png` takes the README's
+screenshot."""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from micrograd_bp import Value, explain, ops, topological_order, viz
+from micrograd_bp.engine import _interior_order
+from micrograd_bp.examples import mazur, moons
+from micrograd_bp.expr import ExprError, parse
+from micrograd_bp.nn import MLP
+from micrograd_bp.page import Page, PageError, explore, explore_network
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+# The machine has no network: without these Chromium waits on connections it cannot make.
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--window-size=1500,950")
+RTOL = 1e-12
+
+
+def start_browser() -> webdriver.Chrome:
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in (*FLAGS, f"--user-data-dir={tempfile.mkdtemp(prefix='micrograd-chromium-')}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = start_browser()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory):
+    return tmp_path_factory.mktemp("pages")
+
+
+def load(browser, page: Page, directory: Path, name: str) -> dict:
+    path = page.save(directory / f"{name}.html")
+    browser.get(path.as_uri())
+    assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-ready")
+    return browser.execute_script("return window.micrograd.state()")
+
+
+def close(a: float, b: float, rtol: float = RTOL) -> bool:
+    return math.isclose(a, b, rel_tol=rtol, abs_tol=1e-300)
+
+
+def fresh_backward(root: Value) -> list[Value]:
+    order = topological_order(root)
+    for node in order:
+        node.grad = 0.0
+    root.backward()
+    return order
+
+
+def assert_matches_python(state: dict, root: Value) -> None:
+    """Every node's data and grad in the page agree with the engine's (a fresh backward)."""
+    order = fresh_backward(root)
+    assert len(state["nodes"]) == len(order)
+    for shown, node in zip(state["nodes"], order):
+        assert shown["label"] == node.label
+        assert close(shown["data"], node.data), (shown, node)
+        assert close(shown["grad"], node.grad), (shown, node)
+
+
+def mazur_total() -> tuple[Value, dict[str, Value], mazur.MazurNetwork]:
+    network = mazur.MazurNetwork()
+    nodes = network.forward()
+    return nodes["E_total"], nodes, network
+
+
+def element(browser, title: str):
+    """A drawn node, or an edge's label (the middle of a curved edge may miss its line)."""
+    found = browser.find_element(By.CSS_SELECTOR, f'g[data-title="{title}"]')
+    if "->" in title:
+        return found.find_element(By.CSS_SELECTOR, "text")
+    return found
+
+
+def hover(browser, title: str) -> str:
+    ActionChains(browser).move_to_element(element(browser, title)).perform()
+    tooltip = browser.find_element(By.ID, "tooltip")
+    assert tooltip.is_displayed()
+    return tooltip.text
+
+
+def node_id(state: dict, name: str) -> str:
+    (found,) = [n["id"] for n in state["nodes"] if n["name"] == name]
+    return found
+
+
+# --------------------------------------------------------------------------------- the Mazur graph
+
+@pytest.fixture(scope="module")
+def mazur_page(browser, pages):
+    total, nodes, _ = mazur_total()
+    return explore(total), total, nodes
+
+
+def test_mazur_values_and_grads_agree_with_python(browser, pages, mazur_page):
+    page, total, nodes = mazur_page
+    state = load(browser, page, pages, "mazur")
+    assert_matches_python(state, total)
+    by_name = {n["name"]: n for n in state["nodes"]}
+    # The tutorial's numbers (reference document mazur-2-2-2.md).
+    assert round(by_name["E_total"]["data"], 9) == 0.298371109
+    assert round(by_name["w5"]["grad"], 9) == 0.082167041
+    assert round(by_name["w1"]["grad"], 9) == 0.000438568
+    assert state["error"] is None and state["root"] == node_id(state, "E_total")
+    assert state["step"]["index"] == state["step"]["total"]  # the whole pass is shown at first
+
+
+def test_the_drawing_is_graphviz_svg_without_browser_titles(browser, pages, mazur_page):
+    page, total, _ = mazur_page
+    load(browser, page, pages, "mazur")
+    assert browser.execute_script("return document.querySelectorAll('#drawing svg title').length") == 0
+    drawn = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#drawing g.node')).map(g => g.dataset.title)")
+    assert {f"v{i}" for i in range(len(topological_order(total)))} <= set(drawn)
+    # the record texts the page writes are the ones dot drew (the same number format)
+    source = viz.draw(total).source
+    assert "data 0.7514" in source
+    record = element(browser, f"v{[n.label for n in topological_order(total)].index('out_o1')}")
+    assert "data 0.7514" in record.text and "grad 0.7414" in record.text
+
+
+def test_hover_shows_op_value_grad_and_the_local_derivative_with_numbers(browser, pages, mazur_page):
+    page, total, nodes = mazur_page
+    state = load(browser, page, pages, "mazur")
+    out = nodes["out_o1"].data
+    text = hover(browser, node_id(state, "out_o1"))
+    assert text.splitlines()[0] == "out_o1 = sigmoid(net_o1)"
+    # the issue's example line, its numbers from the engine
+    assert (f"dout_o1/dnet_o1 = out_o1*(1 - out_o1) = {out:.6f} * {1 - out:.6f} = "
+            f"{out * (1 - out):.6f}") in text
+    assert text.endswith("0.186816")
+    assert f"data {out:.6f}" in text and f"grad {nodes['out_o1'].grad:.6f}" in text
+    # an edge: the local derivative and what it carries back
+    order = topological_order(total)
+    index = {id(n): i for i, n in enumerate(order)}
+    net = nodes["net_o1"]
+    w5_edge = f"v{index[id(nodes['w5'])]}->o{index[id(net)]}"
+    text = hover(browser, w5_edge)
+    assert f"dnet_o1/dw5 = out_h1 = {nodes['out_h1'].data:.6f}" in text
+    assert f"= {nodes['out_h1'].data * net.grad:.6f}" in text
+    ActionChains(browser).move_by_offset(0, 0).move_to_element(browser.find_element(By.ID, "title")).perform()
+    assert not browser.find_element(By.ID, "tooltip").is_displayed()
+
+
+def test_click_highlights_every_path_and_the_panel_sums_to_the_grad(browser, pages, mazur_page):
+    page, total, nodes = mazur_page
+    state = load(browser, page, pages, "mazur")
+    w1 = node_id(state, "w1")
+    element(browser, w1).click()
+    state = browser.execute_script("return window.micrograd.state()")
+    selected = state["selected"]
+    expected = explain(total, nodes["w1"])
+    assert selected["name"] == "w1" and selected["count"] == expected.n_paths == 2
+    for shown, path in zip(selected["paths"], expected.paths):
+        assert [f["name"] for f in shown["factors"]] == [f.name for f in path.factors]
+        assert close(shown["product"], path.product)
+    assert close(math.fsum(p["product"] for p in selected["paths"]), nodes["w1"].grad)
+    panel = browser.find_element(By.ID, "paths").text
+    assert "2 paths from E_total down to w1" in panel
+    assert f"dE_total/dw1 by the page's backward pass = {nodes['w1'].grad:.9g}" in panel
+    on_path = browser.execute_script(
+        "return Array.from(document.querySelectorAll('g.onpath')).map(g => g.dataset.title)")
+    order = topological_order(total)
+    index = {id(n): i for i, n in enumerate(order)}
+    for name in ("w1", "net_h1", "out_h1", "net_o1", "net_o2", "E_total"):
+        assert f"v{index[id(nodes[name])]}" in on_path
+    assert f"v{index[id(nodes['w5'])]}" not in on_path  # w5 is on no path from w1
+    assert f"v{index[id(nodes['out_h1'])]}->o{index[id(nodes['net_o1'])]}" in on_path
+    # Escape clears; clicking again clears too
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    assert browser.execute_script("return window.micrograd.state().selected") is None
+    assert browser.execute_script("return document.querySelectorAll('g.onpath').length") == 0
+    element(browser, w1).click()
+    assert browser.execute_script("return window.micrograd.state().selected.name") == "w1"
+    element(browser, w1).click()
+    assert browser.execute_script("return window.micrograd.state().selected") is None
+
+
+def engine_ledger(root: Value) -> list[tuple[int, int, int, float]]:
+    """The engine's backward written out: (node, input position, input, amount) for each +=, in the
+    order of Value.backward (reversed interior order, inputs in order, a zero upstream skipped)."""
+    order = topological_order(root)
+    index = {id(n): i for i, n in enumerate(order)}
+    for node in order:
+        node.grad = 0.0
+    interior = _interior_order(root)
+    root.grad = 1.0
+    ledger = []
+    for node in reversed(interior):
+        if node.grad == 0.0:
+            continue
+        for k, (parent, local) in enumerate(zip(node.inputs, node.local_grads)):
+            parent.grad += local * node.grad
+            ledger.append((index[id(node)], k, index[id(parent)], local * node.grad))
+    return ledger
+
+
+def test_the_stepper_replays_the_engines_backward_in_its_order(browser, pages, mazur_page):
+    page, total, nodes = mazur_page
+    state = load(browser, page, pages, "mazur")
+    ledger = engine_ledger(total)
+    shown = state["ledger"]
+    assert len(shown) == len(ledger) == state["step"]["total"]
+    for s, (node, k, parent, amount) in zip(shown, ledger):
+        assert (s["node"], s["input"], s["parent"]) == (f"v{node}", k, f"v{parent}")
+        assert close(s["amount"], amount)
+    # at step k the grads are the partial sums after k +=
+    order = topological_order(total)
+    for k in (0, 1, 5, 17, len(ledger)):
+        state = browser.execute_script("return window.micrograd.step(arguments[0])", k)
+        partial = [0.0] * len(order)
+        partial[-1] = 1.0
+        for node, _, parent, amount in ledger[:k]:
+            partial[parent] += amount
+        assert state["step"]["index"] == k
+        for n, expected in zip(state["nodes"], partial):
+            assert close(n["grad"], expected)
+    # the controls: next, prev and the slider move one step and show the step's +=
+    browser.execute_script("window.micrograd.step(3)")
+    browser.find_element(By.ID, "next").click()
+    state = browser.execute_script("return window.micrograd.state()")
+    assert state["step"]["index"] == 4
+    node, _, parent, amount = ledger[3]
+    text = browser.find_element(By.ID, "step-text").text
+    assert text.startswith(f"Step 4 of {len(ledger)}: {state['nodes'][node]['name']} sends to "
+                           f"{state['nodes'][parent]['name']}")
+    assert f"{amount:.6f}" in text
+    assert browser.execute_script("return document.querySelectorAll('g.edge.current').length") == 1
+    browser.find_element(By.ID, "prev").click()
+    assert browser.execute_script("return window.micrograd.state().step.index") == 3
+    browser.execute_script("const s = document.getElementById('slider'); s.value = '9';"
+                           "s.dispatchEvent(new Event('input'))")
+    assert browser.execute_script("return window.micrograd.state().step.index") == 9
+    browser.find_element(By.ID, "last").click()
+    assert browser.execute_script("return window.micrograd.state().step.index") == len(ledger)
+
+
+def test_live_edit_recomputes_forward_and_backward(browser, pages, mazur_page):
+    page, _, _ = mazur_page
+    state = load(browser, page, pages, "mazur")
+    state = browser.execute_script("return window.micrograd.setLeaf('w5', 0.7)")
+    moved = mazur.MazurNetwork(weights={"w5": 0.7}).forward()["E_total"]
+    assert_matches_python(state, moved)
+    # the number field: type a value and press Enter
+    field = browser.find_element(By.CSS_SELECTOR, f'#leaf-table input[type=number][data-node="{node_id(state, "w1")}"]')
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("-0.25", Keys.ENTER)
+    state = browser.execute_script("return window.micrograd.state()")
+    moved = mazur.MazurNetwork(weights={"w5": 0.7, "w1": -0.25}).forward()["E_total"]
+    assert_matches_python(state, moved)
+    # the slider: a parameter has one; the arrow keys move it by its step
+    slider = browser.find_element(By.CSS_SELECTOR, f'#leaf-table input[type=range][data-node="{node_id(state, "b2")}"]')
+    slider.send_keys(Keys.ARROW_RIGHT)
+    state = browser.execute_script("return window.micrograd.state()")
+    b2 = next(n["data"] for n in state["nodes"] if n["name"] == "b2")
+    assert b2 != 0.6
+    moved = mazur.MazurNetwork(weights={"w5": 0.7, "w1": -0.25}, biases={"b2": b2}).forward()["E_total"]
+    assert_matches_python(state, moved)
+    # the drawing shows the new value
+    order = topological_order(moved)
+    record = element(browser, f"v{[n.label for n in order].index('w5')}")
+    assert "data 0.7000" in record.text
+
+
+def test_scripting_errors_are_clear(browser, pages, mazur_page):
+    page, _, _ = mazur_page
+    load(browser, page, pages, "mazur")
+    for call, message in (("setLeaf('nope', 1)", 'no node named "nope"'),
+                          ("setLeaf('E_total', 1)", "E_total is not a leaf"),
+                          ("setLeaf('w1', NaN)", "the value must be a finite number"),
+                          ("setLeaf('0.5', 1)", '2 nodes are named "0.5"'),
+                          ("step(1.5)", "k must be an integer")):
+        error = browser.execute_script(f"try {{ window.micrograd.{call}; return null; }} "
+                                       "catch (e) { return e.message; }")
+        assert error is not None and message in error, (call, error)
+
+
+# ------------------------------------------------------------------------- errors and random graphs
+
+def python_error(text: str, values: dict[str, float]) -> str | None:
+    try:
+        parse(text).evaluate(values)
+    except ExprError as error:
+        return error.problem
+    return None
+
+
+@pytest.mark.parametrize("text, start, bad, leaf", [
+    ("log(x)*y", {"x": 2.0, "y": 3.0}, -1.0, "x"),
+    ("x/y + x", {"x": 2.0, "y": 3.0}, 0.0, "y"),
+    ("x**y", {"x": 2.0, "y": 0.5}, -2.0, "x"),
+    ("(x + 1)**0.5", {"x": 2.0}, -3.0, "x"),
+    ("exp(x*y)", {"x": 2.0, "y": 3.0}, 800.0, "y"),
+])
+def test_a_domain_error_shows_pythons_message_on_its_node_and_no_nan(browser, pages, text, start, bad, leaf):
+    evaluation = parse(text).evaluate(start)
+    state = load(browser, explore(evaluation.output), pages, "domain")
+    assert_matches_python(state, evaluation.output)
+    state = browser.execute_script("return window.micrograd.setLeaf(arguments[0], arguments[1])", leaf, bad)
+    expected = python_error(text, {**start, leaf: bad})
+    assert expected is not None and state["error"]["message"] == expected
+    banner = browser.find_element(By.ID, "error")
+    assert banner.is_displayed() and expected in banner.text
+    failing = browser.find_element(By.CSS_SELECTOR, "g.error")
+    assert failing.get_attribute("data-title") in (state["error"]["id"], "o" + state["error"]["id"][1:])
+    assert expected in hover(browser, state["error"]["id"])
+    page_text = browser.execute_script("return document.body.innerText + document.querySelector('svg').textContent")
+    assert "NaN" not in page_text and "Infinity" not in page_text
+    assert all(n["data"] is None or math.isfinite(n["data"]) for n in state["nodes"])
+    # back inside the domain, all is computed again
+    state = browser.execute_script("return window.micrograd.setLeaf(arguments[0], arguments[1])", leaf, start[leaf])
+    assert state["error"] is None
+    assert_matches_python(state, evaluation.output)
+
+
+def random_expression(rng: random.Random, depth: int = 0) -> str:
+    if depth > 3 or rng.random() < 0.25:
+        return rng.choice(["x", "y", "z", f"{rng.uniform(-2, 2):.3f}"])
+    kind = rng.choice(["+", "-", "*", "/", "**", "exp", "log", "tanh", "sigmoid", "relu", "neg", "sq"])
+    a = random_expression(rng, depth + 1)
+    if kind in "+-*/":
+        return f"({a} {kind} {random_expression(rng, depth + 1)})"
+    if kind == "**":
+        return f"(exp({a}) ** {random_expression(rng, depth + 1)})"  # a positive base
+    if kind == "neg":
+        return f"-({a})"
+    if kind == "sq":
+        return f"({a})**{rng.choice([2, 3, -1])}"
+    if kind == "log":
+        return f"log(1 + exp({a}))"
+    return f"{kind}({a})"
+
+
+def test_random_expressions_agree_with_python_before_and_after_edits(browser, pages):
+    rng = random.Random(14)
+    checked = errors = 0
+    while checked < 12:
+        text = random_expression(rng)
+        values = {name: rng.uniform(-1.5, 1.5) for name in ("x", "y", "z")}
+        try:
+            evaluation = parse(text).evaluate(values)
+        except ExprError:
+            continue
+        if not parse(text).variables:
+            continue
+        output = evaluation.output
+        if not all(math.isfinite(n.data) and all(map(math.isfinite, n.local_grads))
+                   for n in topological_order(output)):
+            continue
+        state = load(browser, explore(output), pages, "random")
+        assert_matches_python(state, output)
+        for _ in range(3):
+            name = rng.choice(parse(text).variables)
+            values[name] = rng.uniform(-2, 2)
+            state = browser.execute_script("return window.micrograd.setLeaf(arguments[0], arguments[1])",
+                                           name, values[name])
+            expected = python_error(text, values)
+            if expected is not None:
+                assert state["error"]["message"] == expected, text
+                errors += 1
+                continue
+            assert state["error"] is None, (text, state["error"])
+            assert_matches_python(state, parse(text).evaluate(values).output)
+        checked += 1
+    assert checked == 12
+
+
+def test_labels_are_text_and_run_nothing(browser, pages):
+    script = "</script><script>window.pwned=1</script>"
+    markup = '"><img src=x onerror=alert(1)>'
+    a, b = Value(2.0, script), Value(3.0, markup)
+    out = (a * b + a).named(markup + script)
+    state = load(browser, explore(out), pages, "xss")
+    try:
+        browser.switch_to.alert
+        raise AssertionError("an alert ran")
+    except NoAlertPresentException:
+        pass
+    assert browser.execute_script("return window.pwned") is None
+    assert browser.execute_script("return document.querySelectorAll('img').length") == 0
+    assert browser.execute_script("return document.querySelectorAll('script').length") == 2
+    assert {n["name"] for n in state["nodes"]} >= {script, markup, markup + script}
+    assert script in browser.find_element(By.ID, "leaf-table").text
+    assert markup in hover(browser, "v0") or markup in hover(browser, "v1")
+    assert_matches_python(state, out)
+    network = explore_network(MLP(1, [1], "tanh", seed=1, names=[[markup]]), inputs=[Value(0.5, script)])
+    load(browser, network, pages, "xss_network")
+    assert browser.execute_script("return window.pwned") is None
+    assert browser.execute_script("return document.querySelectorAll('img').length") == 0
+
+
+def test_above_the_node_limit_the_page_shows_draws_cut_and_says_so(browser, pages):
+    x = Value(0.3, "x")
+    y = x
+    for k in range(40):
+        y = (y * 0.9 + 0.1).tanh()
+    order = topological_order(y)
+    state = load(browser, explore(y, max_nodes=30), pages, "cut")
+    drawn = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#drawing g.node')).map(g => g.dataset.title)"
+        ".filter(t => /^v[0-9]+$/.test(t))")
+    assert len(drawn) == 30 == state["shown"]
+    assert f"30 of {len(order)} nodes shown" in browser.find_element(By.ID, "note").text
+    assert f"30 of {len(order)} nodes shown" in browser.find_element(By.CSS_SELECTOR, "#drawing svg").text
+    assert_matches_python(state, y)  # every node is computed, drawn or not
+
+
+# ----------------------------------------------------------------------------- the network view
+
+def test_network_view_hover_click_live_and_step(browser, pages):
+    total, nodes, network = mazur_total()
+    page = explore_network(network.mlp, loss=total, inputs=[nodes["i1"], nodes["i2"]], loss_name="E_total")
+    state = load(browser, page, pages, "network")
+    assert_matches_python(state, total)
+    text = hover(browser, "n1_0->n2_0")  # h1 -> o1: the weight w5
+    assert text.splitlines()[0] == "w5 (parameter)"
+    assert f"grad {nodes['w5'].grad:.6f}" in text
+    assert f"dnet_o1/dw5 = out_h1 = {nodes['out_h1'].data:.6f}" in text
+    text = hover(browser, "n1_0")
+    assert text.splitlines()[0] == "out_h1 = sigmoid(net_h1)"
+    element(browser, "n1_0").click()
+    state = browser.execute_script("return window.micrograd.state()")
+    assert state["selected"]["name"] == "out_h1" and state["selected"]["count"] == 2
+    on_path = browser.execute_script(
+        "return Array.from(document.querySelectorAll('g.onpath')).map(g => g.dataset.title)")
+    assert {"n1_0", "n2_0", "n2_1", "n1_0->n2_0", "n1_0->n2_1"} <= set(on_path)
+    assert "n1_1->n2_0" not in on_path
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+    assert browser.execute_script("return window.micrograd.state().selected") is None
+    element(browser, "n1_0->n2_0").click()
+    assert browser.execute_script("return window.micrograd.state().selected.name") == "w5"
+    state = browser.execute_script("return window.micrograd.setLeaf('w5', 0.7)")
+    moved = mazur.MazurNetwork(weights={"w5": 0.7}).forward()["E_total"]
+    assert_matches_python(state, moved)
+    label = browser.find_element(By.CSS_SELECTOR, 'g[data-title="n1_0->n2_0"]').text
+    w5 = next(n for n in topological_order(moved) if n.label == "w5")
+    assert "w5 = 0.7000" in label and f"dE_total/dw5 = {w5.grad:.4f}" in label
+    assert len(state["ledger"]) == len(engine_ledger(moved))
+    state = browser.execute_script("return window.micrograd.step(2)")
+    assert state["step"]["index"] == 2
+    assert browser.execute_script("return document.querySelectorAll('g.edge.pending').length") > 0
+
+
+def test_moons_neuron_view_opens_in_under_two_seconds(browser, pages):
+    model = moons.moons_model()
+    points, labels = moons.make_moons(100)
+    loss, _ = moons.max_margin_loss(model, points, labels)
+    page = explore_network(model, loss=loss, title="moons MLP(2, [16, 16, 1])")
+    path = page.save(pages / "moons.html")
+    browser.get(path.as_uri())
+    ready_ms = float(browser.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
+    print(f"moons neuron view ({len(topological_order(loss))} nodes, {path.stat().st_size} bytes): "
+          f"ready {ready_ms:.0f} ms after navigation began")
+    assert ready_ms < 2000
+    state = browser.execute_script("return window.micrograd.state()")
+    assert_matches_python(state, loss)
+    start = time.perf_counter()
+    browser.execute_script("return window.micrograd.setLeaf(arguments[0], 0.5)", state["leaves"][0])
+    assert time.perf_counter() - start < 2.0
+
+
+# ----------------------------------------------------------------------------------- the Python side
+
+def test_python_and_js_number_formats_agree(browser, pages, mazur_page):
+    load(browser, mazur_page[0], pages, "mazur")
+    rng = random.Random(3)
+    xs = [0.0, -0.0, 1.0, -1.0, 0.1, 1e-5, 1.5e-7, 1e16, 1e15, 123456789012345678.0, 0.0001, 2.5,
+          1e300, -3.3e-300, 0.3775, 5e-324, 0.000438567734]
+    xs += [rng.uniform(-1, 1) * 10 ** rng.randint(-12, 12) for _ in range(60)]
+    shown = browser.execute_script("return arguments[0].map(x => [window.micrograd.repr(x), "
+                                   "window.micrograd.format(x, 4), window.micrograd.format(x, 9)])", xs)
+    for x, (r, four, nine) in zip(xs, shown):
+        assert r == repr(x)
+        assert four == viz._number(x, 4), x
+        assert nine == viz._number(x, 9), x
+
+
+def test_page_object_save_and_jupyter(tmp_path):
+    total, _, _ = mazur_total()
+    page = explore(total)
+    written = page.save(tmp_path / "m.html")
+    text = written.read_text(encoding="utf-8")
+    assert text == page.html and text.startswith("<!DOCTYPE html>")
+    assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text
+    iframe = page._repr_html_()
+    assert iframe.startswith("<iframe srcdoc=\"&lt;!DOCTYPE html&gt;") and 'sandbox="allow-scripts"' in iframe
+    assert "<script" not in iframe
+
+
+def test_bad_input_is_a_clear_error():
+    with pytest.raises(TypeError, match="explore: expected a Value"):
+        explore(1.0)
+    with pytest.raises(ValueError, match="decimals"):
+        explore(Value(1.0), decimals=-1)
+    mlp = MLP(2, [2], seed=1)
+    with pytest.raises(ValueError, match="2 outputs: give the loss"):
+        explore_network(mlp, inputs=[1.0, 2.0])
+    with pytest.raises(ValueError, match="give the loss"):
+        explore_network(mlp)
+    with pytest.raises(ValueError, match="not in the loss's graph"):
+        explore_network(mlp, loss=Value(1.0) * 2)
+    op = ops.Op("twice", 1, lambda a: 2 * a, lambda a, out: (2.0,), ("2",))
+    with pytest.raises(PageError, match="'twice' has no JavaScript template"):
+        explore(op(Value(1.0)))
+
+
+def screenshot(path: str) -> None:
+    """The README's picture: the Mazur page after a click on w1, hovering out_o1."""
+    total, nodes, _ = mazur_total()
+    order = topological_order(total)
+    index = {id(n): i for i, n in enumerate(order)}
+    with tempfile.TemporaryDirectory() as directory:
+        browser = start_browser()
+        try:
+            load(browser, explore(total), Path(directory), "mazur")
+            element(browser, f"v{index[id(nodes['w1'])]}").click()
+            hover(browser, f"v{index[id(nodes['out_o1'])]}")
+            browser.save_screenshot(path)
+        finally:
+            browser.quit()
+
+
+if __name__ == "__main__":
+    screenshot(sys.argv[1] if len(sys.argv) > 1 else "docs/mazur_page.png")
