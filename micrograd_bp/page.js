@@ -606,14 +606,17 @@
       step: { index: step, total: steps.length, text: stepText(step),
               current: s ? { node: NODES[s.node].id, input: s.input, parent: NODES[s.parent].id, local: s.local,
                              upstream: s.upstream, amount: s.amount, before: s.before, after: s.after } : null },
-      ledger: steps.map((t) => ({ node: NODES[t.node].id, input: t.input, parent: NODES[t.parent].id,
-                                  local: t.local, upstream: t.upstream, amount: t.amount })),
       selected: sel,
       shown: DATA.shown === undefined ? null : DATA.shown,
     };
   }
+  function ledger() {
+    return steps.map((t) => ({ node: NODES[t.node].id, input: t.input, parent: NODES[t.parent].id,
+                               local: t.local, upstream: t.upstream, amount: t.amount }));
+  }
   window.micrograd = {
     state,
+    ledger, // every += of the backward pass, in order
     repr, // Python's repr of a float, and viz's number format: the page's formats, for tests
     format: fmt,
     setLeaf(name, value) {

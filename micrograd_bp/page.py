@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
+from types import ModuleType
 
-from . import expr, viz
+from . import expr
 from .check import MAX_PATHS, node_names
 from .engine import Value, topological_order
 from .nn import MLP
@@ -191,8 +192,15 @@ def _nodes(order: list[Value], index: dict[int, int], parameters: set[int]) -> l
             for i, node in enumerate(order)]
 
 
+def _viz() -> ModuleType:
+    from . import viz  # graphviz is imported when a page is made, not with the package
+
+    return viz
+
+
 def _svg(graph: object) -> str:
     """The drawing as Graphviz's SVG, from `<svg` on."""
+    viz = _viz()
     if shutil.which("dot") is None:
         raise PageError(f"the page needs Graphviz's dot to lay out the graph: {viz.INSTALL_HINT}")
     try:
@@ -276,7 +284,7 @@ def explore(root: Value, *, rankdir: str = "LR", decimals: int = 4, max_nodes: i
     for node, g in zip(order, grads):
         node.grad = g
     try:
-        graph = viz.draw(root, rankdir=rankdir, decimals=decimals, max_nodes=max_nodes)
+        graph = _viz().draw(root, rankdir=rankdir, decimals=decimals, max_nodes=max_nodes)
     finally:
         for node, g in zip(order, saved):
             node.grad = g
@@ -355,7 +363,7 @@ def explore_network(mlp: MLP, *, loss: Value | None = None, inputs: Sequence[Val
     for node, g in zip(order, data["python_grads"]):
         node.grad = g
     try:
-        graph = viz.draw_network(mlp, decimals=decimals, input_names=input_names, inputs=inputs,
+        graph = _viz().draw_network(mlp, decimals=decimals, input_names=input_names, inputs=inputs,
                                  names=names, loss_name=loss_name, title=title)
     finally:
         for node, g in zip(order, saved):
