@@ -30,15 +30,15 @@ from micrograd_bp.page import Page, PageError, explore, explore_network
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 # The machine has no network: without these Chromium waits on connections it cannot make.
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1500,950")
+         "--disable-background-networking", "--disable-component-update", "--disable-sync")
 RTOL = 1e-12
 
 
-def start_browser() -> webdriver.Chrome:
+def start_browser(size: str = "1500,950") -> webdriver.Chrome:
     options = Options()
     options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--user-data-dir={tempfile.mkdtemp(prefix='micrograd-chromium-')}"):
+    for flag in (*FLAGS, f"--window-size={size}",
+                 f"--user-data-dir={tempfile.mkdtemp(prefix='micrograd-chromium-')}"):
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
@@ -573,7 +573,7 @@ def screenshot(path: str) -> None:
     order = topological_order(total)
     index = {id(n): i for i, n in enumerate(order)}
     with tempfile.TemporaryDirectory() as directory:
-        browser = start_browser()
+        browser = start_browser("2000,1000")
         try:
             load(browser, explore(total), Path(directory), "mazur")
             element(browser, f"v{index[id(nodes['w1'])]}").click()
