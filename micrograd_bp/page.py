@@ -212,12 +212,15 @@ def _svg(graph: object) -> str:
 
 # ---------------------------------------------------------------------------------- the page
 
-@dataclass
+@dataclass(repr=False)
 class Page:
     """A self-contained HTML page: `.save(path)`, and it shows itself in Jupyter."""
 
     html: str
     title: str
+
+    def __repr__(self) -> str:
+        return f"Page({self.title!r}, {len(self.html.encode('utf-8')):,} bytes of HTML)"
 
     def save(self, path: str | Path) -> Path:
         """Write the page; returns the path written."""
