@@ -13,13 +13,13 @@ from pathlib import Path
 from string import Template
 from types import ModuleType
 
-from . import expr
+from . import expr, ops
 from .check import MAX_PATHS, node_names
 from .engine import Value, topological_order
 from .nn import MLP
 from .ops import OPS, Op
 
-LEAF_LIMIT = 2000  # leaves listed in the page's editor; past it, a selected leaf is edited alone
+LEAF_LIMIT = 2000  # leaves listed in the page's editor; the others are set by window.micrograd.setLeaf
 CHUNK = 400  # nodes per generated JavaScript function (one huge function parses slowly)
 
 
@@ -53,15 +53,9 @@ def _fill(template: str, args: Sequence[str]) -> str:
     return "(" + re.sub(r"\{(\d+)\}", lambda m: args[int(m.group(1))], template) + ")"
 
 
-def _js_number(x: float) -> str:
-    text = repr(float(x))
-    return f"({text})" if text.startswith("-") else text
-
-
 def _tree(formula: str) -> tuple:
-    parser = expr._Parser(formula)
     stack: list[tuple] = []
-    for ins in parser.parse():
+    for ins in expr.parse(formula).code:
         if ins.op == "num":
             stack.append(("num", ins.value))
         elif ins.op == "var":
@@ -82,7 +76,7 @@ def _js(tree: tuple, env: dict[str, str]) -> str:
     """JavaScript for a formula tree; env maps each name to a JavaScript expression."""
     kind = tree[0]
     if kind == "num":
-        return _js_number(tree[1])
+        return ops._literal(tree[1])  # repr: the same float in JavaScript
     if kind == "var":
         return env[tree[1]]
     if kind == "neg":
@@ -100,7 +94,7 @@ def _text(tree: tuple) -> tuple[str, int]:
     """The formula as text with {name} placeholders for the page to fill in; and its precedence."""
     kind = tree[0]
     if kind == "num":
-        return f"{tree[1]:g}", 5
+        return ops._number_text(tree[1]), 5
     if kind == "var":
         return "{" + tree[1] + "}", 5
     if kind == "call":
@@ -292,9 +286,7 @@ def explore(root: Value, *, rankdir: str = "LR", decimals: int = 4, max_nodes: i
         for node, g in zip(order, saved):
             node.grad = g
     data["svg"] = _svg(graph)
-    drawn = sum(1 for line in graph.body if line.lstrip().startswith("v") and "[" in line
-                and "->" not in line)
-    data["shown"] = drawn
+    data["shown"] = sum(1 for line in graph.body if re.match(r"\s*v\d+ \[", line))  # draw's cut
     # The drawing's elements: v{i} is node i's record, o{i} its op, and v{p} -> o{i} the edge
     # carrying input p of node i; o{i} -> v{i} carries node i's own grad.
     elements: dict[str, dict] = {}

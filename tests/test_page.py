@@ -389,9 +389,19 @@ def test_random_expressions_agree_with_python_before_and_after_edits(browser, pa
             continue
         state = load(browser, explore(output), pages, "random")
         assert_matches_python(state, output)
+        wrt = evaluation.variables[parse(text).variables[-1]]
+        selected = browser.execute_script("return window.micrograd.select(arguments[0]).selected", wrt.label)
+        expected = explain(output, wrt)
+        assert selected["count"] == expected.n_paths and close(selected["grad"], wrt.grad)
+        listed = selected["paths"]
+        assert len(listed) == len(expected.paths)
+        assert all(close(a["product"], b.product) for a, b in zip(listed, expected.paths))
+        if expected.n_paths == len(listed):  # all listed: they sum to the gradient
+            total = math.fsum(p["product"] for p in listed)
+            assert math.isclose(total, wrt.grad, rel_tol=1e-9, abs_tol=1e-12)
         for _ in range(3):
             name = rng.choice(parse(text).variables)
-            values[name] = rng.uniform(-2, 2)
+            values[name] = rng.choice([0.0, -1.0, rng.uniform(-2, 2), rng.uniform(-2, 2)])
             state = set_leaf(browser, name, values[name])
             expected = python_error(text, values)
             if expected is not None:
