@@ -10,13 +10,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, NoReturn
+from typing import IO, TYPE_CHECKING, Any, Callable, NoReturn
 
 from . import __version__
 from . import check as checking
 from . import expr as expressions
 from .engine import Value
 from .examples import mazur, one_weight
+from .trace import MAX_STEPS, BackwardTrace, trace_backward
 
 if TYPE_CHECKING:
     from .bench import BenchReport
@@ -53,14 +54,25 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.prog)
 
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        """--help and --version through _write, not argparse's own write that ignores failures."""
+        if message and file is sys.stdout:
+            _write(message)
+        elif message:
+            note(message.rstrip("\n"))
+
 
 # ---------------------------------------------------------------------------------------- output
-# Only these two functions write; main() turns a failed write into a quiet exit.
+# Everything goes through these; main() turns a failed write into a quiet exit.
 
 def emit(text: str) -> None:
     """One block of output on stdout."""
+    _write(text + "\n")
+
+
+def _write(text: str) -> None:
     try:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(text)
     except BrokenPipeError:
         raise
     except OSError as error:
@@ -242,13 +254,99 @@ def _write_picture(graph: object, path: str, page: Callable[[], Any] | None = No
     viz = _viz()
     try:
         written = page().save(path) if page is not None and _is_page(path) else viz.write_graph(graph, path)
-    except viz.GraphvizMissing as error:
+    except (viz.GraphvizMissing, viz.RenderError) as error:
         raise UsageError(str(error)) from None
     except _page().PageError as error:
         raise UsageError(f"cannot write {path}: {error}") from None
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
     note(f"{PROG}: wrote {written}")
+
+
+# ------------------------------------------------------------------------ the backward ledger
+# trace, mazur --trace, and --animate on mazur, one-weight, grad and trace.
+
+def _add_animate_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--animate", metavar="FILE.gif",
+                   help="also write the backward pass as an animated GIF, one frame per step "
+                        "(needs Graphviz's dot and Pillow: pip install 'micrograd_bp[animation]')")
+
+
+def check_animation(args: argparse.Namespace) -> None:
+    """--animate's file, checked before any work: a .gif that can be written, and dot installed."""
+    if args.animate is None:
+        return
+    viz = _viz()
+    try:
+        viz.check_animation(args.animate)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    _check_writable(Path(args.animate))
+    if shutil.which("dot") is None:
+        raise UsageError(f"cannot render {args.animate}: the Graphviz 'dot' program was not found; "
+                         f"{viz.INSTALL_HINT}")
+
+
+def _backward(output: Value, animate: str | None) -> BackwardTrace | None:
+    """output.backward(); with --animate, through the ledger (the same pass), which is returned."""
+    if animate is None:
+        output.backward()
+        return None
+    return trace_backward(output)
+
+
+def _write_animation(ledger: BackwardTrace, path: str) -> None:
+    viz = _viz()
+    try:
+        written = viz.write_animation(ledger, path)
+    except (viz.GraphvizMissing, viz.RenderError, ImportError) as error:
+        raise UsageError(str(error)) from None
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+    note(f"{PROG}: wrote {written}")
+
+
+def add_trace(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("trace", help="the backward pass step by step: each node, each += it makes",
+                       description="Evaluate EXPR, run backward() and print its ledger: each node in "
+                                   "the order backward() takes them, its gradient, and for each input "
+                                   "the local derivative (its formula and value), the amount sent "
+                                   "and the input's grad before and after the +=.", allow_abbrev=False)
+    _add_expression(p)
+    p.add_argument("--json", action="store_true",
+                   help='print {"steps": [{"node": N, "grad": g, "sends": [{"to": N, "local": l, '
+                        '"formula": F, "amount": a, "before": b, "after": c}, ...]}, ...]}')
+    p.add_argument("--max-steps", type=_positive_int, default=MAX_STEPS,
+                   help=f"print at most this many steps, then say how many were left out "
+                        f"(default {MAX_STEPS})")
+    _add_animate_option(p)
+    p.set_defaults(run=run_trace)
+
+
+def run_trace(args: argparse.Namespace) -> int:
+    check_animation(args)
+    evaluation = _evaluate(args)
+    output = evaluation.output
+    if not output.label:
+        output.label = "f"  # as grad prints df/dNAME
+    _emit_ledger(trace_backward(output), args)
+    return 0
+
+
+def _emit_ledger(ledger: BackwardTrace, args: argparse.Namespace) -> None:
+    if args.json:
+        emit_json(ledger.to_json(getattr(args, "max_steps", None)))
+    else:
+        emit(ledger.format(getattr(args, "max_steps", None)))
+    if args.animate is not None:
+        _write_animation(ledger, args.animate)
+
+
+def mazur_ledger() -> BackwardTrace:
+    """backward() from E_total on the tutorial's network, its targets named as the checker names them."""
+    nodes = mazur.MazurNetwork().forward()
+    mazur.name_targets(nodes)
+    return trace_backward(nodes["E_total"])
 
 
 # ---------------------------------------------------------------------------------------- mazur
@@ -281,10 +379,16 @@ def add_mazur(sub: argparse._SubParsersAction) -> None:
                                       "with the tutorial's weights")
     _add_picture_option(p, "--network", "the network's neurons and weights with dE/dweight, "
                                         "as in the tutorial's figure")
+    p.add_argument("--trace", action="store_true",
+                   help="print the ledger of backward() on the tutorial's network instead of the "
+                        "walk-through: each node, each += (out_h1 gets two)")
+    _add_animate_option(p)
     p.set_defaults(run=run_mazur)
 
 
 def run_mazur(args: argparse.Namespace) -> int:
+    if args.trace:
+        return run_mazur_trace(args)
     verify = args.explain is not None or args.check is not None
     refuse_unless(args, not verify, ["--steps", "--lr", "--order", "--train-biases", "--compiled",
                                      "--summary"],
@@ -307,9 +411,25 @@ def run_mazur(args: argparse.Namespace) -> int:
         else:
             emit(mazur.summary_text(result) if args.summary else mazur.walkthrough_text(result))
         status = 0
+    check_animation(args)
     if args.graph is not None or args.network is not None:
         draw_mazur(args.graph, args.network)
+    if args.animate is not None:
+        _write_animation(mazur_ledger(), args.animate)
     return status
+
+
+def run_mazur_trace(args: argparse.Namespace) -> int:
+    """mazur --trace [--json] [--animate FILE.gif]: the ledger of the tutorial's backward pass."""
+    refuse_unless(args, False, ["--steps", "--lr", "--order", "--train-biases", "--compiled", "--summary",
+                                "--explain", "--check", "--rtol"],
+                  "does nothing with --trace: it shows one backward pass on the tutorial's network")
+    check_pictures(args, "--graph", "--network")
+    check_animation(args)
+    _emit_ledger(mazur_ledger(), args)
+    if args.graph is not None or args.network is not None:
+        draw_mazur(args.graph, args.network)
+    return 0
 
 
 def draw_mazur(graph_path: str | None, network_path: str | None) -> None:
@@ -317,6 +437,7 @@ def draw_mazur(graph_path: str | None, network_path: str | None) -> None:
     viz, page = _viz(), _page()
     network = mazur.MazurNetwork()
     nodes = network.forward()
+    mazur.name_targets(nodes)
     total = nodes["E_total"]
     total.backward()
     if graph_path is not None:
@@ -338,20 +459,25 @@ def add_one_weight(sub: argparse._SubParsersAction) -> None:
                    help="learning rate (default 0.1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_picture_option(p, "--graph", "the computation graph of J after backward() at w = 0.8")
+    _add_animate_option(p)
     p.set_defaults(run=run_one_weight)
 
 
 def run_one_weight(args: argparse.Namespace) -> int:
     check_pictures(args, "--graph")
+    check_animation(args)
     training = one_weight.train(args.steps, args.lr)
     if args.json:
         emit_json(training)
     else:
         emit(one_weight.training_text(training))
-    if args.graph is not None:
+    if args.graph is not None or args.animate is not None:
         loss = one_weight.loss(Value(one_weight.W0, "w"))
-        loss.backward()
-        _write_picture(_viz().draw(loss), args.graph, lambda: _page().explore(loss))
+        ledger = _backward(loss, args.animate)
+        if args.graph is not None:
+            _write_picture(_viz().draw(loss), args.graph, lambda: _page().explore(loss))
+        if ledger is not None:
+            _write_animation(ledger, args.animate)
     return 0
 
 
@@ -422,22 +548,27 @@ def add_grad(sub: argparse._SubParsersAction) -> None:
     _add_expression(p)
     p.add_argument("--json", action="store_true", help='print {"value": v, "grad": {"NAME": d}}')
     _add_picture_option(p, "--graph", "the expression's computation graph after backward()")
+    _add_animate_option(p)
     p.set_defaults(run=run_grad)
 
 
 def run_grad(args: argparse.Namespace) -> int:
     check_pictures(args, "--graph")
+    check_animation(args)
     evaluation = _evaluate(args)
     if args.json:
         emit_json(evaluation)
     else:
         emit(expressions.evaluation_text(evaluation))
-    if args.graph is not None:
+    if args.graph is not None or args.animate is not None:
         output = evaluation.output
         if not output.label:
             output.label = "f"  # as in the printed df/dNAME
-        output.backward()
-        _write_picture(_viz().draw(output), args.graph, lambda: _page().explore(output))
+        ledger = _backward(output, args.animate)
+        if args.graph is not None:
+            _write_picture(_viz().draw(output), args.graph, lambda: _page().explore(output))
+        if ledger is not None:
+            _write_animation(ledger, args.animate)
     return 0
 
 
@@ -621,7 +752,8 @@ def format_bench(report: BenchReport) -> str:
 # ----------------------------------------------------------------------------------------- main
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mazur, add_one_weight, add_grad,
-                                                                 add_check, add_explain, add_bench]
+                                                                 add_check, add_explain, add_trace,
+                                                                 add_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

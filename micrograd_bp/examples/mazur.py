@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -205,11 +206,29 @@ def summary_text(r: Walkthrough) -> str:
     return "\n".join(lines + _endings(r))
 
 
+def stalled(r: Walkthrough) -> bool:
+    """The training is stuck short of the targets: at the final weights every gradient of the
+    trained parameters is exactly 0 (saturated neurons), so further steps change nothing."""
+    weights = {k: v for k, v in r.final_weights.items() if k in WEIGHTS}
+    biases = {k: v for k, v in r.final_weights.items() if k in BIASES}
+    network = MazurNetwork(weights, biases)
+    total = network.forward()["E_total"]
+    if total.data == 0.0:
+        return False
+    total.backward()
+    trained = [name for name in PARAMETER_NAMES if r.train_biases or name in WEIGHTS]
+    return all(network.params[name].grad == 0.0 for name in trained)
+
+
 def _endings(r: Walkthrough) -> list[str]:
     lines = [""]
     if r.diverged:
         lines.append(f"The error grew from {r.forward['E_total']:.9f} to {r.final_error:.9f}: "
                      f"training diverged, the learning rate {r.lr:g} is too large.")
+    elif stalled(r):
+        lines.append(f"Training stalled at E_total {r.final_error:.9f}: every gradient is exactly 0 "
+                     f"at the final weights (the neurons saturated), so more steps change nothing; "
+                     f"the learning rate {r.lr:g} is too large.")
     lines.append(f"Update order: {r.order}, {ORDER_NOTES[r.order]}.")
     return lines
 
@@ -284,3 +303,14 @@ def _compiled_training(network: MazurNetwork, total: Value, steps: int, lr: floa
     if history is not None:
         history += [*losses, graph.forward()]
     return error_after_one, after_one
+
+
+def name_targets(nodes: Mapping[str, Value]) -> None:
+    """Label the targets' constant leaves target_o1 and target_o2, the checker's names for them,
+    so that drawings and the backward ledger show them by name (nodes: forward()'s dict)."""
+    for key in TARGETS:
+        out = nodes[f"out_{key}"]
+        for node in topological_order(nodes[f"E_{key}"]):
+            inputs = node.inputs
+            if len(inputs) == 2 and inputs[1] is out and inputs[0].op is None and not inputs[0].label:
+                inputs[0].label = f"target_{key}"
