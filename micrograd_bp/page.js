@@ -65,7 +65,8 @@
   const l = new Array(N).fill(null); // local derivatives on each node's input edges
   const g = new Array(N).fill(null); // grads after the whole backward pass
   let error = null; // {node, message}
-  let steps = []; // the backward ledger: one += per edge, in the engine's order
+  let steps = []; // the backward ledger (trace.trace_backward's steps): one per interior node, in
+                  // the engine's order, each with a send (+=) per input
   for (let i = 0; i < N; i++) if (NODES[i].op === null) v[i] = NODES[i].data;
 
   function overflow(i) { // engine._overflow
@@ -105,22 +106,24 @@
   }
 
   // engine.Value.backward: interior grads from zero, the root's 1, then in reverse topological
-  // order each node sends local * upstream to its inputs, in input order; a zero upstream is skipped.
+  // order each node sends local * upstream to its inputs, in input order. A node whose upstream
+  // is 0 sends nothing (backward() skips it); the ledger still lists it, as trace_backward does.
   function backward() {
     for (let i = 0; i < N; i++) g[i] = 0;
     g[ROOT] = 1;
     for (let c = ROOT; c >= 0; c--) {
       const inputs = NODES[c].inputs;
-      if (inputs.length === 0) continue;
+      if (NODES[c].op === null) continue;
       const upstream = g[c];
-      if (upstream === 0) continue;
+      const sends = [];
       for (let k = 0; k < inputs.length; k++) {
         const p = inputs[k];
-        const amount = l[c][k] * upstream;
         const before = g[p];
-        g[p] = before + amount;
-        steps.push({ node: c, input: k, parent: p, local: l[c][k], upstream, amount, before, after: g[p] });
+        const amount = upstream === 0 ? 0 : l[c][k] * upstream;
+        if (upstream !== 0) g[p] = before + amount;
+        sends.push({ input: k, parent: p, local: l[c][k], amount, before, after: g[p] });
       }
+      steps.push({ node: c, grad: upstream, sends });
     }
   }
 
@@ -293,23 +296,36 @@
 
   // ------------------------------------------------------------------------------- the state
   let step = 0; // steps done; steps.length: the whole pass
+  // trace.BackwardTrace.grads_after: after k steps; null for an interior node not reached yet.
   function gradsAt(k) {
     if (k >= steps.length) return g;
-    const partial = new Array(N).fill(error ? null : 0);
+    const partial = NODES.map((n) => (n.op === null && !error ? 0 : null));
     if (error) return partial;
     partial[ROOT] = 1;
-    for (let s = 0; s < k; s++) partial[steps[s].parent] = steps[s].after;
+    for (let s = 0; s < k; s++) for (const send of steps[s].sends) partial[send.parent] = send.after;
     return partial;
+  }
+
+  // viz._frame_states: final (no more += to come), partial, or waiting, after k steps.
+  function statesAt(k) {
+    const pending = new Int32Array(N);
+    const received = new Uint8Array(N);
+    steps.forEach((s, n) => { for (const send of s.sends) { if (n < k) received[send.parent] = 1; else pending[send.parent]++; } });
+    return NODES.map((_, i) => ((k > 0 && i === ROOT) || (received[i] && !pending[i]) ? "final"
+                                                                                       : received[i] ? "partial" : "waiting"));
   }
 
   function redraw() {
     const grads = gradsAt(step);
-    const done = new Set();
-    for (let s = 0; s < Math.min(step, steps.length); s++) done.add(steps[s].node + "," + steps[s].input);
-    const finalAt = new Array(N).fill(0);
-    steps.forEach((s, k) => { finalAt[s.parent] = k + 1; });
     const stepping = !error && step < steps.length;
-    const current = stepping && step > 0 ? steps[step - 1] : null;
+    const done = new Set(); // the consumers that have sent
+    for (let s = 0; s < Math.min(step, steps.length); s++) done.add(steps[s].node);
+    const current = stepping && step > 0 ? steps[step - 1].node : null;
+    const states = stepping ? statesAt(step) : null;
+    const mark = (group, i) => {
+      group.classList.toggle("final", stepping && states[i] === "final");
+      group.classList.toggle("partial", stepping && states[i] === "partial");
+    };
     const flows = [];
     for (const [key, group] of elementsByTitle) {
       const e = ELEMENTS[key];
@@ -319,17 +335,18 @@
       if (DATA.kind === "graph") {
         if (e.edge) {
           const [c, k] = e.edge;
-          const carried = !stepping || done.has(c + "," + k);
+          const carried = !stepping || done.has(c);
           if (texts.length) texts[texts.length - 1].textContent = fmt(l[c] ? l[c][k] : null);
           flows.push([group, carried && l[c] && grads[c] !== null ? l[c][k] * g[c] : null]);
           group.classList.toggle("pending", stepping && !carried);
-          group.classList.toggle("current", !!current && current.node === c && current.input === k);
+          group.classList.toggle("current", current === c);
         } else if (e.out) {
           flows.push([group, grads[e.node]]);
         } else if (key.startsWith("v") && texts.length >= 2) {
           setField(texts[texts.length - 2], "data ", v[e.node]);
-          setField(texts[texts.length - 1], "grad ", grads[e.node]);
-          group.classList.toggle("final", stepping && step >= finalAt[e.node]);
+          texts[texts.length - 1].textContent = grads[e.node] === null ? "grad: not reached"
+                                                                       : "grad " + fmt(grads[e.node]);
+          mark(group, e.node);
         }
       } else {
         if (e.edges) { // a weight's or a bias's edge
@@ -339,9 +356,9 @@
             if (texts.length >= 2) setNumber(texts[1], grads[e.node]);
             flows.push([group, grads[e.node]]);
           }
-          const carried = !stepping || e.edges.some(([c, k]) => done.has(c + "," + k));
+          const carried = !stepping || e.edges.some(([c]) => done.has(c));
           group.classList.toggle("pending", stepping && !carried);
-          group.classList.toggle("current", !!current && e.edges.some(([c, k]) => current.node === c && current.input === k));
+          group.classList.toggle("current", current !== null && e.edges.some(([c]) => current === c));
         } else if (e.node !== undefined) {
           if (key.startsWith("b") && texts.length >= 1) {
             setNumber(texts[0], v[e.node]);
@@ -349,7 +366,7 @@
           } else if (key.startsWith("i") && texts.length >= 2) {
             texts[texts.length - 1].textContent = fmt(v[e.node]);
           }
-          group.classList.toggle("final", stepping && step >= finalAt[e.node]);
+          mark(group, e.node);
         }
       }
     }
@@ -418,13 +435,25 @@
 
   function stepText(k) {
     if (error) return "No backward pass: " + error.message;
-    if (k === 0) return "Step 0 of " + steps.length + ": grad(" + NODES[ROOT].name + ") = 1, every other grad 0.";
+    const root = NODES[ROOT].name;
+    if (k === 0) return "Step 0 of " + steps.length + ": backward() starts: " + root + ".grad = 1, every other grad 0.";
     const s = steps[k - 1];
-    const into = NODES[s.parent].name;
-    return "Step " + k + " of " + steps.length + ": " + NODES[s.node].name + " sends to " + into + "\n" +
-      "grad(" + into + ") += d" + dname(NODES[s.node].name) + "/d" + dname(into) + " * grad(" + NODES[s.node].name + ")\n" +
-      "  = " + fmt6(s.before) + " + " + fmt6(s.local) + " * " + fmt6(s.upstream) + "\n" +
-      "  = " + fmt6(s.before) + " + " + fmt6(s.amount) + " = " + fmt6(s.after);
+    const name = NODES[s.node].name;
+    const lines = ["Step " + k + " of " + steps.length + ": " + name + " (" + NODES[s.node].symbol + "), its grad " +
+                   fmt6(s.grad) + " is final"];
+    if (s.grad === 0) {
+      lines.push("its grad is 0: backward() skips it, nothing is sent");
+      return lines.join("\n");
+    }
+    const shown = s.sends.slice(0, 12);
+    for (const send of shown) {
+      const into = NODES[send.parent].name;
+      lines.push(dname(into) + ".grad += d" + dname(name) + "/d" + dname(into) + " * " + dname(name) + ".grad = " +
+                 fmt6(send.local) + " * " + fmt6(s.grad) + " = " + fmt6(send.amount) +
+                 "  (" + fmt6(send.before) + " -> " + fmt6(send.after) + ")");
+    }
+    if (s.sends.length > shown.length) lines.push("... and " + (s.sends.length - shown.length) + " more inputs");
+    return lines.join("\n");
   }
 
   function drawStepper() {
@@ -597,26 +626,27 @@
       sel = { id: NODES[selected].id, name: info.name, grad: info.grad, count: info.count,
               paths: info.paths.map((p) => ({ nodes: p.nodes, factors: p.factors, product: p.product, edges: p.edges })) };
     }
-    const s = step > 0 && step <= steps.length ? steps[step - 1] : null;
+    const s = step > 0 && step <= steps.length ? ledgerStep(steps[step - 1]) : null;
     return {
       kind: DATA.kind, title: DATA.title, nodes,
       leaves: leaves.map((i) => NODES[i].id),
       root: NODES[ROOT].id,
       error: error ? { id: NODES[error.node].id, name: NODES[error.node].name, message: error.message } : null,
       step: { index: step, total: steps.length, text: stepText(step),
-              current: s ? { node: NODES[s.node].id, input: s.input, parent: NODES[s.parent].id, local: s.local,
-                             upstream: s.upstream, amount: s.amount, before: s.before, after: s.after } : null },
+              current: s },
       selected: sel,
       shown: DATA.shown === undefined ? null : DATA.shown,
     };
   }
-  function ledger() {
-    return steps.map((t) => ({ node: NODES[t.node].id, input: t.input, parent: NODES[t.parent].id,
-                               local: t.local, upstream: t.upstream, amount: t.amount }));
+  function ledgerStep(t) {
+    return { node: NODES[t.node].id, name: NODES[t.node].name, grad: t.grad,
+             sends: t.sends.map((d) => ({ input: d.input, to: NODES[d.parent].id, local: d.local, amount: d.amount,
+                                          before: d.before, after: d.after })) };
   }
+  function ledger() { return steps.map(ledgerStep); }
   window.micrograd = {
     state,
-    ledger, // every += of the backward pass, in order
+    ledger, // the backward pass's steps, in order, each with its += (trace_backward's ledger)
     repr, // Python's repr of a float, and viz's number format: the page's formats, for tests
     format: fmt,
     setLeaf(name, value) {

@@ -21,11 +21,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from micrograd_bp import Value, explain, ops, topological_order, viz
-from micrograd_bp.engine import _interior_order
 from micrograd_bp.examples import mazur, moons
 from micrograd_bp.expr import ExprError, parse
 from micrograd_bp.nn import MLP
 from micrograd_bp.page import Page, PageError, explore, explore_network
+from micrograd_bp.trace import BackwardTrace, trace_backward
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 # The machine has no network: without these Chromium waits on connections it cannot make.
@@ -212,63 +212,60 @@ def test_click_highlights_every_path_and_the_panel_sums_to_the_grad(browser, pag
     assert browser.execute_script("return window.micrograd.state().selected") is None
 
 
-def engine_ledger(root: Value) -> list[tuple[int, int, int, float]]:
-    """The engine's backward written out: (node, input position, input, amount) for each +=, in the
-    order of Value.backward (reversed interior order, inputs in order, a zero upstream skipped)."""
-    order = topological_order(root)
-    index = {id(n): i for i, n in enumerate(order)}
-    for node in order:
+def fresh_trace(root: Value) -> BackwardTrace:
+    """trace_backward's ledger of a backward() on zero grads (the page starts from zero too)."""
+    for node in topological_order(root):
         node.grad = 0.0
-    interior = _interior_order(root)
-    root.grad = 1.0
-    ledger = []
-    for node in reversed(interior):
-        if node.grad == 0.0:
-            continue
-        for k, (parent, local) in enumerate(zip(node.inputs, node.local_grads)):
-            parent.grad += local * node.grad
-            ledger.append((index[id(node)], k, index[id(parent)], local * node.grad))
-    return ledger
+    return trace_backward(root)
 
 
-def test_the_stepper_replays_the_engines_backward_in_its_order(browser, pages, mazur_page):
+def test_the_stepper_shows_trace_backwards_steps_in_its_order(browser, pages, mazur_page):
     page, total, nodes = mazur_page
     state = load(browser, page, pages, "mazur")
-    ledger = engine_ledger(total)
-    shown = browser.execute_script("return window.micrograd.ledger()")
-    assert len(shown) == len(ledger) == state["step"]["total"]
-    for s, (node, k, parent, amount) in zip(shown, ledger):
-        assert (s["node"], s["input"], s["parent"]) == (f"v{node}", k, f"v{parent}")
-        assert close(s["amount"], amount)
-    # at step k the grads are the partial sums after k +=
-    order = topological_order(total)
-    for k in (0, 1, 5, 17, len(ledger)):
+    trace = fresh_trace(total)
+    ledger = browser.execute_script("return window.micrograd.ledger()")
+    assert len(ledger) == len(trace.steps) == state["step"]["total"] == 15  # 4 nets, 4 sigmoids, 2 x (-, **2, *), +
+    for shown, step in zip(ledger, trace.steps):
+        assert shown["node"] == f"v{step.position}" and close(shown["grad"], step.grad)
+        assert [s["to"] for s in shown["sends"]] == [f"v{send.position}" for send in step.sends]
+        for s, send in zip(shown["sends"], step.sends):
+            for key in ("local", "amount", "before", "after"):
+                assert close(s[key], getattr(send, key)), (step, key)
+    # at step k: the ledger's partial sums, and its frames' final / partial / waiting nodes
+    for k in (0, 1, 5, 11, len(trace.steps)):
         state = browser.execute_script("return window.micrograd.step(arguments[0])", k)
-        partial = [0.0] * len(order)
-        partial[-1] = 1.0
-        for _, _, parent, amount in ledger[:k]:
-            partial[parent] += amount
         assert state["step"]["index"] == k
-        for n, expected in zip(state["nodes"], partial):
-            assert close(n["grad"], expected)
-    # the controls: next, prev and the slider move one step and show the step's +=
+        for shown, expected in zip(state["nodes"], trace.grads_after(k)):
+            assert shown["grad"] is None if expected is None else close(shown["grad"], expected)
+        if k < len(trace.steps):
+            classes = browser.execute_script(
+                "return Array.from(document.querySelectorAll('#drawing g.node')).filter(g => "
+                "/^v[0-9]+$/.test(g.dataset.title)).map(g => [g.dataset.title, g.getAttribute('class')])")
+            frame = viz._frame_states(trace, k)
+            for title, cls in classes:
+                state_of = frame[int(title[1:])]
+                assert ("final" in cls.split()) == (state_of == "final"), (k, title)
+                assert ("partial" in cls.split()) == (state_of == "partial"), (k, title)
+    # the controls: next, prev and the slider move one step; the panel shows the step's +=
     browser.execute_script("window.micrograd.step(3)")
     browser.find_element(By.ID, "next").click()
     state = browser.execute_script("return window.micrograd.state()")
     assert state["step"]["index"] == 4
-    node, _, parent, amount = ledger[3]
+    step = trace.steps[3]
     text = browser.find_element(By.ID, "step-text").text
-    assert text.startswith(f"Step 4 of {len(ledger)}: {state['nodes'][node]['name']} sends to "
-                           f"{state['nodes'][parent]['name']}")
-    assert f"{amount:.6f}" in text
-    assert browser.execute_script("return document.querySelectorAll('g.edge.current').length") == 1
+    assert text.startswith(f"Step 4 of {len(trace.steps)}: {step.node} ({step.op}), its grad {step.grad:.6f}")
+    for send in step.sends:
+        assert f"{send.local:.6f} * {step.grad:.6f} = {send.amount:.6f}" in text
+    current = browser.execute_script("return document.querySelectorAll('g.edge.current').length")
+    assert current == len(step.sends)
+    assert state["step"]["current"]["node"] == f"v{step.position}"
     browser.find_element(By.ID, "prev").click()
     assert browser.execute_script("return window.micrograd.state().step.index") == 3
     browser.execute_script("const s = document.getElementById('slider'); s.value = '9';"
                            "s.dispatchEvent(new Event('input'))")
     assert browser.execute_script("return window.micrograd.state().step.index") == 9
     browser.find_element(By.ID, "last").click()
-    assert browser.execute_script("return window.micrograd.state().step.index") == len(ledger)
+    assert browser.execute_script("return window.micrograd.state().step.index") == len(trace.steps)
 
 
 def test_live_edit_recomputes_forward_and_backward(browser, pages, mazur_page):
@@ -481,7 +478,7 @@ def test_network_view_hover_click_live_and_step(browser, pages):
     label = browser.find_element(By.CSS_SELECTOR, 'g[data-title="n1_0->n2_0"]').text
     w5 = next(n for n in topological_order(moved) if n.label == "w5")
     assert "w5 = 0.7000" in label and f"dE_total/dw5 = {w5.grad:.4f}" in label
-    assert browser.execute_script("return window.micrograd.ledger().length") == len(engine_ledger(moved))
+    assert browser.execute_script("return window.micrograd.ledger().length") == len(fresh_trace(moved).steps)
     state = browser.execute_script("return window.micrograd.step(2)")
     assert state["step"]["index"] == 2
     assert browser.execute_script("return document.querySelectorAll('g.edge.pending').length") > 0
