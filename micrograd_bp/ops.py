@@ -323,6 +323,15 @@ def _power_formula(n: float) -> str:
     return f"-{power}" if n == -1 else f"{_number_text(n)}*{power}"
 
 
+def _power_js(n: float) -> str:
+    """The page's x ** n (ops._power), and where the derivative is infinite, _power_partial's error:
+    the engine computes the partials when it makes the node, so the node fails there too."""
+    forward = f"power({{0}}, {_literal(n)})"
+    if not 0 < n < 1:
+        return forward
+    return f'({{0}} === 0 ? fail("pow: the derivative of x**{n!r} is infinite at x = 0") : {forward})'
+
+
 def _power_replay(n: float) -> Replay:
     redo = "" if n.is_integer() else "{0} < 0.0"  # Python would give a complex number
     partial = "0.0" if n == 0 else f"{_literal(n)} * {{0}} ** {_literal(n - 1)}"
@@ -340,7 +349,7 @@ def power_op(exponent: float) -> Op:
         text = _number_text(n)
         op = Op("powc", 1, lambda a: _power(a, n), lambda a, out: (_power_partial(a, n),),
                 (_power_formula(n),), symbol=f"**{n:g}", function=False, precedence=4,
-                latex=f"{{{{{{0}}}}}}^{{{{{text}}}}}", js=f"power({{0}}, {_literal(n)})",
+                latex=f"{{{{{{0}}}}}}^{{{{{text}}}}}", js=_power_js(n),
                 sympy=lambda sp, a: a ** (sp.Integer(int(n)) if n.is_integer() else sp.Rational(repr(n))),
                 replay=_power_replay(n), exponent=n)
         if len(_POWER_OPS) < _MAX_POWER_OPS:

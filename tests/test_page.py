@@ -224,7 +224,8 @@ def test_the_stepper_shows_trace_backwards_steps_in_its_order(browser, pages, ma
     state = load(browser, page, pages, "mazur")
     trace = fresh_trace(total)
     ledger = browser.execute_script("return window.micrograd.ledger()")
-    assert len(ledger) == len(trace.steps) == state["step"]["total"] == 15  # 4 nets, 4 sigmoids, 2 x (-, **2, *), +
+    # the interior nodes: 4 nets, 4 sigmoids, 2 x (-, **2, *0.5) and the final +
+    assert len(ledger) == len(trace.steps) == state["step"]["total"] == 15
     for shown, step in zip(ledger, trace.steps):
         assert shown["node"] == f"v{step.position}" and close(shown["grad"], step.grad)
         assert [s["to"] for s in shown["sends"]] == [f"v{send.position}" for send in step.sends]
@@ -323,6 +324,8 @@ def python_error(text: str, values: dict[str, float]) -> str | None:
     ("x/y + x", {"x": 2.0, "y": 3.0}, 0.0, "y"),
     ("x**y", {"x": 2.0, "y": 0.5}, -2.0, "x"),
     ("(x + 1)**0.5", {"x": 2.0}, -3.0, "x"),
+    ("(x + 1)**0.5", {"x": 2.0}, -1.0, "x"),  # the forward is 0; its derivative is infinite
+    ("x**-2", {"x": 2.0}, 0.0, "x"),
     ("exp(x*y)", {"x": 2.0, "y": 3.0}, 800.0, "y"),
 ])
 def test_a_domain_error_shows_pythons_message_on_its_node_and_no_nan(browser, pages, text, start, bad, leaf):
