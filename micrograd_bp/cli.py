@@ -30,7 +30,7 @@ INPUT_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
 # Exit statuses: 0 done (a claim is right), 1 a claim is wrong, 2 bad input. A closed pipe ends
 # quietly with the shell's status for SIGPIPE, a failed write (a full disk) with one line and 1,
 # Ctrl-C with the shell's status for SIGINT.
-EXIT_USAGE, EXIT_WRITE_FAILED, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 2, 1, 128 + 13, 128 + 2
+EXIT_USAGE, EXIT_WRITE_FAILED, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 2, 74, 128 + 13, 128 + 2  # 74: EX_IOERR
 
 
 class UsageError(Exception):

@@ -45,11 +45,11 @@ def test_a_reader_that_stops_after_one_line():
     assert err == b"" and process.returncode == 128 + signal.SIGPIPE
 
 
-def test_a_full_disk_is_one_line_and_status_1():
+def test_a_full_disk_is_one_line_and_status_74_not_checks_wrong():
     with open("/dev/full", "w") as full:
         process = cli_process("mazur", stdout=full, stderr=subprocess.PIPE, text=True)
         _, err = process.communicate(timeout=60)
-    assert process.returncode == 1
+    assert process.returncode == 74  # EX_IOERR: 1 is check's "the claim is wrong"
     assert err == "micrograd-bp: error: cannot write the output: No space left on device\n"
 
 
@@ -59,7 +59,7 @@ def test_help_and_version_to_a_full_disk_are_not_silently_lost(argv):
     with open("/dev/full", "w") as full:
         process = cli_process(*argv, stdout=full, stderr=subprocess.PIPE, text=True)
         _, err = process.communicate(timeout=60)
-    assert process.returncode == 1 and err.endswith("No space left on device\n") and err.count("\n") == 1
+    assert process.returncode == 74 and err.endswith("No space left on device\n") and err.count("\n") == 1
 
 
 def test_ctrl_c_ends_quietly_with_status_130():
