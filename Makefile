@@ -48,6 +48,7 @@ graphs: $(STAMP) dot
 	mkdir -p docs
 	$(VENV)/bin/micrograd-bp mazur --network docs/mazur_network.svg --graph docs/mazur_graph.svg >/dev/null
 	$(VENV)/bin/micrograd-bp one-weight --graph docs/one_weight_graph.svg >/dev/null
+	$(VENV)/bin/micrograd-bp mazur --trace --animate docs/mazur_backward.gif >/dev/null
 
 # The README's screenshot of the live page (the Mazur graph after a click on w1), in headless Chromium.
 screenshot: $(STAMP) dot browser

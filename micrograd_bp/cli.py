@@ -16,7 +16,7 @@ from . import __version__
 from . import check as checking
 from . import expr as expressions
 from .engine import Value
-from .examples import mazur, one_weight
+from .examples import backward_lessons, mazur, one_weight
 from .trace import MAX_STEPS, BackwardTrace, trace_backward
 
 if TYPE_CHECKING:
@@ -342,13 +342,6 @@ def _emit_ledger(ledger: BackwardTrace, args: argparse.Namespace) -> None:
         _write_animation(ledger, args.animate)
 
 
-def mazur_ledger() -> BackwardTrace:
-    """backward() from E_total on the tutorial's network, its targets named as the checker names them."""
-    nodes = mazur.MazurNetwork().forward()
-    mazur.name_targets(nodes)
-    return trace_backward(nodes["E_total"])
-
-
 # ---------------------------------------------------------------------------------------- mazur
 
 def add_mazur(sub: argparse._SubParsersAction) -> None:
@@ -415,7 +408,7 @@ def run_mazur(args: argparse.Namespace) -> int:
     if args.graph is not None or args.network is not None:
         draw_mazur(args.graph, args.network)
     if args.animate is not None:
-        _write_animation(mazur_ledger(), args.animate)
+        _write_animation(backward_lessons.mazur_ledger(), args.animate)
     return status
 
 
@@ -426,7 +419,7 @@ def run_mazur_trace(args: argparse.Namespace) -> int:
                   "does nothing with --trace: it shows one backward pass on the tutorial's network")
     check_pictures(args, "--graph", "--network")
     check_animation(args)
-    _emit_ledger(mazur_ledger(), args)
+    _emit_ledger(backward_lessons.mazur_ledger(), args)
     if args.graph is not None or args.network is not None:
         draw_mazur(args.graph, args.network)
     return 0

@@ -110,7 +110,7 @@ class Step:
                 "sends": [s.to_json() for s in self.sends]}
 
 
-@dataclass
+@dataclass(repr=False)
 class BackwardTrace:
     """The ledger of one backward() pass from root, in the engine's order, with its exact numbers."""
 
@@ -157,6 +157,8 @@ class BackwardTrace:
 
     def __str__(self) -> str:
         return self.format()
+
+    __repr__ = __str__  # in the REPL, the text the CLI prints
 
     def _repr_html_(self) -> str:
         """Jupyter: one table row per send, the += visible."""

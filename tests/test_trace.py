@@ -23,10 +23,7 @@ def bits(x: float) -> bytes:
     return struct.pack("<d", x)
 
 
-def mazur_ledger():
-    nodes = mazur.MazurNetwork().forward()
-    mazur.name_targets(nodes)
-    return trace_backward(nodes["E_total"])
+mazur_ledger = lessons.mazur_ledger
 
 
 # ------------------------------------------------------------------------------- the Mazur ledger

@@ -12,6 +12,14 @@ from . import mazur
 MAX_NAIVE_VISITS = 100_000  # a naive recursion visits a node once per path: it can blow up
 
 
+def mazur_ledger() -> BackwardTrace:
+    """The ledger of backward() from E_total on the tutorial's network (targets named target_o1,
+    target_o2, as the checker names them)."""
+    nodes = mazur.MazurNetwork().forward()
+    mazur.name_targets(nodes)
+    return trace_backward(nodes["E_total"])
+
+
 def _replay(root: Value, combine: Callable[[float, float], float]) -> dict[str, float]:
     """backward()'s order and products, with `combine(old grad, amount)` in place of +=, on fresh
     grads (0 everywhere, 1 at the root); each node's resulting grad, by its ledger name."""
@@ -134,6 +142,7 @@ def why_zero_grad() -> ZeroGradLesson:
     """A second backward() adds to the leaves' grads (the weights show twice the partial) while
     interior nodes hold this pass's gradient; zero_grad() first gives the partials again."""
     nodes = mazur.MazurNetwork().forward()
+    mazur.name_targets(nodes)
     total = nodes["E_total"]
     first = trace_backward(total).final
     second = trace_backward(total)
