@@ -15,7 +15,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, NoReturn
 from . import __version__
 from . import check as checking
 from . import expr as expressions
-from .engine import Value
+from .engine import Value, topological_order
 from .examples import backward_lessons, mazur, one_weight
 from .trace import MAX_STEPS, BackwardTrace, trace_backward
 
@@ -287,6 +287,15 @@ def check_animation(args: argparse.Namespace) -> None:
                          f"{viz.INSTALL_HINT}")
 
 
+def check_animation_size(args: argparse.Namespace, root: Value) -> None:
+    """--animate on a graph above the drawing's node limit: refused before anything is printed."""
+    if args.animate is not None:
+        try:
+            _viz().check_animation(args.animate, len(topological_order(root)))
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+
+
 def _backward(output: Value, animate: str | None) -> BackwardTrace | None:
     """output.backward(); with --animate, through the ledger (the same pass), which is returned."""
     if animate is None:
@@ -327,6 +336,7 @@ def run_trace(args: argparse.Namespace) -> int:
     check_animation(args)
     evaluation = _evaluate(args)
     output = evaluation.output
+    check_animation_size(args, output)
     if not output.label:
         output.label = "f"  # as grad prints df/dNAME
     _emit_ledger(trace_backward(output), args)
@@ -549,6 +559,7 @@ def run_grad(args: argparse.Namespace) -> int:
     check_pictures(args, "--graph")
     check_animation(args)
     evaluation = _evaluate(args)
+    check_animation_size(args, evaluation.output)
     if args.json:
         emit_json(evaluation)
     else:
