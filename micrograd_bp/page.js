@@ -243,10 +243,13 @@
   document.getElementById("drawing").appendChild(svg);
   const ELEMENTS = DATA.elements;
   const elementsByTitle = new Map();
+  const seen = new Map(); // an input used twice (x*x) draws two edges with one title: the second is #2
   for (const group of svg.querySelectorAll("g.node, g.edge")) {
     const title = group.querySelector(":scope > title");
     if (!title) continue;
-    const key = title.textContent;
+    const count = (seen.get(title.textContent) || 0) + 1;
+    seen.set(title.textContent, count);
+    const key = count > 1 ? title.textContent + "#" + count : title.textContent;
     title.remove(); // the page draws its own tooltips, not the browser's
     group.setAttribute("data-title", key);
     if (ELEMENTS[key]) elementsByTitle.set(key, group);

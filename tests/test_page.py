@@ -414,6 +414,21 @@ def test_random_expressions_agree_with_python_before_and_after_edits(browser, pa
     assert checked == 20 and errors >= 1
 
 
+def test_an_input_used_twice_has_both_its_edges(browser, pages):
+    x = Value(1.5, "x")
+    y = (x * x).named("y")  # dy/dx = 2x: two edges from x, each with local derivative x
+    state = load(browser, explore(y), pages, "square")
+    state = set_leaf(browser, "x", -0.25)
+    moved = Value(-0.25, "x")
+    assert_matches_python(state, (moved * moved).named("y"))
+    assert state["nodes"][0]["grad"] == -0.5
+    for title in ("v0->o1", "v0->o1#2"):
+        assert element(browser, title).text == "-0.2500"
+    assert hover(browser, "v0->o1#2").startswith("dy/dx = x = -0.250000")
+    selected = browser.execute_script("return window.micrograd.select('x').selected")
+    assert selected["count"] == 2 and [p["product"] for p in selected["paths"]] == [-0.25, -0.25]
+
+
 def test_labels_are_text_and_run_nothing(browser, pages):
     script = "</script><script>window.pwned=1</script>"
     markup = '"><img src=x onerror=alert(1)>'
