@@ -43,8 +43,13 @@ def _op_js(op: Op, n: int) -> str:
 # A formula is parsed by the expression language's parser into its stack program, which is
 # turned into a small tree; the tree becomes JavaScript, display text, and its top-level factors.
 
-_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4, "powc": 4}
-_INFIX = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "pow": "**", "powc": "**"}
+def _record(kind: str) -> Op:
+    """The op record of a formula's operator (a number exponent is still pow's ** there)."""
+    return OPS["pow" if kind == "powc" else kind]
+
+
+def _infix(op: Op) -> str:
+    return f" {op.infix} " if op.precedence == 1 else op.infix
 
 
 def _fill(template: str, args: Sequence[str]) -> str:
@@ -87,7 +92,7 @@ def _js(tree: tuple, env: dict[str, str]) -> str:
     a, b = _js(tree[1], env), _js(tree[2], env)
     if kind in ("pow", "powc"):
         return f"Math.pow({a}, {b})"
-    return f"({a}{_INFIX[kind].strip() if kind in ('mul', 'div') else _INFIX[kind]}{b})"
+    return f"({a} {_record(kind).infix} {b})"
 
 
 def _text(tree: tuple) -> tuple[str, int]:
@@ -99,7 +104,7 @@ def _text(tree: tuple) -> tuple[str, int]:
         return "{" + tree[1] + "}", 5
     if kind == "call":
         return f"{tree[1]}({', '.join(_text(t)[0] for t in tree[2:])})", 5
-    prec = _PREC[kind]
+    prec = _record(kind).precedence
     if kind == "neg":
         inner, p = _text(tree[1])
         return "-" + (f"({inner})" if p < prec else inner), prec
@@ -108,7 +113,7 @@ def _text(tree: tuple) -> tuple[str, int]:
         left = f"({left})"
     if rp < prec or (rp == prec and kind in ("sub", "div")):
         right = f"({right})"
-    return f"{left}{_INFIX[kind]}{right}", prec
+    return f"{left}{_infix(_record(kind))}{right}", prec
 
 
 def _factors(tree: tuple) -> list[tuple]:
