@@ -6,7 +6,8 @@ import html
 import json
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -14,10 +15,11 @@ from string import Template
 from types import ModuleType
 
 from . import expr, ops
-from .check import MAX_PATHS, node_names
+from .check import MAX_PATHS
 from .engine import Value, topological_order
 from .nn import MLP
 from .ops import OPS, Op
+from .trace import ledger_names
 
 LEAF_LIMIT = 2000  # leaves listed in the page's editor; the others are set by window.micrograd.setLeaf
 CHUNK = 400  # nodes per generated JavaScript function (one huge function parses slowly)
@@ -168,22 +170,24 @@ def _generate(order: list[Value], index: dict[int, int]) -> tuple[str, dict[str,
     return "\n".join(code), kinds
 
 
-def _fresh_grads(root: Value, order: list[Value]) -> list[float]:
-    """Every node's grad after a backward() from root on zero grads; the graph is left as it was."""
+@contextmanager
+def _fresh_backward(root: Value, order: list[Value]) -> Iterator[None]:
+    """Inside: every node's grad as a backward() from root on zero grads leaves it (so the drawing
+    shows what the page computes). After: the grads the graph had, unchanged."""
     saved = [node.grad for node in order]
     for node in order:
         node.grad = 0.0
     try:
         root.backward()
-        return [node.grad for node in order]
+        yield
     finally:
         for node, g in zip(order, saved):
             node.grad = g
 
 
 def _nodes(order: list[Value], index: dict[int, int], parameters: set[int]) -> list[dict]:
-    names = node_names(order[-1])
-    return [{"id": f"v{i}", "name": node.label or names.get(id(node), f"v{i}"), "label": node.label,
+    _, names = ledger_names(order[-1])  # the backward ledger's names: a label, else the expression
+    return [{"id": f"v{i}", "name": names[i], "label": node.label,
              "op": node.op.name if node.op else None, "symbol": node.op.symbol if node.op else "",
              "kind": _kind(node.op, len(node.inputs)) if node.op else None,
              "inputs": [index[id(p)] for p in node.inputs], "data": node.data,
@@ -263,10 +267,9 @@ def _graph_data(root: Value, order: list[Value], parameters: Sequence[Value] | N
     if parameters is None:
         parameters = [node for node in order if node.op is None and node.label]
     code, kinds = _generate(order, index)
-    grads = _fresh_grads(root, order)
     data = {"kind": kind, "title": title, "decimals": decimals, "root": len(order) - 1,
             "nodes": _nodes(order, index, {id(p) for p in parameters}), "kinds": kinds,
-            "python_grads": grads, "max_paths": MAX_PATHS, "leaf_limit": LEAF_LIMIT}
+            "max_paths": MAX_PATHS, "leaf_limit": LEAF_LIMIT}
     return data, code, index
 
 
@@ -281,15 +284,8 @@ def explore(root: Value, *, rankdir: str = "LR", decimals: int = 4, max_nodes: i
     order = topological_order(root)
     title = title or f"The computation graph of {root.label or 'the output'}"
     data, code, index = _graph_data(root, order, parameters, decimals, "graph", title)
-    grads = data["python_grads"]
-    saved = [node.grad for node in order]
-    for node, g in zip(order, grads):
-        node.grad = g
-    try:
+    with _fresh_backward(root, order):
         graph = _viz().draw(root, rankdir=rankdir, decimals=decimals, max_nodes=max_nodes)
-    finally:
-        for node, g in zip(order, saved):
-            node.grad = g
     data["svg"] = _svg(graph)
     data["shown"] = sum(1 for line in graph.body if re.match(r"\s*v\d+ \[", line))  # draw's cut
     # The drawing's elements: v{i} is node i's record, o{i} its op, and v{p} -> o{i} the edge
@@ -361,15 +357,9 @@ def explore_network(mlp: MLP, *, loss: Value | None = None, inputs: Sequence[Val
     sizes = " -> ".join(str(n) for n in [n_inputs, *(len(layer.neurons) for layer in mlp.layers)])
     title = title or f"MLP {sizes}"
     data, code, index = _graph_data(loss, order, mlp.parameters(), decimals, "network", title)
-    saved = [node.grad for node in order]
-    for node, g in zip(order, data["python_grads"]):
-        node.grad = g
-    try:
+    with _fresh_backward(loss, order):
         graph = _viz().draw_network(mlp, decimals=decimals, input_names=input_names, inputs=inputs,
-                                 names=names, loss_name=loss_name, title=title)
-    finally:
-        for node, g in zip(order, saved):
-            node.grad = g
+                                    names=names, loss_name=loss_name, title=title)
     data["svg"] = _svg(graph)
     data["loss_name"] = loss_name
     data["elements"] = _network_elements(mlp, order, index, inputs)

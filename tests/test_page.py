@@ -302,11 +302,14 @@ def test_scripting_errors_are_clear(browser, pages, mazur_page):
     for call, message in (("setLeaf('nope', 1)", 'no node named "nope"'),
                           ("setLeaf('E_total', 1)", "E_total is not a leaf"),
                           ("setLeaf('w1', NaN)", "the value must be a finite number"),
-                          ("setLeaf('0.5', 1)", '2 nodes are named "0.5"'),
                           ("step(1.5)", "k must be an integer")):
         error = browser.execute_script(f"try {{ window.micrograd.{call}; return null; }} "
                                        "catch (e) { return e.message; }")
         assert error is not None and message in error, (call, error)
+    # names are unique (the ledger's: a shared one gets its position), but a label can be an id
+    load(browser, explore(Value(1.0, "v1") * Value(2.0, "v0")), pages, "names")
+    error = browser.execute_script("try { window.micrograd.select('v0'); } catch (e) { return e.message; }")
+    assert error.startswith('2 nodes are named "v0": use an id')
 
 
 # ------------------------------------------------------------------------- errors and random graphs
