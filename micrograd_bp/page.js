@@ -208,19 +208,20 @@
     if (!reach[ROOT] || g[x] === null) return result;
     if (x === ROOT) { result.paths.push({ nodes: [NODES[x].name], factors: [], product: 1 }); return result; }
     const limit = DATA.max_paths;
+    // Depth first from the root, inputs in order (as check.explain), with a stack of its own: a
+    // graph as deep as memory allows, no recursion.
     const edges = [];
-    const walk = (c) => { // depth first from the root, inputs in order (as check.explain)
-      const inputs = NODES[c].inputs;
-      for (let k = 0; k < inputs.length && result.paths.length < limit; k++) {
-        const p = inputs[k];
-        if (!reach[p]) continue;
-        edges.push([c, k]);
-        if (p === x) result.paths.push(makePath(edges));
-        else walk(p);
-        edges.pop();
-      }
-    };
-    walk(ROOT);
+    const stack = [[ROOT, 0]];
+    while (stack.length && result.paths.length < limit) {
+      const top = stack[stack.length - 1];
+      const inputs = NODES[top[0]].inputs;
+      if (top[1] >= inputs.length) { stack.pop(); edges.pop(); continue; }
+      const k = top[1]++;
+      const p = inputs[k];
+      if (!reach[p]) continue;
+      edges.push([top[0], k]);
+      if (p === x) { result.paths.push(makePath(edges)); edges.pop(); } else stack.push([p, 0]);
+    }
     return result;
   }
 

@@ -469,6 +469,18 @@ def test_above_the_node_limit_the_page_shows_draws_cut_and_says_so(browser, page
     assert_matches_python(state, y)  # every node is computed, drawn or not
 
 
+def test_a_deep_chain_is_explained_without_recursion(browser, pages):
+    x = Value(0.5, "x")
+    y = x
+    for _ in range(12_000):  # deeper than Chromium's call stack (a recursive walk stops near 10,600)
+        y = y * 1.00001
+    state = load(browser, explore(y, max_nodes=50), pages, "deep")
+    selected = browser.execute_script("return window.micrograd.select('x').selected")
+    fresh_backward(y)
+    assert selected["count"] == 1 and len(selected["paths"][0]["factors"]) == 12_000
+    assert close(selected["paths"][0]["product"], x.grad, 1e-9) and close(state["nodes"][0]["grad"], x.grad)
+
+
 # ----------------------------------------------------------------------------- the network view
 
 def test_network_view_hover_click_live_and_step(browser, pages):
