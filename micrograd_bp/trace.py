@@ -136,6 +136,10 @@ class BackwardTrace:
 
     def format(self, max_steps: int | None = MAX_STEPS) -> str:
         """The ledger as text; at most max_steps steps, then how many were left out."""
+        if self.nodes and self.nodes[-1].op is None:
+            before = self.earlier.get(self.root, 0.0)
+            return (f"backward() from {self.root}: a leaf, so no steps: d{self.root}/d{self.root} = 1 "
+                    f"is added to its grad, {_num(before)} + 1 = {_num(self.final[self.root])}")
         lines = [f"backward() from {self.root}: {len(self.steps)} step{'s' if len(self.steps) != 1 else ''}"
                  f", each node once, in reverse topological order; d{self.root}/d{self.root} = 1"]
         if self.earlier:

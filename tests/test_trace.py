@@ -157,6 +157,9 @@ def test_a_leaf_root():
     x = Value(2.0, "x")
     ledger = trace_backward(x)
     assert ledger.steps == [] and ledger.final == {"x": 1.0} and x.grad == 1.0
+    again = trace_backward(x)  # a leaf accumulates: 1 + 1
+    assert again.final == {"x": 2.0} and again.earlier == {"x": 1.0}
+    assert "a leaf, so no steps" in str(again) and "1 + 1 = 2" in str(again)
 
 
 # ------------------------------------------------------------------------------------------ names

@@ -731,3 +731,12 @@ def test_a_render_that_takes_too_long_is_stopped_with_a_clear_error(tmp_path, mo
     with pytest.raises(viz.RenderError, match="did not finish laying out"):
         write_graph(draw(nodes["E_total"]), tmp_path / "m.svg")
     assert not (tmp_path / "m.svg").exists()
+
+
+def test_a_pass_from_another_output_is_not_called_partials():
+    x = Value(3.0, "x")
+    y = (x * x).named("y")
+    z = (y + x).named("z")
+    z.backward()  # y.grad is dz/dy = 1, but x.grad is dz/dx = 2x + 1 = 7, not dy/dx = 6
+    source = draw(y).source
+    assert "grad on each node" not in source and "not dy/d(node)" in source
