@@ -600,6 +600,11 @@
     if (event.key === "Escape" && selected !== null) { selected = null; drawSelection(); }
   });
 
+  document.getElementById("zoom").addEventListener("click", (event) => { // fit the width, or 1:1
+    const actual = document.getElementById("drawing").classList.toggle("actual");
+    event.target.textContent = actual ? "fit to width" : "actual size";
+  });
+
   // ------------------------------------------------------------------------------ the stepper
   let timer = null;
   function goTo(k) {

@@ -467,6 +467,14 @@ def test_above_the_node_limit_the_page_shows_draws_cut_and_says_so(browser, page
     assert f"30 of {len(order)} nodes shown" in browser.find_element(By.ID, "note").text
     assert f"30 of {len(order)} nodes shown" in browser.find_element(By.CSS_SELECTOR, "#drawing svg").text
     assert_matches_python(state, y)  # every node is computed, drawn or not
+    # the drawing fits the width; one click shows it at its own size, another fits it again
+    width = "return document.querySelector('#drawing svg').getBoundingClientRect().width"
+    fitted = browser.execute_script(width)
+    browser.find_element(By.ID, "zoom").click()
+    assert browser.execute_script(width) > fitted
+    assert browser.find_element(By.ID, "zoom").text == "fit to width"
+    browser.find_element(By.ID, "zoom").click()
+    assert browser.execute_script(width) == fitted
 
 
 def test_a_deep_chain_is_explained_without_recursion(browser, pages):
