@@ -75,6 +75,19 @@
     fail(node.op + ": overflow, the result of " + node.op + "(" + args + ") is not finite");
   }
 
+  // The engine computes a node's local derivatives when it makes the node: one that is not finite
+  // (which Python would store) stops the page there, so no grad is ever inf or NaN.
+  function locals(i) {
+    const values = l[i];
+    for (let k = 0; k < values.length; k++) {
+      if (!isFinite(values[k])) {
+        const names = KINDS[NODES[i].kind].names;
+        fail(NODES[i].op + ": the local derivative d(out)/d(" + names[k] + ") is not finite at " +
+             NODES[i].inputs.map((p, j) => names[j] + " = " + repr(v[p])).join(", "));
+      }
+    }
+  }
+
   // GENERATED CODE
 
   function compute() {
@@ -84,18 +97,6 @@
     const S = { at: -1 };
     try {
       for (const chunk of FORWARD) chunk(v, l, S);
-      for (let i = 0; i < N; i++) {
-        const locals = l[i];
-        if (locals === null) continue;
-        for (let k = 0; k < locals.length; k++) {
-          if (!isFinite(locals[k])) {
-            S.at = i;
-            const names = KINDS[NODES[i].kind].names;
-            fail(NODES[i].op + ": the local derivative d(out)/d(" + names[k] + ") is not finite at " +
-                 NODES[i].inputs.map((p, j) => names[j] + " = " + repr(v[p])).join(", "));
-          }
-        }
-      }
     } catch (e) {
       if (!(e instanceof DomainError)) throw e;
       error = { node: S.at, message: e.message };

@@ -149,7 +149,7 @@ def _generate(order: list[Value], index: dict[int, int]) -> tuple[str, dict[str,
         forward = _fill(_op_js(node.op, n), inputs)
         partials = ", ".join(_js(f, env) for f in formulas)
         lines.append(f"S.at = {i}; v[{i}] = {forward}; if (v[{i}] - v[{i}] !== 0) overflow({i}); "
-                     f"l[{i}] = [{partials}];")
+                     f"l[{i}] = [{partials}]; locals({i});")
         kind = _kind(node.op, n)
         if kind not in kinds:
             local = {**{name: f"x[{k}]" for k, name in enumerate(names)}, "out": "out"}

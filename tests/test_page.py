@@ -353,6 +353,17 @@ def test_a_domain_error_shows_pythons_message_on_its_node_and_no_nan(browser, pa
     assert_matches_python(state, evaluation.output)
 
 
+def test_an_infinite_local_derivative_stops_the_page_at_its_node(browser, pages):
+    start = parse("x/y").evaluate({"x": 1.0, "y": 2.0})
+    load(browser, explore(start.output), pages, "infinite")
+    state = set_leaf(browser, "y", 1e-300)
+    python = parse("x/y").evaluate({"x": 1.0, "y": 1e-300}).output
+    assert math.isfinite(python.data) and python.local_grads[1] == -math.inf  # Python stores it
+    assert state["error"] == {"id": "v2", "name": "x/y", "message": "div: the local derivative d(out)/d(b) "
+                              "is not finite at a = 1.0, b = 1e-300"}
+    assert all(n["grad"] is None for n in state["nodes"])
+
+
 def random_expression(rng: random.Random, depth: int = 0) -> str:
     if depth > 3 or rng.random() < 0.25:
         return rng.choice(["x", "y", "z", f"{rng.uniform(-2, 2):.3f}"])
