@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import IO, TYPE_CHECKING, Callable, NoReturn
+from typing import IO, TYPE_CHECKING, Any, Callable, NoReturn
 
 from . import __version__
 from . import check as checking
@@ -177,10 +177,17 @@ def _viz() -> ModuleType:
     return viz
 
 
+def _page() -> ModuleType:
+    _viz()  # the page draws with viz: the same clear error when graphviz is missing
+    from . import page
+    return page
+
+
 def _add_picture_option(p: argparse.ArgumentParser, option: str, what: str) -> None:
     p.add_argument(option, metavar="FILE",
                    help=f"also write {what}; the format follows the suffix: .svg, .png, .pdf "
-                        "(rendered by Graphviz's dot) or .dot (the source, no Graphviz needed)")
+                        "(rendered by Graphviz's dot), .dot (the source, no Graphviz needed) or "
+                        ".html (a live page: hover, click, step through backward, edit the leaves)")
 
 
 def check_pictures(args: argparse.Namespace, *options: str) -> None:
@@ -196,9 +203,12 @@ def check_pictures(args: argparse.Namespace, *options: str) -> None:
     claimed: dict[Path, str] = {}
     for option, path in asked:
         try:
-            fmt = viz.output_format(path)
+            fmt = "html" if _is_page(path) else viz.output_format(path)
         except ValueError as error:
-            raise UsageError(str(error)) from None
+            raise UsageError(f"{error}, or .html (a live page)") from None
+        if fmt == "html" and dot_missing:
+            raise UsageError(f"{option} {path}: the page needs Graphviz's dot to lay out the graph; "
+                             f"{viz.INSTALL_HINT}")
         _check_writable(path)
         targets = [path]
         if fmt != "dot" and dot_missing:
@@ -234,13 +244,20 @@ def _check_writable(path: Path) -> None:
         path.unlink()
 
 
-def _write_picture(graph: object, path: str) -> None:  # graph: a graphviz.Digraph from viz
-    """Write a drawing; a missing dot is one line and exit status 2, the .dot source still written."""
+def _is_page(path: str | Path) -> bool:
+    return Path(path).suffix.lower() == ".html"
+
+
+def _write_picture(graph: object, path: str, page: Callable[[], Any] | None = None) -> None:
+    """Write a drawing (graph: a graphviz.Digraph from viz), or for a .html path the live page that
+    page() makes; a missing dot is one line and exit status 2, the .dot source still written."""
     viz = _viz()
     try:
-        written = viz.write_graph(graph, path)
+        written = page().save(path) if page is not None and _is_page(path) else viz.write_graph(graph, path)
     except (viz.GraphvizMissing, viz.RenderError) as error:
         raise UsageError(str(error)) from None
+    except _page().PageError as error:
+        raise UsageError(f"cannot write {path}: {error}") from None
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
     note(f"{PROG}: wrote {written}")
@@ -420,18 +437,19 @@ def run_mazur_trace(args: argparse.Namespace) -> int:
 
 def draw_mazur(graph_path: str | None, network_path: str | None) -> None:
     """The tutorial's network after one backward pass: its op-level graph and its neuron view."""
-    viz = _viz()
+    viz, page = _viz(), _page()
     network = mazur.MazurNetwork()
     nodes = network.forward()
     mazur.name_targets(nodes)
     total = nodes["E_total"]
     total.backward()
     if graph_path is not None:
-        _write_picture(viz.draw(total), graph_path)
+        _write_picture(viz.draw(total), graph_path, lambda: page.explore(total))
     if network_path is not None:
         title = "Matt Mazur's 2-2-2 network with the tutorial's weights"
         _write_picture(viz.draw_network(network.mlp, inputs=network.inputs(), title=title),
-                       network_path)
+                       network_path, lambda: page.explore_network(
+                           network.mlp, loss=total, inputs=[nodes["i1"], nodes["i2"]], title=title))
 
 
 # ----------------------------------------------------------------------------------- one-weight
@@ -460,7 +478,7 @@ def run_one_weight(args: argparse.Namespace) -> int:
         loss = one_weight.loss(Value(one_weight.W0, "w"))
         ledger = _backward(loss, args.animate)
         if args.graph is not None:
-            _write_picture(_viz().draw(loss), args.graph)
+            _write_picture(_viz().draw(loss), args.graph, lambda: _page().explore(loss))
         if ledger is not None:
             _write_animation(ledger, args.animate)
     return 0
@@ -552,7 +570,7 @@ def run_grad(args: argparse.Namespace) -> int:
             output.label = "f"  # as in the printed df/dNAME
         ledger = _backward(output, args.animate)
         if args.graph is not None:
-            _write_picture(_viz().draw(output), args.graph)
+            _write_picture(_viz().draw(output), args.graph, lambda: _page().explore(output))
         if ledger is not None:
             _write_animation(ledger, args.animate)
     return 0
