@@ -765,3 +765,13 @@ def test_frames_of_a_long_product_draw_the_leaf_at_each_use():
     labels = node_labels(source)
     assert labels["v0u50"].startswith("x|use 50 of 50|data 1.5000|grad")
     assert "style=\"filled,dashed\"" in source or "style=dashed" in source
+
+
+def test_a_networks_inputs_used_side_by_side_stay_one_box():
+    net = MLP(2, [16, 16, 1])
+    out = net([Value(0.5, "x1"), Value(-0.3, "x2")])
+    out = out[0] if isinstance(out, list) else out
+    loss = ((out - 1.0) ** 2).named("L")
+    loss.backward()
+    source = draw(loss).source  # x1 feeds 16 neurons, all on one level: no copies
+    assert re.search(r"\bv\d+u\d+ \[", source) is None and "dashed box" not in source
