@@ -297,9 +297,9 @@ def explore(root: Value, *, rankdir: str = "LR", decimals: int = 4, max_nodes: i
             elements[f"o{i}"] = {"node": i}
             elements[f"o{i}->v{i}"] = {"node": i, "out": True}
             for pos, parent in enumerate(node.inputs):  # x*x: two edges v0->o1, the second v0->o1#2
-                title = f"v{index[id(parent)]}->o{i}"
+                edge = f"v{index[id(parent)]}->o{i}"
                 repeat = sum(1 for p in node.inputs[:pos] if p is parent)
-                elements[f"{title}#{repeat + 1}" if repeat else title] = {"edge": [i, pos]}
+                elements[f"{edge}#{repeat + 1}" if repeat else edge] = {"edge": [i, pos]}
     data["elements"] = elements
     return _page(data, code, title)
 

@@ -645,3 +645,11 @@ def screenshot(path: str) -> None:
 
 if __name__ == "__main__":
     screenshot(sys.argv[1] if len(sys.argv) > 1 else "docs/mazur_page.png")
+
+
+def test_the_pages_title_names_the_output_not_an_internal_element():
+    x, y = Value(2.0, "x"), Value(3.0, "y")
+    page = explore((x * y + x).named("f"))
+    assert page.title == "The computation graph of f"
+    assert "<title>The computation graph of f</title>" in page.html
+    assert repr(page).startswith("Page('The computation graph of f', ")
