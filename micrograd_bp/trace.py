@@ -67,12 +67,23 @@ def _signed(x: float) -> str:
     return f"({x:.9g})" if x < 0 else f"{x:.9g}"
 
 
+def _plain(name: str) -> bool:
+    """Whether a name reads as one word (an identifier), so it needs no parentheses."""
+    return name.replace("_", "a").isalnum() and not name[:1].isdigit()
+
+
 def _grad_of(name: str) -> str:
     """name.grad, the name in parentheses unless it is a plain identifier."""
-    return f"{name}.grad" if name.replace("_", "a").isalnum() and not name[:1].isdigit() else f"({name}).grad"
+    return f"{name}.grad" if _plain(name) else f"({name}).grad"
 
 
-@dataclass(frozen=True)
+def _self_partial(name: str) -> str:
+    """d(root)/d(root): dE/dE, or d(x*y + x)/d(x*y + x) for a name that is an expression."""
+    d = f"d{name}" if _plain(name) else f"d({name})"
+    return f"{d}/{d}"
+
+
+@dataclass(frozen=True, repr=False)
 class Send:
     """One edge of a step: the upstream gradient times the local derivative, added to an input."""
 
@@ -91,8 +102,18 @@ class Send:
                 "formula_named": self.formula_named, "amount": self.amount, "before": self.before,
                 "after": self.after, "carried_over": self.carried}
 
+    def format(self, upstream: float | None = None) -> str:
+        """The += as the ledger prints it; with the upstream grad, the amount as local x upstream."""
+        note = " (from an earlier pass)" if self.carried else ""
+        product = "" if upstream is None else f"{_num(self.local)} x {_signed(upstream)} = "
+        return (f"-> {self.to}: local {self.formula_named or self.formula} = {_num(self.local)}; "
+                f"amount {product}{_num(self.amount)}; {_grad_of(self.to)} {_num(self.before)}{note} "
+                f"+ {_signed(self.amount)} = {_num(self.after)}")
 
-@dataclass(frozen=True)
+    __repr__ = format  # in the REPL, the ledger's line
+
+
+@dataclass(frozen=True, repr=False)
 class Step:
     """One node processed by backward(): its gradient, final from now on, and what it sends."""
 
@@ -111,6 +132,17 @@ class Step:
     def to_json(self) -> dict:
         return {"step": self.number, "node": self.node, "op": self.op, "grad": self.grad,
                 "sends": [s.to_json() for s in self.sends]}
+
+    def format(self) -> str:
+        """The step as the ledger prints it: the node and its grad, then one line per +=."""
+        lines = [f"step {self.number}: {self.node} ({self.op}), grad {_num(self.grad)}"]
+        if self.skipped and self.sends:
+            lines.append("  its grad is 0: backward() sends nothing (every amount would be 0)")
+        else:
+            lines.extend(f"  {s.format(self.grad)}" for s in self.sends)
+        return "\n".join(lines)
+
+    __repr__ = format  # in the REPL, the ledger's lines
 
 
 @dataclass(repr=False)
@@ -138,25 +170,15 @@ class BackwardTrace:
         """The ledger as text; at most max_steps steps, then how many were left out."""
         if self.nodes and self.nodes[-1].op is None:
             before = self.earlier.get(self.root, 0.0)
-            return (f"backward() from {self.root}: a leaf, so no steps: d{self.root}/d{self.root} = 1 "
+            return (f"backward() from {self.root}: a leaf, so no steps: {_self_partial(self.root)} = 1 "
                     f"is added to its grad, {_num(before)} + 1 = {_num(self.final[self.root])}")
         lines = [f"backward() from {self.root}: {len(self.steps)} step{'s' if len(self.steps) != 1 else ''}"
-                 f", each node once, in reverse topological order; d{self.root}/d{self.root} = 1"]
+                 f", each node once, in reverse topological order; {_self_partial(self.root)} = 1"]
         if self.earlier:
             lines.append("leaves holding a gradient from an earlier pass start from it (+= adds to it): "
                          + ", ".join(f"{n} = {_num(g)}" for n, g in self.earlier.items()))
         shown = self.steps if max_steps is None else self.steps[:max_steps]
-        for step in shown:
-            lines.append(f"step {step.number}: {step.node} ({step.op}), grad {_num(step.grad)}")
-            if step.skipped and step.sends:
-                lines.append("  its grad is 0: backward() sends nothing (every amount would be 0)")
-                continue
-            for s in step.sends:
-                note = " (from an earlier pass)" if s.carried else ""
-                lines.append(f"  -> {s.to}: local {s.formula_named or s.formula} = {_num(s.local)}; "
-                             f"amount {_num(s.local)} x {_signed(step.grad)} = {_num(s.amount)}; "
-                             f"{_grad_of(s.to)} {_num(s.before)}{note} + {_signed(s.amount)} "
-                             f"= {_num(s.after)}")
+        lines.extend(step.format() for step in shown)
         left = len(self.steps) - len(shown)
         if left:
             lines.append(f"... {left} more step{'s' if left != 1 else ''} not shown")

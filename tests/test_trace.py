@@ -211,6 +211,25 @@ def test_text_and_max_steps():
     assert ledger.to_json(max_steps=3)["steps_omitted"] == 12
 
 
+def test_an_unnamed_root_is_differentiated_in_parentheses():
+    x, y = Value(2.0, "x"), Value(3.0, "y")
+    text = str(trace_backward(x * y + x))
+    assert text.splitlines()[0].endswith("; d(x*y + x)/d(x*y + x) = 1")
+    assert "dx*y" not in text
+    assert str(trace_backward((x * y + x).named("f"))).splitlines()[0].endswith("; df/df = 1")
+
+
+def test_steps_and_sends_print_as_the_ledger_does():
+    x, y = Value(2.0, "x"), Value(3.0, "y")
+    ledger = trace_backward((x * y + x).named("f"))
+    product = ledger.steps[1]  # x*y, upstream 1: x gets y = 3 on top of the 1 from f, y gets x = 2
+    assert repr(product) == ("step 2: x*y (*), grad 1\n"
+                             "  -> x: local y = 3; amount 3 x 1 = 3; x.grad 1 + 3 = 4\n"
+                             "  -> y: local x = 2; amount 2 x 1 = 2; y.grad 0 + 2 = 2")
+    assert repr(product.sends[0]) == "-> x: local y = 3; amount 3; x.grad 1 + 3 = 4"
+    assert repr(product) in str(ledger)
+
+
 def test_html_escapes_labels():
     x = Value(1.0, "<b>x</b>")
     ledger = trace_backward((x * 2.0).named("f"))
