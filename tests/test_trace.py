@@ -272,6 +272,23 @@ def test_why_zero_grad_against_the_reference():
     assert lesson.second_ledger.earlier["w1"] == lesson.first["w1"]
 
 
+def test_the_lessons_print_as_tables_not_dataclass_dumps():
+    plus, _, _ = lessons.why_accumulate()
+    assert repr(plus).splitlines() == [  # d(a+a)/da = 2; = keeps only the last 1
+        "f = a + a at a=3: each node's grad",
+        "  node          with +=           with =",
+        "  a                   2                1   <- = loses a contribution",
+        "  f                   1                1"]
+    small, network = lessons.why_topological_order()
+    assert "  x                   6               12   <- wrong" in repr(small).splitlines()  # 2y; 2*2y
+    assert "  y                   6                6" in repr(small).splitlines()
+    assert "Accumulation(" not in repr(plus) and "OrderComparison(" not in repr(network)
+    lines = {line.split()[0]: line for line in repr(lessons.why_zero_grad()).splitlines()[2:]}
+    w1, out_h1 = lines["w1"].split(), lines["out_h1"].split()
+    assert [round(float(v), 9) for v in w1[1:4]] == [DW1, 2 * DW1, DW1] and w1[4:] == ["<-", "doubled"]
+    assert [round(float(v), 9) for v in out_h1[1:]] == [D_OUT_H1] * 3  # interior: this pass's grad
+
+
 def test_before_backward_the_local_derivatives_are_known():
     a, b = Value(2.0, "a"), Value(-3.0, "b")
     e = (a * b + 10.0).named("e")

@@ -20,6 +20,16 @@ def mazur_ledger() -> BackwardTrace:
     return trace_backward(nodes["E_total"])
 
 
+def _table(title: str, columns: tuple[str, ...], rows: dict[str, tuple[float, ...]],
+           mark: Callable[[tuple[float, ...]], str] = lambda values: "") -> str:
+    """A title, then one line per node: its name and a number per column (9 significant digits)."""
+    width = max([4, *map(len, rows)])
+    lines = [title, f"  {'node':{width}}" + "".join(f" {c:>16}" for c in columns)]
+    for name, values in rows.items():
+        lines.append((f"  {name:{width}}" + "".join(f" {v:16.9g}" for v in values) + mark(values)).rstrip())
+    return "\n".join(lines)
+
+
 def _replay(root: Value, combine: Callable[[float, float], float]) -> dict[str, float]:
     """backward()'s order and products, with `combine(old grad, amount)` in place of +=, on fresh
     grads (0 everywhere, 1 at the root); each node's resulting grad, by its ledger name."""
@@ -37,7 +47,7 @@ def _replay(root: Value, combine: Callable[[float, float], float]) -> dict[str, 
     return dict(zip(names, grads))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Accumulation:
     """One graph where a node is used twice: its gradient with +=, and what = would give."""
 
@@ -46,6 +56,12 @@ class Accumulation:
     with_add: dict[str, float]  # backward(): every contribution added
     with_assign: dict[str, float]  # the last contribution wins
     ledger: BackwardTrace
+
+    def __repr__(self) -> str:
+        at = ", ".join(f"{name}={value:g}" for name, value in self.at.items())
+        return _table(f"{self.expression} at {at}: each node's grad", ("with +=", "with ="),
+                      {n: (g, self.with_assign[n]) for n, g in self.with_add.items()},
+                      lambda v: "   <- = loses a contribution" if v[0] != v[1] else "")
 
 
 def _accumulation(expression: str, at: dict[str, float], build: Callable[[], Value]) -> Accumulation:
@@ -100,7 +116,7 @@ def naive_backward(root: Value) -> dict[str, float]:
     return dict(zip(names, grads))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class OrderComparison:
     """backward() (reverse topological order) against the naive recursion, node by node."""
 
@@ -111,6 +127,11 @@ class OrderComparison:
     def wrong(self) -> list[str]:
         """The nodes whose naive gradient differs from backward()'s."""
         return [name for name, g in self.topological.items() if self.naive[name] != g]
+
+    def __repr__(self) -> str:
+        return _table(self.title, ("backward()", "naive"),
+                      {n: (g, self.naive[n]) for n, g in self.topological.items()},
+                      lambda v: "   <- wrong" if v[0] != v[1] else "")
 
 
 def why_topological_order() -> list[OrderComparison]:
@@ -128,7 +149,7 @@ def why_topological_order() -> list[OrderComparison]:
                                    naive)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ZeroGradLesson:
     """Mazur's network: one backward(), a second one on the same graph, and zero_grad() then one."""
 
@@ -136,6 +157,12 @@ class ZeroGradLesson:
     second: dict[str, float]
     after_zero_grad: dict[str, float]
     second_ledger: BackwardTrace  # it starts from the leaves' grads of the first pass
+
+    def __repr__(self) -> str:
+        return _table("Each node's grad after one backward(), a second one, and zero_grad() then one",
+                      ("first", "second", "after zero_grad"),
+                      {n: (g, self.second[n], self.after_zero_grad[n]) for n, g in self.first.items()},
+                      lambda v: "   <- doubled" if v[1] == 2 * v[0] != 0 else "")
 
 
 def why_zero_grad() -> ZeroGradLesson:
