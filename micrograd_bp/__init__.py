@@ -1,12 +1,14 @@
 """micrograd_bp: a scalar autograd engine for learning backpropagation by number."""
 
-from .check import check_partial, explain, gradcheck
 from .compiled import CompiledGraph, ShapeError, compile_graph
+from .diagnose import check_partial
 from .engine import Value, grad, linear, topological_order
 from .expr import ExprError, parse
+from .numeric import gradcheck, gradcheck_op
 from .ops import FUNCTIONS, OPS, Op
+from .paths import explain
 
 __all__ = ["FUNCTIONS", "OPS", "Op", "Value", "grad", "linear", "topological_order",
-           "ExprError", "parse", "check_partial", "explain", "gradcheck",
+           "ExprError", "parse", "check_partial", "explain", "gradcheck", "gradcheck_op",
            "compile_graph", "CompiledGraph", "ShapeError"]
 __version__ = "0.1.0"

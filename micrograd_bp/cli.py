@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Callable
 
-from . import check as checking
+from . import diagnose, paths
 from . import expr as expressions
 from .engine import Value
 from .engine import grad as engine_grad
@@ -323,7 +323,10 @@ def add_check(sub: argparse._SubParsersAction) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     values = expressions.parse_bindings(args.bindings)
-    result = checking.check_expression(args.expression, args.wrt, args.claim, values, rtol=args.rtol)
+    if args.wrt not in values:
+        raise UsageError(f"--wrt {args.wrt!r} is not one of the variables given "
+                         f"({', '.join(values) or 'none'})")
+    result = diagnose.check_expression(args.expression, args.wrt, args.claim, values, rtol=args.rtol)
     if args.json:
         _emit_json({"expression": args.expression, "claim_formula": args.claim, **result.to_json()})
     else:
@@ -332,7 +335,7 @@ def run_check(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def format_check(r: checking.ClaimCheck, title: str, claim_text: str) -> str:
+def format_check(r: diagnose.ClaimCheck, title: str, claim_text: str) -> str:
     lines = [title, f"{r.name}:",
              f"  claim     {_num(r.claim):<16} ({claim_text.strip()})",
              f"  autograd  {_num(r.autograd)}",
@@ -354,8 +357,8 @@ def add_explain(sub: argparse._SubParsersAction) -> None:
                                    "the paths sum to the partial.", allow_abbrev=False)
     _add_expression(p)
     p.add_argument("--wrt", required=True, metavar="NAME", help="the variable")
-    p.add_argument("--max-paths", type=_positive_int, default=checking.MAX_PATHS,
-                   help=f"list at most this many paths (default {checking.MAX_PATHS})")
+    p.add_argument("--max-paths", type=_positive_int, default=paths.MAX_PATHS,
+                   help=f"list at most this many paths (default {paths.MAX_PATHS})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run_explain)
 
@@ -365,7 +368,7 @@ def run_explain(args: argparse.Namespace) -> int:
     if args.wrt not in evaluation.variables:
         raise UsageError(f"--wrt {args.wrt!r} is not one of the variables given "
                          f"({', '.join(evaluation.variables) or 'none'})")
-    ex = checking.explain(evaluation.output, evaluation.variables[args.wrt], max_paths=args.max_paths)
+    ex = paths.explain(evaluation.output, evaluation.variables[args.wrt], max_paths=args.max_paths)
     if args.json:
         _emit_json(ex.to_json())
     else:
@@ -373,7 +376,7 @@ def run_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_explain(ex: checking.Explanation) -> str:
+def format_explain(ex: paths.Explanation) -> str:
     if ex.n_paths == 0:
         return f"{ex.output} does not depend on {ex.wrt}: no path joins them, {ex.name} = 0"
     lines = [f"{ex.name} by the chain rule: {ex.n_paths} path{'s' if ex.n_paths != 1 else ''} "
@@ -399,8 +402,8 @@ def format_explain(ex: checking.Explanation) -> str:
 
 def run_mazur_verify(args: argparse.Namespace) -> int:
     """mazur --explain NAME and/or --check NAME=FORMULA."""
-    ex = checking.mazur_explain(args.explain) if args.explain is not None else None
-    result = checking.mazur_check(args.check, rtol=args.rtol) if args.check is not None else None
+    ex = mazur.mazur_explain(args.explain) if args.explain is not None else None
+    result = mazur.mazur_check(args.check, rtol=args.rtol) if args.check is not None else None
     if args.json:
         _emit_json({**({"explain": ex.to_json()} if ex else {}),
                     **({"check": {"claim_formula": args.check, **result.to_json()}} if result else {})})
