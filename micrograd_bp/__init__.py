@@ -5,10 +5,10 @@ from .diagnose import check_partial
 from .engine import Value, grad, linear, topological_order
 from .expr import ExprError, parse
 from .numeric import gradcheck, gradcheck_op
-from .ops import FUNCTIONS, OPS, Op
+from .ops import OPS, Op, functions, register_op
 from .paths import explain
 
-__all__ = ["FUNCTIONS", "OPS", "Op", "Value", "grad", "linear", "topological_order",
+__all__ = ["OPS", "Op", "functions", "register_op", "Value", "grad", "linear", "topological_order",
            "ExprError", "parse", "check_partial", "explain", "gradcheck", "gradcheck_op",
            "compile_graph", "CompiledGraph", "ShapeError"]
 __version__ = "0.1.0"

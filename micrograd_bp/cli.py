@@ -260,7 +260,7 @@ def _num(x: float) -> str:
 def _add_expression(p: argparse.ArgumentParser) -> None:
     p.add_argument("expression", metavar="EXPR",
                    help="e.g. 'sigmoid(w*x + b)': numbers, variables, + - * / **, unary minus, "
-                        "parentheses and the functions " + ", ".join(expressions.ops.FUNCTIONS))
+                        "parentheses and the functions " + ", ".join(expressions.ops.functions()))
     p.add_argument("bindings", metavar="NAME=VALUE", nargs="*", help="the variables' values")
 
 

@@ -16,8 +16,9 @@ Number = Union[int, float]
 MAX_LENGTH = 10_000  # characters of input
 MAX_DEPTH = 100  # nesting: parentheses, calls, unary signs and exponents, counted together
 
-_BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+# The binary operators and their precedence, from the op records ("**" is parsed on its own).
+_BINARY = {op.infix: op.name for op in ops.OPS.values() if op.infix and op.infix != "**"}
+_PRECEDENCE = {op.infix: op.precedence for op in ops.OPS.values() if op.infix in _BINARY}
 _NAME_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _NAME_CHARS = _NAME_START | set("0123456789")
 _DIGITS = set("0123456789")
@@ -164,7 +165,7 @@ def check_name(name: str, offset: int | None = None) -> str:
         raise ExprError(f"{name!r} is a Python keyword, not allowed as a variable", offset)
     if name.startswith("__"):
         raise ExprError(f"{name!r}: names starting with '__' are not allowed", offset)
-    if name in ops.FUNCTIONS:
+    if name in ops.functions():
         raise ExprError(f"{name!r} is a function, not a variable: call it as {name}(...)", offset)
     return name
 
@@ -285,11 +286,11 @@ class _Parser:
                             "(write 2*x for a product)", self.token.offset)
 
     def call(self, name: Token) -> None:
-        # the op table's functions, looked up now: an op added there is callable
-        if name.text not in ops.FUNCTIONS or name.text not in ops.OPS:
-            known = ", ".join(ops.FUNCTIONS)
+        # the op records' functions, looked up now: an op added by register_op is callable
+        op = ops.OPS.get(name.text)
+        if op is None or not op.function:
+            known = ", ".join(ops.functions())
             raise ExprError(f"unknown function {name.text!r} (the functions are {known})", name.offset)
-        op = ops.OPS[name.text]
         opening = self.advance()
         self.enter(opening.offset)
         nargs = 0
@@ -347,6 +348,36 @@ class Expression:
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
 
+    def render(self, names: Mapping[str, str] | None = None) -> str:
+        """The expression written out again, variables renamed by names, with only the parentheses
+        the precedence of each op needs (a renamed variable that is not a plain name is an atom only
+        inside parentheses)."""
+        names = names or {}
+        stack: list[tuple[str, int]] = []
+        for ins in self.code:
+            if ins.op == "num":
+                stack.append((ops._number_text(ins.value), 5))
+            elif ins.op == "var":
+                text = names.get(ins.name, ins.name)
+                stack.append((text, 5 if _is_atom(text) else 0))
+            elif ins.op == "neg":
+                text, prec = stack.pop()
+                stack.append((f"-{_wrap(text, prec < 3 or text.startswith('-'))}", 3))
+            elif ins.op == "call":
+                args = [text for text, _ in stack[len(stack) - ins.nargs:]]
+                del stack[len(stack) - ins.nargs:]
+                stack.append((f"{ins.name}({', '.join(args)})", 5))
+            else:
+                (b, b_prec), (a, a_prec) = stack.pop(), stack.pop()
+                op = ops.OPS["pow" if ins.op == "powc" else ins.op]
+                p = op.precedence
+                left = _wrap(a, a_prec < p or (p == 4 and a_prec == 4))  # -a*b is (-a)*b; -a**b is not
+                right = _wrap(b, b_prec < p or (b_prec == p and ins.op in ("sub", "div"))
+                              or (p >= 2 and b.startswith("-")))
+                sep = f" {op.infix} " if p == 1 else op.infix
+                stack.append((f"{left}{sep}{right}", p))
+        return stack[-1][0]
+
     def evaluate(self, values: Mapping[str, Number] | None = None, **more: Number) -> Evaluation:
         """Build the Value graph at the given values (a mapping, keywords, or both)."""
         given = _check_values({**(values or {}), **more})
@@ -367,6 +398,19 @@ class Expression:
     def value(self, values: Mapping[str, Number] | None = None, **more: Number) -> float:
         """The expression's value (a float) at the given values."""
         return self.evaluate(values, **more).output.data
+
+
+def _is_atom(text: str) -> bool:
+    """A name or a number: needs no parentheses anywhere in a formula."""
+    try:
+        float(text)
+        return not text.startswith("-")
+    except ValueError:
+        return all(part.isidentifier() for part in text.split("."))
+
+
+def _wrap(text: str, needed: bool) -> str:
+    return f"({text})" if needed else text
 
 
 def _execute(ins: Instr, stack: list[Value], leaves: dict[str, Value]) -> Value:

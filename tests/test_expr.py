@@ -105,10 +105,9 @@ def test_expr_error_is_a_value_error_with_a_column():
 
 
 def test_an_op_added_to_the_table_becomes_callable(monkeypatch):
-    softplus = ops.Op("softplus", "softplus", 1, lambda a: math.log1p(math.exp(a)),
-                      lambda a, out: (sig(a),))
+    softplus = ops.Op(name="softplus", arity=1, forward=lambda a: math.log1p(math.exp(a)),
+                      partials=lambda a, out: (sig(a),), formulas=("sigmoid(a)",))
     monkeypatch.setitem(ops.OPS, "softplus", softplus)
-    monkeypatch.setattr(ops, "FUNCTIONS", (*ops.FUNCTIONS, "softplus"))
     ev = parse("softplus(2*x)").evaluate(x=0.3)
     numeric = central_difference(lambda t: math.log1p(math.exp(2 * t)), 0.3)
     assert close(grad(ev.output, [ev.variables["x"]])[0], numeric)
