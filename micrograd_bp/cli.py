@@ -369,35 +369,26 @@ def run_explain(args: argparse.Namespace) -> int:
         raise UsageError(f"--wrt {args.wrt!r} is not one of the variables given "
                          f"({', '.join(evaluation.variables) or 'none'})")
     ex = paths.explain(evaluation.output, evaluation.variables[args.wrt], max_paths=args.max_paths)
-    if args.json:
-        _emit_json(ex.to_json())
-    else:
-        print(format_explain(ex))
+    _print_explain(ex, args.json)
     return 0
 
 
 def format_explain(ex: paths.Explanation) -> str:
-    if ex.n_paths == 0:
-        return f"{ex.output} does not depend on {ex.wrt}: no path joins them, {ex.name} = 0"
-    lines = [f"{ex.name} by the chain rule: {ex.n_paths} path{'s' if ex.n_paths != 1 else ''} "
-             f"from {ex.output} down to {ex.wrt}"]
-    for i, path in enumerate(ex.paths, 1):
-        lines.append(f"path {i}" + (f", through {path.through}" if path.through else "")
-                     + (f" ({path.note})" if path.note else "") + ":")
-        if path.factors:
-            lines += ["  " + " * ".join(f.name for f in path.factors),
-                      "  = " + " * ".join(_num(f.value) for f in path.factors),
-                      f"  = {_num(path.product)}"]
-        else:
-            lines.append(f"  {ex.name} = 1")
-    if ex.omitted:
-        lines.append(f"... and {ex.omitted} more paths, not listed (--max-paths), contributing "
-                     f"{_num(ex.omitted_sum)}")
-        lines.append(f"sum of all {ex.n_paths} paths = {_num(ex.partial)} = {ex.name} by autograd")
-    else:
-        lines.append(f"sum of the paths = {_num(ex.listed_sum)}; {ex.name} by autograd = "
-                     f"{_num(ex.partial)}")
-    return "\n".join(lines)
+    return str(ex)
+
+
+def _print_explain(ex: paths.Explanation, as_json: bool) -> None:
+    """Line by line (text) or path by path (JSON): memory stays proportional to what is printed."""
+    if not as_json:
+        for line in ex.lines():
+            print(line)
+        return
+    head = {k: v for k, v in ex.to_json_head().items()}
+    text = json.dumps(head, indent=2)
+    print(text[:-2] + ',\n  "paths": [' + ("" if ex.paths else "]\n}"))
+    for i, path in enumerate(ex.paths):
+        block = json.dumps(path.to_json(), indent=2).replace("\n", "\n    ")
+        print("    " + block + ("," if i + 1 < len(ex.paths) else "\n  ]\n}"))
 
 
 def run_mazur_verify(args: argparse.Namespace) -> int:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
+from . import latex
 from .engine import Value, grad, topological_order
+from .ops import substitute
 
 MAX_PATHS = 20  # paths listed by explain(); the rest are counted and summed
 NAME_LIMIT = 40  # a sub-expression longer than this is named #k instead
 EXACT_DIGITS = 15  # a path count with more digits is printed as "about 1.2346e+4515"
 
-_PRECEDENCE = {"add": 1, "sub": 1, "linear": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4, "powc": 4}
+ATOM = 5  # the precedence of a name, a number or a call (ops use 1 to 4, see Op.precedence)
 
 
 # ------------------------------------------------------------------------------------ node names
@@ -22,53 +25,67 @@ def node_names(output: Value, order: list[Value] | None = None) -> dict[int, str
     """A readable name for every node of output's graph, by id: its label; else, for a constant,
     its number; else its sub-expression written out (up to NAME_LIMIT characters); else "#k",
     k its position in topological_order(output), the position draw() numbers its nodes by."""
+    return _names(output, order)[0]
+
+
+def _names(output: Value, order: list[Value] | None = None) -> tuple[dict[int, str], dict[int, int]]:
+    """node_names, and each name's precedence (ATOM for a label, a number, a call or #k)."""
     names: dict[int, str] = {}
     precedence: dict[int, int] = {}
     for index, node in enumerate(topological_order(output) if order is None else order):
         key = id(node)
-        precedence[key] = 5
+        precedence[key] = ATOM
         if node.label:
             names[key] = node.label
             continue
         if node.op is None:
             names[key] = f"{node.data:g}"
+            if names[key].startswith("-"):
+                precedence[key] = 3
             continue
         text, prec = _render(node, names, precedence)
         if len(text) > NAME_LIMIT:
-            text, prec = f"#{index}", 5
+            text, prec = f"#{index}", ATOM
         names[key], precedence[key] = text, prec
-    return names
+    return names, precedence
 
 
 def _render(node: Value, names: dict[int, str], precedence: dict[int, int]) -> tuple[str, int]:
+    """node written over its inputs' names, as its op record says: an infix operator, a fixed
+    power, a call by name, a prefix minus (a one-input op of precedence 3), or a weighted sum
+    (an n-ary op: its inputs paired w1*x1 + w2*x2 + ... [+ b])."""
     op = node.op
     assert op is not None
-    prec = _PRECEDENCE.get(op.name, 5)
+    inputs = node.inputs
+    prec = op.precedence
 
-    def arg(i: int, tighter: bool = False) -> str:
-        child = node.inputs[i]
-        text = names[id(child)]
-        child_prec = precedence[id(child)]
-        if child_prec < prec or (tighter and child_prec == prec) or (text.startswith("-") and prec >= 2):
+    def arg(i: int, tighter: bool = False, level: int = prec) -> str:
+        text, child = names[id(inputs[i])], precedence[id(inputs[i])]
+        if child < level or (tighter and child == level) or (text.startswith("-") and level >= 2):
             return f"({text})"
         return text
 
-    if op.name in ("add", "sub", "mul", "div"):
-        sep = f" {op.symbol} " if prec == 1 else op.symbol
-        return f"{arg(0)}{sep}{arg(1, tighter=op.name in ('sub', 'div'))}", prec
-    if op.name == "neg":
+    if op.infix and len(inputs) == 2:
+        sep = f" {op.infix} " if prec == 1 else op.infix
+        if prec == 4:  # right-associative: a**b**c is a**(b**c)
+            return f"{arg(0, tighter=True)}{sep}{arg(1)}", prec
+        return f"{arg(0)}{sep}{arg(1, tighter=True)}", prec
+    if op.exponent is not None:
+        return f"{arg(0, tighter=True)}**{_exponent_text(op.exponent)}", prec
+    if op.function or op.precedence == ATOM:
+        return f"{op.name}({', '.join(names[id(p)] for p in inputs)})", ATOM
+    if len(inputs) == 1:
         return f"-{arg(0)}", prec
-    if op.name == "pow":
-        return f"{arg(0, tighter=True)}**{arg(1)}", prec
-    if op.name == "powc":
-        return f"{arg(0, tighter=True)}{op.symbol}", prec
-    if op.name == "linear":
-        n = len(node.inputs)
-        terms = [f"{arg(i, True)}*{arg(i + 1, True)}" for i in range(0, n - 1, 2)]
-        if n % 2:
-            terms.append(arg(n - 1))
-        return " + ".join(terms), prec
-    return f"{op.name}({', '.join(names[id(p)] for p in node.inputs)})", 5
+    n = len(inputs)
+    terms = [f"{arg(i, True, 2)}*{arg(i + 1, True, 2)}" for i in range(0, n - 1, 2)]
+    if n % 2:
+        terms.append(arg(n - 1, level=1))
+    return " + ".join(terms), prec
+
+
+def _exponent_text(n: float) -> str:
+    text = str(int(n)) if float(n).is_integer() and abs(n) < 1e16 else repr(float(n))
+    return f"({text})" if text.startswith("-") else text
 
 
 def d(name: str) -> str:
@@ -103,7 +120,7 @@ class PathGraph:
             raise TypeError("output and wrt must be Values")
         self.output, self.wrt = output, wrt
         self.order = order = topological_order(output)
-        self.names = node_names(output, order)
+        self.names, self.precedence = _names(output, order)
         self.names.setdefault(id(wrt), wrt.label or f"{wrt.data:g}")
         if names:
             self.names.update(names)
@@ -214,18 +231,21 @@ class PathGraph:
 # ------------------------------------------------------------------------------ the explanation
 
 class Factor(NamedTuple):
-    """One factor of a path: d(upper)/d(lower) along the path's edges between two waypoints."""
+    """One factor of a path: d(upper)/d(lower) along the path's edges between two waypoints, its
+    value, and its formula: each edge's local derivative as its op record writes it, over the
+    nodes' names (a product when the factor spans several edges)."""
 
     upper: str
     lower: str
     value: float
+    formula: str = ""
 
     @property
     def name(self) -> str:
         return f"d{d(self.upper)}/d{d(self.lower)}"
 
 
-@dataclass
+@dataclass(repr=False)
 class Path:
     """One path from the output down to the variable: its factors and their product."""
 
@@ -233,17 +253,54 @@ class Path:
     factors: list[Factor]
     product: float
     through: str = ""  # the first waypoint that tells it from the other paths, if any
-    waypoints: tuple = field(default=(), repr=False, compare=False)  # the Values, same order
-    consumers: tuple = field(default=(), repr=False, compare=False)  # each edge's consumer (a Value)
-    positions: tuple = field(default=(), repr=False, compare=False)  # each edge's input position
+    waypoints: tuple = field(default=(), compare=False)  # the Values, same order
+    consumers: tuple = field(default=(), compare=False)  # each edge's consumer (a Value)
+    positions: tuple = field(default=(), compare=False)  # each edge's input position
     note: str = ""  # for paths through the same waypoints: the edge that tells them apart
+
+    @property
+    def formula(self) -> str:
+        """The factors' formulas multiplied, each in parentheses unless it is one name or number."""
+        return " * ".join(f"({f.formula})" if _compound(f.formula) else f.formula for f in self.factors)
+
+    def latex_symbols(self) -> str:
+        """The path's factors as partials: \\frac{\\partial E}{\\partial out} \\cdot ..."""
+        return r" \cdot ".join(latex.partial(f.upper, f.lower) for f in self.factors) or "1"
+
+    def latex_formulas(self) -> str:
+        """The factors' formulas in LaTeX, each parenthesised."""
+        return r" \cdot ".join(rf"\left({latex.formula(f.formula)}\right)" if _compound(f.formula)
+                                else latex.formula(f.formula) for f in self.factors) or "1"
+
+    def latex_numbers(self) -> str:
+        """The factors' values and the product: 0.741 \\cdot 0.187 \\cdot ... = 0.000439."""
+        values = r" \cdot ".join(latex.value(f.value) for f in self.factors) or "1"
+        return f"{values} = {latex.value(self.product)}"
+
+    def latex(self) -> str:
+        """The whole path on one line: symbols = formulas = numbers = product (mathtext-safe)."""
+        return f"{self.latex_symbols()} = {self.latex_formulas()} = {self.latex_numbers()}"
 
     def to_json(self) -> dict:
         return {"nodes": self.nodes, "through": self.through, "note": self.note, "product": self.product,
-                "factors": [{"name": f.name, "value": f.value} for f in self.factors]}
+                "latex": self.latex(),
+                "factors": [{"name": f.name, "formula": f.formula, "value": f.value} for f in self.factors]}
+
+    def __repr__(self) -> str:
+        return f"<Path {' -> '.join(self.nodes)}: product {self.product:.9g}>"
 
 
-@dataclass
+def _signed(x: float, first: bool) -> str:
+    """A term of a sum in LaTeX: " - 0.2" rather than " + -0.2"."""
+    sign = ("-" if first else " - ") if x < 0 else ("" if first else " + ")
+    return sign + latex.value(abs(x))
+
+
+def _num(x: float) -> str:
+    return f"{x:.9g}"
+
+
+@dataclass(repr=False)
 class Explanation:
     """The chain rule written out: the sum of the paths' products is the partial."""
 
@@ -267,10 +324,69 @@ class Explanation:
     def name(self) -> str:
         return f"d{d(self.output)}/d{d(self.wrt)}"
 
-    def to_json(self) -> dict:
+    def lines(self) -> Iterator[str]:
+        """The explanation as text, line by line (what `micrograd-bp explain` prints): per path its
+        factors as partials, as formulas over the nodes' names, as numbers, and their product."""
+        if self.n_paths == 0:
+            yield f"{self.output} does not depend on {self.wrt}: no path joins them, {self.name} = 0"
+            return
+        plural = "s" if self.n_paths != 1 else ""
+        yield (f"{self.name} by the chain rule: {count_text(self.n_paths)} path{plural} from {self.output} "
+               f"down to {self.wrt}")
+        for i, path in enumerate(self.paths, 1):
+            yield (f"path {i}" + (f", through {path.through}" if path.through else "")
+                   + (f" ({path.note})" if path.note else "") + ":")
+            if path.factors:
+                yield "  " + " * ".join(f.name for f in path.factors)
+                yield "  = " + path.formula
+                yield "  = " + " * ".join(_num(f.value) for f in path.factors)
+                yield f"  = {_num(path.product)}"
+            else:
+                yield f"  {self.name} = 1"
+        if self.omitted:
+            yield (f"... and {count_text(self.omitted)} more paths, not listed (--max-paths), "
+                   f"contributing {_num(self.omitted_sum)}")
+            yield (f"sum of all {count_text(self.n_paths)} paths = {_num(self.partial)} = {self.name} "
+                   "by autograd")
+        else:
+            yield (f"sum of the paths = {_num(self.listed_sum)}; {self.name} by autograd = "
+                   f"{_num(self.partial)}")
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    __repr__ = __str__
+
+    def latex(self) -> str:
+        """The partial as the sum of its listed paths' products, one line of LaTeX (mathtext-safe)."""
+        head = latex.partial(self.output, self.wrt)
+        if self.n_paths == 0:
+            return f"{head} = 0"
+        terms = "".join(_signed(p.product, first=i == 0) for i, p in enumerate(self.paths))
+        rest = r" + \ldots" if self.omitted else ""
+        return f"{head} = {terms}{rest} = {latex.value(self.partial)}"
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the chain rule typeset, path by path, the symbols first and the numbers under."""
+        out = [f"**{self.name}** by the chain rule: {count_text(self.n_paths)} "
+               f"path{'s' if self.n_paths != 1 else ''}", ""]
+        for i, path in enumerate(self.paths, 1):
+            label = f"path {i}" + (f", through `{path.through}`" if path.through else "")
+            out += [f"{label}:", "", f"$${path.latex_symbols()}$$", "", f"$$= {path.latex_formulas()}$$", "",
+                    f"$$= {path.latex_numbers()}$$", ""]
+        if self.omitted:
+            out += [f"... and {count_text(self.omitted)} more paths, not listed", ""]
+        out.append(f"$${self.latex()}$$")
+        return "\n".join(out)
+
+    def to_json_head(self) -> dict:
+        """to_json() without its paths (a caller can write them one by one)."""
         return {"output": self.output, "wrt": self.wrt, "partial": self.partial,
                 "n_paths": count_json(self.n_paths), "omitted": count_json(self.omitted),
-                "listed_sum": self.listed_sum, "paths": [p.to_json() for p in self.paths]}
+                "listed_sum": self.listed_sum, "latex": self.latex()}
+
+    def to_json(self) -> dict:
+        return {**self.to_json_head(), "paths": [p.to_json() for p in self.paths]}
 
 
 def explain(output: Value, wrt: Value, *, waypoints: Collection[Value] | None = None,
@@ -295,7 +411,8 @@ def explain(output: Value, wrt: Value, *, waypoints: Collection[Value] | None = 
     if output is wrt:
         paths = [Path([all_names[id(output)]], [], 1.0, waypoints=(output,))][:max_paths]
     else:
-        paths = [_build_path(edges, ids, all_names) for edges in graph.edge_paths(max_paths)]
+        formulas = _Formulas(graph)
+        paths = [_build_path(edges, ids, all_names, formulas) for edges in graph.edge_paths(max_paths)]
     splitting = graph.splitting(ids)
     first_split = {id(n): i for i, (n, _, _) in enumerate(splitting)}
     for path in paths:
@@ -308,21 +425,96 @@ def explain(output: Value, wrt: Value, *, waypoints: Collection[Value] | None = 
 
 
 def _build_path(edges: list[tuple[Value, Value, float, int]], waypoint_ids: set[int],
-                names: Mapping[int, str]) -> Path:
+                names: Mapping[int, str], formulas: _Formulas) -> Path:
     nodes = [edges[0][0]]
     factors: list[Factor] = []
     value = 1.0
-    for _, lower, g, _ in edges:
+    texts: list[str] = []
+    for consumer, lower, g, position in edges:
         value *= g
+        texts.append(formulas.edge(consumer, position))
         if id(lower) in waypoint_ids:
-            factors.append(Factor(names[id(nodes[-1])], names[id(lower)], value))
+            factors.append(Factor(names[id(nodes[-1])], names[id(lower)], value, product_text(texts)))
             nodes.append(lower)
             value = 1.0
+            texts = []
     product = 1.0
     for f in factors:
         product *= f.value
     return Path([names[id(n)] for n in nodes], factors, product, waypoints=tuple(nodes),
                 consumers=tuple(e[0] for e in edges), positions=tuple(e[3] for e in edges))
+
+
+class _Formulas:
+    """Each edge's local derivative as its op record's formula over the nodes' names, once per edge."""
+
+    def __init__(self, graph: PathGraph) -> None:
+        self.graph = graph
+        self.cache: dict[tuple[int, int], str] = {}
+
+    def edge(self, consumer: Value, position: int) -> str:
+        key = (id(consumer), position)
+        text = self.cache.get(key)
+        if text is None:
+            text = self.cache[key] = self._formula(consumer, position)
+        return text
+
+    def _formula(self, consumer: Value, position: int) -> str:
+        op, inputs = consumer.op, consumer.inputs
+        assert op is not None
+        n = len(inputs)
+        nodes = dict(zip(op.input_names(n), inputs))
+        nodes["out"] = consumer
+        # a name that needs no parentheses (a label, a call, #k) goes in as a placeholder word,
+        # so that substitute() does not parenthesise it; anything else goes in as it is
+        renames, back = {}, {}
+        for k, (name, node) in enumerate(sorted(nodes.items())):
+            text = self.graph.names[id(node)]
+            if self.graph.precedence[id(node)] == ATOM:
+                renames[name] = back_key = f"\u03be{k}\u03be"
+                back[back_key] = text
+            else:
+                renames[name] = text
+        result = _substitute(op.formulas_for(n)[position], tuple(sorted(renames.items())))
+        for key, text in back.items():
+            result = result.replace(key, text)
+        return result
+
+
+@lru_cache(maxsize=4096)
+def _substitute(formula: str, renames: tuple[tuple[str, str], ...]) -> str:
+    return substitute(formula, dict(renames))
+
+
+def product_text(formulas: list[str]) -> str:
+    """Formulas multiplied: factors of 1 dropped, a sum or a negative term in parentheses."""
+    kept = [f for f in formulas if f != "1"]
+    if not kept:
+        return "1"
+    if len(kept) == 1:
+        return kept[0]
+    return "*".join(f"({f})" if _loose(f) else f for f in kept)
+
+
+def _loose(text: str) -> bool:
+    """Does text need parentheses as a factor: a sum or difference at its top level, or a minus
+    in front?"""
+    if text.startswith("-"):
+        return True
+    depth = 0
+    for i, c in enumerate(text):
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif depth == 0 and c in "+-" and 0 < i and text[i - 1] == " ":
+            return True
+    return False
+
+
+def _compound(formula: str) -> bool:
+    """Is a formula more than one name or number (so a product needs it in parentheses)?"""
+    return not (formula.isidentifier() or formula.replace(".", "", 1).isdigit() or formula.startswith("#"))
 
 
 def _note_twins(paths: list[Path], names: Mapping[int, str]) -> None:
