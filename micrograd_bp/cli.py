@@ -336,18 +336,9 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def format_check(r: diagnose.ClaimCheck, title: str, claim_text: str) -> str:
-    lines = [title, f"{r.name}:",
-             f"  claim     {_num(r.claim):<16} ({claim_text.strip()})",
-             f"  autograd  {_num(r.autograd)}",
-             f"  numeric   {_num(r.numeric):<16} (central difference, h={r.h:g})"]
-    if r.ok:
-        lines.append(r.message)
-    else:
-        lines += [r.message, f"diagnosis: {r.diagnosis.message}"]
-        if not r.numeric_ok:
-            lines.append(f"note: the central difference {_num(r.numeric)} also disagrees with "
-                         "autograd: the function may not be smooth here")
-    return "\n".join(lines)
+    if not r.claim_text:
+        r.claim_text = claim_text
+    return "\n".join(r.lines(title))
 
 
 def add_explain(sub: argparse._SubParsersAction) -> None:

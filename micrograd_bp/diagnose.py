@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Callable, NamedTuple, Union
 
+from . import latex
 from .engine import Value, grad, topological_order
 from .expr import ExprError, parse
 from .numeric import DOMAIN_ERRORS, EPS, Difference, agree, central_difference, default_step, replay
@@ -40,6 +41,12 @@ def claims_agree(a: float, b: float, rtol: float = RTOL, atol: float = ATOL, mag
 
 def _fmt(x: float) -> str:
     return f"{x:.9g}"
+
+
+def _short(x: float) -> str:
+    """One significant digit, exponent without padding: 4e-4."""
+    mantissa, _, exponent = f"{x:.0e}".partition("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def _paths_word(n: int) -> str:
@@ -105,7 +112,7 @@ def close(c: Case) -> Diagnosis | None:
     total = c.total
     if math.isfinite(total) and total != 0 and claims_agree(c.claim, total, NEAR):
         off = abs(c.claim - total) / max(abs(c.claim), abs(total))
-        return Diagnosis("close", f"close: off by {off:.1g} relative; rounded? {c.name} = "
+        return Diagnosis("close", f"close: off by {_short(off)} relative; rounded? {c.name} = "
                          f"{_fmt(total)} (the tolerance is {c.rtol:g} relative)", total)
     return None
 
@@ -247,7 +254,7 @@ class Counterexample:
                 "diagnosis": self.diagnosis.to_json()}
 
 
-@dataclass
+@dataclass(repr=False)
 class ClaimCheck:
     """A claimed partial against autograd and a central difference at the given point, and against
     autograd at points around it; if wrong, a diagnosis."""
@@ -269,10 +276,64 @@ class ClaimCheck:
     skipped: int = 0  # points tried where the expression or the claim was undefined
     counterexample: Counterexample | None = None
     at_point_ok: bool = True  # the claim agrees at the given point
+    claim_text: str = ""  # the claim's formula, when it was given as text
+    point: dict = field(default_factory=dict)  # the given point, by variable name
 
     @property
     def name(self) -> str:
         return f"d{d(self.output)}/d{d(self.wrt)}"
+
+    def lines(self, title: str = "") -> list[str]:
+        """The check as text (what `micrograd-bp check` prints)."""
+        at = f"  at {_point_text(self.point)}" if self.point else ""
+        out = [title or f"{self.name}{at}"] if title or at else []
+        claim = f"({self.claim_text.strip()})" if self.claim_text else ""
+        out += [f"{self.name}:",
+                f"  claim     {_fmt(self.claim):<16} {claim}".rstrip(),
+                f"  autograd  {_fmt(self.autograd)}",
+                f"  numeric   {_fmt(self.numeric):<16} (central difference, h={self.h:g})"]
+        out.append(self.message)
+        if self.points_checked > 1 or self.skipped:
+            out.append(f"points: the claim agrees at {self.points_agreeing} of {self.points_checked} "
+                       f"(the given point and {self.points_checked - 1} around it"
+                       + (f"; {self.skipped} skipped, outside the domain" if self.skipped else "") + ")")
+        if not self.ok:
+            c = self.counterexample
+            if c is not None and self.at_point_ok:
+                out.append(f"counterexample: at {_point_text(c.point)}: the claim is {_fmt(c.claim)}, "
+                           f"{self.name} is {_fmt(c.partial)}")
+                out.append(f"diagnosis there: {c.diagnosis.message}")
+            else:
+                out.append(f"diagnosis: {self.diagnosis.message}")
+            if not self.numeric_ok:
+                out.append(f"note: the central difference {_fmt(self.numeric)} also disagrees with "
+                           "autograd: the function may not be smooth here")
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    __repr__ = __str__
+
+    def latex(self) -> str:
+        """The claim against the partial, one line of LaTeX (mathtext-safe)."""
+        head = latex.partial(self.output, self.wrt)
+        claim = (latex.formula(self.claim_text) + " = " if self.claim_text else "") + latex.value(self.claim)
+        relation = "=" if self.ok else r"\neq"
+        return rf"{head} = {latex.value(self.autograd)} \quad \mathrm{{claim:}}\ {claim} \quad ({relation})"
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the verdict in words and the claim against the partial typeset."""
+        verdict = "**right**" if self.ok else "**wrong**"
+        out = [f"{verdict}: {self.message}", "", f"$${self.latex()}$$", ""]
+        if not self.ok:
+            c = self.counterexample
+            if c is not None and self.at_point_ok:
+                out += [f"counterexample at {_point_text(c.point)}: the claim is {_fmt(c.claim)}, the "
+                        f"partial {_fmt(c.partial)}; {c.diagnosis.message}"]
+            else:
+                out += [f"diagnosis: {self.diagnosis.message}"]
+        return "\n".join(out)
 
     def to_json(self) -> dict:
         return {"output": self.output, "wrt": self.wrt, "claim": self.claim, "autograd": self.autograd,
@@ -364,20 +425,16 @@ def check_partial(output: Value, wrt: Value, claim: Number | Value, *, rtol: flo
             message = (f"right by autograd (rtol {rtol:g}), but the central difference "
                        f"{_fmt(difference.value)} disagrees: the function may not be smooth here "
                        "(relu at 0?) or the difference is ill-conditioned")
-        if counter is None and checked > 1:
-            message += f"; it agrees at all {checked} points checked"
     else:
         case = _case(claim_value, graph, others, waypoints, rtol, atol,
                      None if numeric_ok or not difference.defined else difference.value)
         diagnosis = diagnose(case)
         message = f"wrong: the claim is {_fmt(claim_value)}, {name} is {_fmt(autograd)}"
-        if checked > 1:
-            message += f"; it agrees at {agreeing} of the {checked} points checked"
         counter = Counterexample(dict(given) if given else {graph.name(wrt): wrt.data}, claim_value,
                                  autograd, diagnosis)
     return ClaimCheck(graph.name(output), graph.name(wrt), claim_value, autograd, difference.value,
                       difference.h, rtol, ok, numeric_ok, diagnosis, message, atol, checked, agreeing,
-                      skipped, counter, here_ok)
+                      skipped, counter, here_ok, point=dict(given) if given else {})
 
 
 def _case(claim: float, graph: PathGraph, others: Mapping[str, Value], waypoints: Collection[Value] | None,
@@ -490,6 +547,8 @@ def check_expression(text: str, wrt: str, claim: str, values: Mapping[str, Numbe
         there = expression.evaluate(point)
         return Instance(there.output, there.variables[wrt], claimed.value(point))
 
-    return check_partial(evaluation.output, evaluation.variables[wrt], claim_value, rtol=rtol, atol=atol,
-                         numeric=shifted, others=evaluation.variables, at=at, given=given,
-                         points=points, seed=seed)
+    result = check_partial(evaluation.output, evaluation.variables[wrt], claim_value, rtol=rtol, atol=atol,
+                           numeric=shifted, others=evaluation.variables, at=at, given=given,
+                           points=points, seed=seed)
+    result.claim_text = claim
+    return result

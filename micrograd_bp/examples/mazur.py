@@ -287,6 +287,9 @@ def mazur_check(assignment: str, rtol: float = RTOL, atol: float = ATOL, points:
         return Instance(there["E_total"], there[name], claim_there)
 
     params = {n: nodes[n] for n in PARAMETER_NAMES}
-    return check_partial(nodes["E_total"], nodes[name], claim_value, rtol=rtol, atol=atol, numeric=shifted,
-                         waypoints=mazur_waypoints(nodes), others=params, at=at,
-                         given={n: nodes[n].data for n in PARAMETER_NAMES}, points=points)
+    result = check_partial(nodes["E_total"], nodes[name], claim_value, rtol=rtol, atol=atol, numeric=shifted,
+                           waypoints=mazur_waypoints(nodes), others=params, at=at,
+                           given={n: nodes[n].data for n in PARAMETER_NAMES}, points=points)
+    result.claim_text = formula
+    result.point = {}  # the tutorial's weights: too many to list
+    return result
