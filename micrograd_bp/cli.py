@@ -229,7 +229,7 @@ def format_one_weight(history: list[one_weight.Step]) -> str:
 # The options of these commands that take a value: main() joins them as --opt=VALUE and puts the
 # positionals after "--", so an expression or a claim may start with a minus sign.
 EXPRESSION_VALUE_OPTIONS = {"grad": {"--graph"}, "check": {"--wrt", "--claim", "--rtol"},
-                            "explain": {"--wrt", "--max-paths"}}
+                            "explain": {"--wrt", "--max-paths"}, "diff": {"--wrt"}}
 
 
 def _expression_argv(argv: list[str]) -> list[str]:
@@ -317,8 +317,21 @@ def add_check(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wrt", required=True, metavar="NAME", help="the variable")
     p.add_argument("--claim", required=True, metavar="FORMULA", help="the claimed partial, e.g. '-2*x'")
     p.add_argument("--rtol", type=_positive_float, default=1e-6, help="relative tolerance (default 1e-6)")
+    p.add_argument("--symbolic", action="store_true",
+                   help="also compare the claim with the exact derivative for every input (needs SymPy)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run_check)
+
+
+def _symbolic() -> ModuleType:
+    """symbolic, with SymPy: without it, one line with the install command and exit status 2."""
+    from . import symbolic
+
+    try:
+        symbolic.sympy_module()
+    except symbolic.SymbolicUnavailable as error:
+        raise UsageError(str(error)) from None
+    return symbolic
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -326,13 +339,40 @@ def run_check(args: argparse.Namespace) -> int:
     if args.wrt not in values:
         raise UsageError(f"--wrt {args.wrt!r} is not one of the variables given "
                          f"({', '.join(values) or 'none'})")
+    symbolic = _symbolic() if args.symbolic else None
     result = diagnose.check_expression(args.expression, args.wrt, args.claim, values, rtol=args.rtol)
+    exact = symbolic.check_symbolic(args.expression, args.wrt, args.claim) if symbolic else None
     if args.json:
-        _emit_json({"expression": args.expression, "claim_formula": args.claim, **result.to_json()})
+        _emit_json({"expression": args.expression, "claim_formula": args.claim, **result.to_json(),
+                    **({"symbolic": exact.to_json()} if exact else {})})
     else:
         at = ", ".join(f"{k}={v:g}" for k, v in values.items())
         print(format_check(result, f"f = {args.expression.strip()}  at {at}", args.claim))
-    return 0 if result.ok else 1
+        if exact:
+            print(exact.message)
+    return 0 if result.ok and (exact is None or exact.identical) else 1
+
+
+def add_diff(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("diff", help="the derivative as a formula (needs SymPy)",
+                       description="The derivative of EXPR with respect to NAME, simplified, written in "
+                                   "the expression language (grad and check read it back), or in LaTeX. "
+                                   "Needs SymPy: pip install 'micrograd_bp[symbolic]'.", allow_abbrev=False)
+    p.add_argument("expression", metavar="EXPR", help="e.g. 'sigmoid(w*x + b)'")
+    p.add_argument("--wrt", required=True, metavar="NAME", help="the variable")
+    p.add_argument("--latex", action="store_true", help="print the derivative in LaTeX")
+    p.add_argument("--json", action="store_true", help='print {"derivative": TEXT, "latex": TEXT}')
+    p.set_defaults(run=run_diff)
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    symbolic = _symbolic()
+    result = symbolic.diff(args.expression, args.wrt)
+    if args.json:
+        _emit_json({"derivative": result.derivative, "latex": result.latex})
+    else:
+        print(result.latex if args.latex else result.derivative)
+    return 0
 
 
 def format_check(r: diagnose.ClaimCheck, title: str, claim_text: str) -> str:
@@ -474,7 +514,8 @@ def format_bench(report: BenchReport) -> str:
 # ----------------------------------------------------------------------------------------- main
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mazur, add_one_weight, add_grad,
-                                                                 add_check, add_explain, add_bench]
+                                                                 add_check, add_explain, add_diff,
+                                                                 add_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:
