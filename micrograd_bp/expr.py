@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import keyword
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Union
 
 from . import ops
-from .engine import Value
+from .engine import Value, grad
 
 Number = Union[int, float]
 
@@ -327,6 +328,35 @@ class Evaluation:
     variables: dict[str, Value]  # every given variable's leaf, labelled with its name
     unused: list[str] = field(default_factory=list)  # given but not in the expression (partial 0)
 
+    def partials(self) -> dict[str, float]:
+        """d(output)/d(variable) for every given variable, by engine.grad (no .grad is touched)."""
+        return dict(zip(self.variables, grad(self.output, list(self.variables.values()))))
+
+    def to_json(self) -> dict:
+        return {"value": self.output.data, "grad": self.partials()}
+
+    def __str__(self) -> str:
+        return evaluation_text(self)
+
+    __repr__ = __str__
+
+
+def _num(x: float) -> str:
+    return f"{x:.9g}"
+
+
+def evaluation_text(evaluation: Evaluation, partials: Mapping[str, float] | None = None) -> str:
+    """The value and every partial, as `micrograd-bp grad` prints them."""
+    partials = evaluation.partials() if partials is None else partials
+    at = ", ".join(f"{k}={v.data:g}" for k, v in evaluation.variables.items())
+    rows = [("value", evaluation.output.data), *((f"df/d{name}", d) for name, d in partials.items())]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"f = {evaluation.expression.text.strip()}" + (f"  at {at}" if at else "")]
+    lines += [f"  {label:<{width}}  {_num(v)}" for label, v in rows]
+    lines += [f"note: {name} is given but not used in the expression: its partial is 0"
+              for name in evaluation.unused]
+    return "\n".join(lines)
+
 
 class Expression:
     """A parsed expression: evaluate it at values as often as needed (finite differences do)."""
@@ -390,7 +420,7 @@ class Expression:
         for ins in self.code:
             try:
                 stack.append(_execute(ins, stack, leaves))
-            except (ValueError, ZeroDivisionError, OverflowError, TypeError) as error:
+            except (ValueError, ZeroDivisionError, OverflowError) as error:  # a TypeError is a bug
                 raise ExprError(str(error), ins.offset) from None
         unused = [name for name in given if name not in self._first_use]
         return Evaluation(self, stack[-1], leaves, unused)
@@ -440,11 +470,16 @@ def _check_values(values: Mapping[str, object]) -> dict[str, float]:
         check_name(name)
         if isinstance(v, Value):
             v = v.data
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
             raise ExprError(f"the value of {name!r} must be a number, got {type(v).__name__}: {v!r}")
-        if not math.isfinite(v):
-            raise ExprError(f"the value of {name!r} must be finite, got {v!r}")
-        checked[name] = float(v)
+        try:
+            x = float(v)
+        except OverflowError:  # an int past the float range (10**400)
+            x = math.inf
+        if not math.isfinite(x):
+            shown = repr(v) if len(repr(v)) <= 40 else f"a number of {len(str(v))} digits"
+            raise ExprError(f"the value of {name!r} must be a finite float, got {shown}")
+        checked[name] = x
     return checked
 
 
