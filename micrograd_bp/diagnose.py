@@ -440,7 +440,7 @@ def check_partial(output: Value, wrt: Value, claim: Number | Value, *, rtol: flo
 def _case(claim: float, graph: PathGraph, others: Mapping[str, Value], waypoints: Collection[Value] | None,
           rtol: float, atol: float, numeric: float | None) -> Case:
     explanation = explain(graph.output, graph.wrt, waypoints=waypoints, max_paths=SUBSET_LIMIT + 1,
-                          graph=graph)
+                          graph=graph, formulas=False)
     return Case(claim, graph, explanation, others, graph.waypoint_ids(waypoints), rtol, atol, numeric)
 
 

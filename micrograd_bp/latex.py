@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from . import ops
 from .expr import ExprError, parse
@@ -20,6 +21,7 @@ def escape(text: str) -> str:
     return text.translate(_SPECIAL)
 
 
+@lru_cache(maxsize=65536)
 def name(text: str) -> str:
     """A variable's or node's name in LaTeX: w1 as w_{1}, E_total as E_{total} (multi-letter words
     upright), #k as \\#k, a sub-expression as its formula."""
@@ -50,6 +52,7 @@ def number(text: str) -> str:
     return f"{sign}{power}" if mantissa == "1" else rf"{sign}{mantissa} \times {power}"
 
 
+@lru_cache(maxsize=65536)
 def formula(text: str) -> str:
     """An expression in the project's language (or a node's name: #k allowed) as LaTeX, each op
     written with its record's latex template, parenthesised by its precedence."""
@@ -94,6 +97,7 @@ def _wrap(text: str, needed: bool) -> str:
     return rf"\left({text}\right)" if needed else text
 
 
+@lru_cache(maxsize=65536)
 def partial(upper: str, lower: str) -> str:
     """d(upper)/d(lower) as a fraction of partials over the names."""
     return rf"\frac{{\partial {_atom(upper)}}}{{\partial {_atom(lower)}}}"

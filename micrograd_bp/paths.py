@@ -391,13 +391,14 @@ class Explanation:
 
 def explain(output: Value, wrt: Value, *, waypoints: Collection[Value] | None = None,
             max_paths: int = MAX_PATHS, names: Mapping[int, str] | None = None,
-            graph: PathGraph | None = None) -> Explanation:
+            graph: PathGraph | None = None, formulas: bool = True) -> Explanation:
     """Every path from output down to wrt, each factor and each path's product.
 
     By default every node is a waypoint: one factor per edge, the local derivative recorded on it.
     With `waypoints`, each run of edges between two waypoints is merged into one factor (their
     product), so a path reads over named nodes only; the products are unchanged. The paths'
-    products sum to the partial; past max_paths they are counted, not listed. Time is linear in
+    products sum to the partial; past max_paths they are counted, not listed. formulas=False
+    leaves each factor's formula out (faster, for a caller that needs only numbers). Time is linear in
     the graph's size plus the paths listed; memory, in the graph plus what is listed.
     """
     if not isinstance(output, Value) or not isinstance(wrt, Value):
@@ -411,8 +412,8 @@ def explain(output: Value, wrt: Value, *, waypoints: Collection[Value] | None = 
     if output is wrt:
         paths = [Path([all_names[id(output)]], [], 1.0, waypoints=(output,))][:max_paths]
     else:
-        formulas = _Formulas(graph)
-        paths = [_build_path(edges, ids, all_names, formulas) for edges in graph.edge_paths(max_paths)]
+        writer = _Formulas(graph) if formulas else None
+        paths = [_build_path(edges, ids, all_names, writer) for edges in graph.edge_paths(max_paths)]
     splitting = graph.splitting(ids)
     first_split = {id(n): i for i, (n, _, _) in enumerate(splitting)}
     for path in paths:
@@ -425,16 +426,18 @@ def explain(output: Value, wrt: Value, *, waypoints: Collection[Value] | None = 
 
 
 def _build_path(edges: list[tuple[Value, Value, float, int]], waypoint_ids: set[int],
-                names: Mapping[int, str], formulas: _Formulas) -> Path:
+                names: Mapping[int, str], formulas: _Formulas | None) -> Path:
     nodes = [edges[0][0]]
     factors: list[Factor] = []
     value = 1.0
     texts: list[str] = []
     for consumer, lower, g, position in edges:
         value *= g
-        texts.append(formulas.edge(consumer, position))
+        if formulas is not None:
+            texts.append(formulas.edge(consumer, position))
         if id(lower) in waypoint_ids:
-            factors.append(Factor(names[id(nodes[-1])], names[id(lower)], value, product_text(texts)))
+            factors.append(Factor(names[id(nodes[-1])], names[id(lower)], value,
+                                  product_text(texts) if formulas is not None else ""))
             nodes.append(lower)
             value = 1.0
             texts = []
