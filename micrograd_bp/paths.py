@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from . import latex
 from .engine import Value, grad, topological_order
-from .ops import substitute
+from .expr import Expression, parse
 
 MAX_PATHS = 20  # paths listed by explain(); the rest are counted and summed
 NAME_LIMIT = 40  # a sub-expression longer than this is named #k instead
@@ -61,8 +61,11 @@ def _render(node: Value, names: dict[int, str], precedence: dict[int, int]) -> t
     prec = op.precedence
 
     def arg(i: int, tighter: bool = False, level: int = prec) -> str:
+        """An input's name, parenthesised where the precedence needs it: -a*b is (-a)*b, but a
+        minus sign after an operator, or under a power, is written in parentheses."""
         text, child = names[id(inputs[i])], precedence[id(inputs[i])]
-        if child < level or (tighter and child == level) or (text.startswith("-") and level >= 2):
+        signed = text.startswith("-") and (tighter or level >= 4)
+        if child < level or (tighter and child == level) or signed:
             return f"({text})"
         return text
 
@@ -485,9 +488,15 @@ class _Formulas:
         return result
 
 
-@lru_cache(maxsize=4096)
 def _substitute(formula: str, renames: tuple[tuple[str, str], ...]) -> str:
-    return substitute(formula, dict(renames))
+    """ops.substitute, with each formula parsed once (a long path renames the same few formulas
+    over thousands of different names)."""
+    return _parsed_formula(formula).render(dict(renames))
+
+
+@lru_cache(maxsize=1024)
+def _parsed_formula(formula: str) -> Expression:
+    return parse(formula)
 
 
 def product_text(formulas: list[str]) -> str:
@@ -579,7 +588,7 @@ def highlight_paths(graph: Any, root: Value, node: Value, *, max_paths: int = NO
             if g.reach.get(id(parent)):
                 on_edges.add((f"v{position[id(parent)]}", f"o{k}"))
                 on_nodes.add(f"v{position[id(parent)]}")
-    hashed = {f"v{position[id(n)]}": g.names[id(n)] for n in g.order if g.names[id(n)].startswith("#")}
+    hashed = {f"v{position[id(n)]}": g.names[id(n)] for n in g.order if re.fullmatch(r"#\d+", g.names[id(n)])}
     body = []
     for line in graph.body:
         edge, vertex = _EDGE_LINE.match(line.rstrip("\n")), _NODE_LINE.match(line.rstrip("\n"))
