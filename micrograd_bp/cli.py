@@ -502,14 +502,22 @@ def add_explain(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wrt", required=True, metavar="NAME", help="the variable")
     p.add_argument("--max-paths", type=_positive_int, default=paths.MAX_PATHS,
                    help=f"list at most this many paths (default {paths.MAX_PATHS})")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--latex", action="store_true",
+                   help="print the chain rule in LaTeX: one line per path (partials = formulas = "
+                        "numbers = product), then the partial as the sum of the paths")
+    p.add_argument("--json", action="store_true", help="print one JSON object (each path with its latex)")
     p.set_defaults(run=run_explain)
 
 
 def run_explain(args: argparse.Namespace) -> int:
     evaluation = _evaluate(args)
     ex = paths.explain(evaluation.output, _variable(args, evaluation), max_paths=args.max_paths)
-    _print_explain(ex, args.json)
+    if args.latex and not args.json:
+        for path in ex.paths:
+            emit(path.latex())
+        emit(ex.latex())
+    else:
+        _print_explain(ex, args.json)
     return 0
 
 

@@ -526,8 +526,17 @@ def _loose(text: str) -> bool:
 
 
 def _compound(formula: str) -> bool:
-    """Is a formula more than one name or number (so a product needs it in parentheses)?"""
-    return not (formula.isidentifier() or formula.replace(".", "", 1).isdigit() or formula.startswith("#"))
+    """Is a formula more than one name, number or call (so a product needs it in parentheses)?"""
+    if formula.isidentifier() or formula.replace(".", "", 1).isdigit() or re.fullmatch(r"#\d+", formula):
+        return False
+    head, bracket, _ = formula.partition("(")
+    if bracket and head.isidentifier() and formula.endswith(")"):  # a call, if its ( closes at the end
+        depth = 0
+        for i, c in enumerate(formula):
+            depth += (c == "(") - (c == ")")
+            if depth == 0 and i > len(head):
+                return i != len(formula) - 1
+    return True
 
 
 def _note_twins(paths: list[Path], names: Mapping[int, str]) -> None:

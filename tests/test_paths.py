@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from oracles import VARIABLES, build, close, trees
 
 matplotlib.use("Agg")
+from conftest import run_cli  # noqa: E402
 from matplotlib import mathtext  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
@@ -225,3 +226,17 @@ def test_draw_paths_renders(tmp_path):
     graph = draw_paths(nodes["E_total"], nodes["w1"])
     path = graph.render(str(tmp_path / "paths"), format="svg")
     assert "darkorange" in open(path).read()
+
+
+def test_cli_explain_latex_prints_lines_that_render():
+    status, out, _ = run_cli("explain", "x*x + exp(x*y)", "--wrt", "x", "x=0.5", "y=2", "--latex")
+    lines = out.splitlines()
+    assert status == 0 and len(lines) == 4  # three paths and the sum
+    assert lines[-1] == r"\frac{\partial \left(x \cdot x + e^{x \cdot y}\right)}{\partial x} = 0.5 + 0.5 + " \
+                        r"5.43656366 = 6.43656366"
+    assert lines[2].endswith(r"= 1 \cdot e^{x \cdot y} \cdot y = 1 \cdot 2.71828183 \cdot 2 = 5.43656366")
+    for line in lines:
+        assert renders(line), line
+    status, out, _ = run_cli("explain", "x*x + exp(x*y)", "--wrt", "x", "x=0.5", "y=2", "--json")
+    data = json.loads(out)
+    assert [p["latex"] for p in data["paths"]] == lines[:3] and data["latex"] == lines[-1]
