@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Callable, NoReturn
+from typing import IO, TYPE_CHECKING, Callable, NoReturn
 
 from . import __version__, diagnose, paths
 from . import expr as expressions
@@ -28,7 +28,7 @@ INPUT_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
 # Exit statuses: 0 done (a claim is right), 1 a claim is wrong, 2 bad input. A closed pipe ends
 # quietly with the shell's status for SIGPIPE, a failed write (a full disk) with one line and 1,
 # Ctrl-C with the shell's status for SIGINT.
-EXIT_USAGE, EXIT_WRITE_FAILED, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 2, 1, 128 + 13, 128 + 2
+EXIT_USAGE, EXIT_WRITE_FAILED, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 2, 74, 128 + 13, 128 + 2  # 74: EX_IOERR
 
 
 class UsageError(Exception):
@@ -52,14 +52,25 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.prog)
 
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        """--help and --version through _write, not argparse's own write that ignores failures."""
+        if message and file is sys.stdout:
+            _write(message)
+        elif message:
+            note(message.rstrip("\n"))
+
 
 # ---------------------------------------------------------------------------------------- output
-# Only these two functions write; main() turns a failed write into a quiet exit.
+# Everything goes through these; main() turns a failed write into a quiet exit.
 
 def emit(text: str) -> None:
     """One block of output on stdout."""
+    _write(text + "\n")
+
+
+def _write(text: str) -> None:
     try:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(text)
     except BrokenPipeError:
         raise
     except OSError as error:

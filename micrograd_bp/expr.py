@@ -7,12 +7,9 @@ import math
 import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Union
 
 from . import ops
-from .engine import Value, grad
-
-Number = Union[int, float]
+from .engine import Number, Value, grad
 
 MAX_LENGTH = 10_000  # characters of input
 MAX_DEPTH = 100  # nesting: parentheses, calls, unary signs and exponents, counted together

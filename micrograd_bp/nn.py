@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Union
 
-from .engine import Value, lift, linear
+from .engine import Number, Value, lift, linear
 
-Number = Union[int, float]
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "none")
 
 

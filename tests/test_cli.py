@@ -45,12 +45,21 @@ def test_a_reader_that_stops_after_one_line():
     assert err == b"" and process.returncode == 128 + signal.SIGPIPE
 
 
-def test_a_full_disk_is_one_line_and_status_1():
+def test_a_full_disk_is_one_line_and_status_74_not_checks_wrong():
     with open("/dev/full", "w") as full:
         process = cli_process("mazur", stdout=full, stderr=subprocess.PIPE, text=True)
         _, err = process.communicate(timeout=60)
-    assert process.returncode == 1
+    assert process.returncode == 74  # EX_IOERR: 1 is check's "the claim is wrong"
     assert err == "micrograd-bp: error: cannot write the output: No space left on device\n"
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["mazur", "--help"], ["grad", "x", "x=1", "--json"]])
+def test_help_and_version_to_a_full_disk_are_not_silently_lost(argv):
+    """argparse ignores a failed write of --help or --version; the command line does not."""
+    with open("/dev/full", "w") as full:
+        process = cli_process(*argv, stdout=full, stderr=subprocess.PIPE, text=True)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 74 and err.endswith("No space left on device\n") and err.count("\n") == 1
 
 
 def test_ctrl_c_ends_quietly_with_status_130():
@@ -309,3 +318,43 @@ def test_result_objects_print_as_the_command_line_prints_them():
     assert run_cli("one-weight", "--steps", "3")[1] == repr(one_weight.train(3)) + "\n"
     assert run_cli("mazur", "--steps", "2")[1] == str(mazur.walkthrough(2)) + "\n"
     assert run_cli("mazur", "--steps", "2", "--summary")[1] == mazur.summary_text(mazur.walkthrough(2)) + "\n"
+
+
+def test_mazur_with_a_huge_learning_rate_says_training_stalled():
+    status, out, _ = run_cli("mazur", "--lr", "1e300", "--summary")
+    assert status == 0
+    assert "Training stalled" in out and "the learning rate 1e+300 is too large" in out
+    # the evidence: more steps change nothing
+    one, five = mazur.walkthrough(1, 1e300), mazur.walkthrough(5, 1e300)
+    assert one.final_error == five.final_error and one.final_error > 0.01
+    assert "stalled" not in run_cli("mazur", "--steps", "3", "--summary")[1]
+
+
+def test_mazur_says_it_diverged_when_the_error_grew():
+    status, out, _ = run_cli("mazur", "--lr", "1e300", "--train-biases", "--steps", "2")
+    # both outputs saturate at 0: E = 0.5*(0.01**2 + 0.99**2) = 0.4901 > 0.298371109
+    assert status == 0 and "E_total after 2 steps: 0.490100000" in out
+    assert "The error grew from 0.298371109 to 0.490100000: training diverged" in out
+
+
+# check.py is split by the tutor branch, which drops its one "--wrt" message (the CLI now checks
+# --wrt itself, see test_the_wrt_message_is_the_command_lines); once merged this set is empty.
+CLI_SPEAK_NOT_YET_REMOVED = {"check.py"}
+
+
+def test_library_errors_do_not_speak_the_command_line():
+    """No message the package raises names a command-line option: only cli.py knows about them."""
+    import ast
+
+    package = REPO / "micrograd_bp"
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "cli.py" or path.name in CLI_SPEAK_NOT_YET_REMOVED:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise):
+                texts = [c.value for c in ast.walk(node)
+                         if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+                offenders += [f"{path.name}: {t}" for t in texts if re.search(r"(^|[\s(])--[a-z]", t)]
+    assert offenders == []
+    assert re.search(r"(^|[\s(])--[a-z]", "--wrt 'y' is not one of")  # the pattern finds one

@@ -1,5 +1,8 @@
 """The README's examples, run as they are printed: its >>> blocks, its $ commands and their
-output, its sh commands and its Python blocks."""
+output, its sh commands and its Python blocks.
+
+`python tests/test_readme.py` rewrites the output under each `$ micrograd-bp` command in place
+(blocks abridged with "..." are left alone), for a change that alters what a command prints."""
 
 from __future__ import annotations
 
@@ -76,3 +79,22 @@ def test_each_command_runs(line, tmp_path, monkeypatch):
 def test_each_python_block_runs(code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
+
+
+def rewrite(text: str) -> str:
+    """text with each unabridged transcript block's output replaced by what the command prints."""
+    def block(match: re.Match) -> str:
+        body = match.group(1)
+        if not body.startswith("$ ") or any(line.strip() == "..." for line in body.splitlines()):
+            return match.group(0)
+        lines = []
+        for line in body.splitlines():
+            if line.startswith("$ "):
+                lines += [line, *run_cli(*shlex.split(line[2:])[1:])[1].splitlines()]
+        return "```text\n" + "\n".join(lines) + "\n```"
+
+    return re.sub(r"^```text\n(.*?)^```", block, text, flags=re.M | re.S)
+
+
+if __name__ == "__main__":
+    (REPO / "README.md").write_text(rewrite(README))

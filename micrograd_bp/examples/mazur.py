@@ -208,11 +208,29 @@ def summary_text(r: Walkthrough) -> str:
     return "\n".join(lines + _endings(r))
 
 
+def stalled(r: Walkthrough) -> bool:
+    """The training is stuck short of the targets: at the final weights every gradient of the
+    trained parameters is exactly 0 (saturated neurons), so further steps change nothing."""
+    weights = {k: v for k, v in r.final_weights.items() if k in WEIGHTS}
+    biases = {k: v for k, v in r.final_weights.items() if k in BIASES}
+    network = MazurNetwork(weights, biases)
+    total = network.forward()["E_total"]
+    if total.data == 0.0:
+        return False
+    total.backward()
+    trained = [name for name in PARAMETER_NAMES if r.train_biases or name in WEIGHTS]
+    return all(network.params[name].grad == 0.0 for name in trained)
+
+
 def _endings(r: Walkthrough) -> list[str]:
     lines = [""]
     if r.diverged:
         lines.append(f"The error grew from {r.forward['E_total']:.9f} to {r.final_error:.9f}: "
                      f"training diverged, the learning rate {r.lr:g} is too large.")
+    elif stalled(r):
+        lines.append(f"Training stalled at E_total {r.final_error:.9f}: every gradient is exactly 0 "
+                     f"at the final weights (the neurons saturated), so more steps change nothing; "
+                     f"the learning rate {r.lr:g} is too large.")
     lines.append(f"Update order: {r.order}, {ORDER_NOTES[r.order]}.")
     return lines
 
