@@ -109,7 +109,7 @@ def replay(output: Value, wrt: Value) -> Callable[[float], float]:
 
 # ------------------------------------------------------------------------------------ gradcheck
 
-@dataclass
+@dataclass(repr=False)
 class GradCheck:
     """backward() against central differences, one entry per input."""
 
@@ -140,6 +140,8 @@ class GradCheck:
                  f"{'' if g else '  <- disagrees'}"
                  for n, a, d, g, h in zip(self.names, self.analytic, self.numeric, self.agrees, self.h)]
         return "\n".join(rows)
+
+    __repr__ = __str__
 
 
 def gradcheck(f: Callable[..., Value], inputs: Sequence[Number] | Mapping[str, Number], *,
@@ -196,7 +198,7 @@ class OpPoint:
         return abs(self.analytic - self.numeric) / max(1.0, abs(self.numeric))
 
 
-@dataclass
+@dataclass(repr=False)
 class OpCheck:
     """gradcheck_op's result: every point tried, the worst one, and every problem found."""
 
@@ -227,8 +229,12 @@ class OpCheck:
             at = ", ".join(f"{x:.6g}" for x in w.inputs)
             lines.append(f"  worst: d/d(input {w.position + 1}) at ({at}): partial {w.analytic:.9g}, "
                          f"central difference {w.numeric:.9g}")
-        lines += [f"  problem: {p}" for p in self.problems]
+        lines += [f"  problem: {p}" for p in self.problems[:3]]
+        if len(self.problems) > 3:
+            lines.append(f"  ... and {len(self.problems) - 3} more problems")
         return "\n".join(lines)
+
+    __repr__ = __str__
 
 
 def _op_arity(op: Op) -> int:
