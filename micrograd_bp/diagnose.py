@@ -390,11 +390,11 @@ def check_partial(output: Value, wrt: Value, claim: Number | Value, *, rtol: flo
         raise ValueError(f"rtol must be between 0 and 1, got {rtol!r}")
     if not atol >= 0 or not math.isfinite(atol):
         raise ValueError(f"atol must be a non-negative number, got {atol!r}")
+    graph = PathGraph(output, wrt, names)  # the graph analysed once: every check below reads it
     if others is None:
-        others = {n.label: n for n in topological_order(output) if n.is_leaf and n.label}
+        others = {n.label: n for n in graph.order if n.is_leaf and n.label}
     if at is None and claim_graph is not None:
         at, given = _rebuilder(output, wrt, claim_graph)
-    graph = PathGraph(output, wrt, names)
     difference = _difference(output, wrt, numeric, h)
     autograd = graph.partial
     numeric_ok = difference.agrees(autograd, rtol)
