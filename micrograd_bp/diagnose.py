@@ -390,6 +390,8 @@ def check_partial(output: Value, wrt: Value, claim: Number | Value, *, rtol: flo
         raise ValueError(f"rtol must be between 0 and 1, got {rtol!r}")
     if not atol >= 0 or not math.isfinite(atol):
         raise ValueError(f"atol must be a non-negative number, got {atol!r}")
+    if isinstance(points, bool) or not isinstance(points, int) or points < 0:
+        raise ValueError(f"points must be a non-negative integer, got {points!r}")
     graph = PathGraph(output, wrt, names)  # the graph analysed once: every check below reads it
     if others is None:
         others = {n.label: n for n in graph.order if n.is_leaf and n.label}
@@ -403,7 +405,7 @@ def check_partial(output: Value, wrt: Value, claim: Number | Value, *, rtol: flo
     checked, skipped, counter = 1, 0, None
     if at is not None and given:
         agreeing_more, tried, skipped, counter = _around(at, dict(given), points, seed, rtol, atol,
-                                                         others, waypoints, names, wrt)
+                                                         others, waypoints)
         checked += tried
         agreeing += agreeing_more
     name = f"d{d(graph.name(output))}/d{d(graph.name(wrt))}"
@@ -449,8 +451,8 @@ def _point_text(point: Mapping[str, float]) -> str:
 
 
 def _around(at: Callable[[dict[str, float]], Instance], given: dict[str, float], wanted: int, seed: int,
-            rtol: float, atol: float, others: Mapping[str, Value], waypoints: Collection[Value] | None,
-            names: Mapping[int, str] | None, wrt: Value) -> tuple[int, int, int, Counterexample | None]:
+            rtol: float, atol: float, others: Mapping[str, Value],
+            waypoints: Collection[Value] | None) -> tuple[int, int, int, Counterexample | None]:
     """Check the claim at `wanted` seeded points around `given`: (points agreeing, points checked,
     points skipped, the first counterexample)."""
     rng = random.Random(seed)

@@ -66,15 +66,20 @@ def text_outputs(nb: nbformat.NotebookNode) -> list[list[str]]:
         if cell.cell_type != "code" or VARYING_TAG in cell.metadata.get("tags", []):
             continue
         texts = []
+        previous = ""
         for output in cell.get("outputs", []):
-            if output.output_type == "stream":
-                texts.append(output.text)
+            if output.output_type == "stream":  # one print may arrive in several chunks: joined
+                if previous == "stream":
+                    texts[-1] += output.text
+                else:
+                    texts.append(output.text)
             elif output.output_type in ("execute_result", "display_data"):
                 data = output.get("data", {})
                 if set(data) == {"text/plain"}:
                     texts.append(data["text/plain"])
                 else:
                     texts.append("<rich output: " + ", ".join(sorted(set(data) - {"text/plain"})) + ">")
+            previous = output.output_type
         cells.append(texts)
     return cells
 
