@@ -348,7 +348,7 @@ class Explanation:
             else:
                 yield f"  {self.name} = 1"
         if self.omitted:
-            yield (f"... and {count_text(self.omitted)} more paths, not listed (--max-paths), "
+            yield (f"... and {count_text(self.omitted)} more paths, not listed, "
                    f"contributing {_num(self.omitted_sum)}")
             yield (f"sum of all {count_text(self.n_paths)} paths = {_num(self.partial)} = {self.name} "
                    "by autograd")

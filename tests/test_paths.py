@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import math
@@ -116,11 +117,17 @@ def _chain(n: int) -> tuple[Value, Value]:
 
 
 def _seconds(f) -> float:
+    """The best of three CPU times, the garbage collector paused (its passes scale with the heap)."""
     best = math.inf
-    for _ in range(2):
-        start = time.process_time()
-        f()
-        best = min(best, time.process_time() - start)
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):
+            start = time.process_time()
+            f()
+            best = min(best, time.process_time() - start)
+    finally:
+        gc.enable()
     return best
 
 
@@ -129,7 +136,7 @@ def test_explain_and_check_partial_are_linear_in_the_graph():
     small, big = _chain(400), _chain(4000)
     for run in (lambda v, x: explain(v, x, max_paths=2), lambda v, x: check_partial(v, x, 0.123)):
         ratio = _seconds(lambda run=run: run(*big)) / _seconds(lambda run=run: run(*small))
-        assert ratio < 25, ratio  # linear: about 10; quadratic: about 100
+        assert ratio < 40, ratio  # linear: about 10 (up to 25 on a busy machine); quadratic: about 100
 
 
 def test_a_huge_path_count_prints():
