@@ -83,7 +83,7 @@ def test_names_are_written_from_the_op_records():
 def test_the_mazur_factors_carry_their_formulas():
     ex = mazur_explain("w1")
     assert [f.formula for f in ex.paths[0].factors] == [
-        "0.5*2*(0.01 - out_o1)*(-1)", "out_o1*(1 - out_o1)", "w5", "out_h1*(1 - out_h1)", "i1"]
+        "0.5*2*(target_o1 - out_o1)*(-1)", "out_o1*(1 - out_o1)", "w5", "out_h1*(1 - out_h1)", "i1"]
     assert [f.formula for f in ex.paths[1].factors][2] == "w7"
     nodes = mazur_nodes()
     values = {name: node.data for name, node in nodes.items()}
@@ -200,7 +200,7 @@ def test_every_latex_string_renders_with_mathtext():
 def test_explanations_read_as_text_in_the_repl_and_as_math_in_jupyter():
     ex = mazur_explain("w5")
     assert repr(ex) == str(ex) and repr(ex).startswith("dE_total/dw5 by the chain rule: 1 path")
-    assert "  = (0.5*2*(0.01 - out_o1)*(-1)) * (out_o1*(1 - out_o1)) * out_h1" in repr(ex)
+    assert "  = (0.5*2*(target_o1 - out_o1)*(-1)) * (out_o1*(1 - out_o1)) * out_h1" in repr(ex)
     markdown = ex._repr_markdown_()
     assert r"$$\frac{\partial E_{\mathrm{total}}}{\partial \mathrm{out}_{\mathrm{o1}}}" in markdown
     data = ex.to_json()

@@ -326,15 +326,24 @@ def mazur_nodes(network: MazurNetwork | None = None) -> dict[str, Value]:
     """A network's named nodes (a fresh one's by default) in the tutorial's order: i1, i2, w1, ...,
     E_total."""
     nodes = (network or MazurNetwork()).forward()
+    name_targets(nodes)  # so that formulas read (target_o1 - out_o1), as the tutorial writes them
+    nodes.update({f"target_{key}": _target_leaf(nodes, key) for key in TARGETS})
     order = [*INPUTS, *PARAMETER_NAMES, *FORWARD_NAMES]
     return {name: nodes[name] for name in sorted(nodes, key=lambda n: order.index(n) if n in order
                                                   else len(order))}
 
 
+def _target_leaf(nodes: dict[str, Value], key: str) -> Value:
+    label = f"target_{key}"
+    return next(n for n in topological_order(nodes[f"E_{key}"]) if n.label == label)
+
+
 def mazur_waypoints(nodes: dict[str, Value]) -> list[Value]:
-    """The tutorial's waypoints: the named nodes except E_o1 and E_o2, so that w1's paths read
+    """The tutorial's waypoints: the named nodes except E_o1 and E_o2 (and the targets, which
+    are leaves), so that w1's paths read
     dE_total/dout_o1 * dout_o1/dnet_o1 * dnet_o1/dout_h1 * dout_h1/dnet_h1 * dnet_h1/dw1."""
-    return [node for name, node in nodes.items() if name not in ("E_o1", "E_o2")]
+    return [node for name, node in nodes.items() if name not in ("E_o1", "E_o2") and node.op is not None
+            or name in INPUTS or name in PARAMETER_NAMES]
 
 
 def mazur_explain(name: str, max_paths: int = 20) -> Explanation:
