@@ -236,6 +236,16 @@ class SymbolicCheck:
     def to_json(self) -> dict:
         return {"identical": self.identical, "derivative": self.derivative, "difference": self.difference}
 
+    def __str__(self) -> str:
+        return self.message
+
+    __repr__ = __str__
+
+    def _repr_markdown_(self) -> str:
+        verdict = "identical for all inputs" if self.identical else "not the derivative"
+        gap = "" if self.identical else f"; claim - derivative = $${latex.formula(self.difference)}$$"
+        return f"**{verdict}**: the derivative is $${latex.formula(self.derivative)}$${gap}"
+
 
 def check_symbolic(expression: str, wrt: str, claim: str) -> SymbolicCheck:
     """Is the claim (text over the expression's variables) the derivative, for every input?"""

@@ -11,6 +11,7 @@ import pytest
 import sympy
 from conftest import run_cli
 from hypothesis import given, settings
+from matplotlib import mathtext
 from oracles import VARIABLES, build, close, trees
 
 import micrograd_bp
@@ -19,6 +20,7 @@ from micrograd_bp.ops import power_op, unregister_op
 from micrograd_bp.symbolic import check_symbolic, diff, to_sympy
 
 X, Y, Z = sympy.symbols("x y z", real=True)
+_LAYOUT = mathtext.MathTextParser("path")
 
 
 def test_to_sympy_names_leaves_by_label_and_keeps_constants_exact():
@@ -51,6 +53,7 @@ def test_diff_agrees_with_sympys_own_derivative_and_with_autograd(tree):
     rng = random.Random(0)
     for name, symbol in zip(VARIABLES, (X, Y, Z)):
         d = diff(graph, name)
+        _LAYOUT.parse(f"${d.latex}$")  # its LaTeX renders with mathtext (ValueError if not)
         exact = sympy.lambdify((X, Y, Z), sympy.diff(oracle, symbol))
         again = parse(d.derivative)  # the text reads back
         for _ in range(3):
@@ -108,7 +111,11 @@ def test_diff_writes_simple_formulas_and_latex():
 
 
 def test_check_symbolic_proves_or_gives_the_difference():
-    assert check_symbolic("x**3", "x", "3*x*x").identical
+    same = check_symbolic("x**3", "x", "3*x*x")
+    assert same.identical
+    assert repr(same) == "symbolic: the claim is identical to the derivative 3*x**2 for all inputs"
+    for block in same._repr_markdown_().split("$$")[1::2]:
+        _LAYOUT.parse(f"${block}$")
     gap = check_symbolic("x**3", "x", "3*x")
     difference = sympy.sympify(gap.difference, locals={"x": X})
     assert not gap.identical and sympy.simplify(difference - (3 * X - 3 * X ** 2)) == 0
