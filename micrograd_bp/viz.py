@@ -34,8 +34,9 @@ NOT_COMPUTED = "grad: not computed (call backward())"
 FONT = "Helvetica"
 MAX_NODES = 500  # draw()'s default node limit; an animation refuses graphs above it
 LARGE_GRAPH = 40  # above this many Values drawn, the layout trades polish for speed
+MAX_FAN_OUT = 8  # in a large graph, a leaf used more often, over more levels, is drawn at each use
 ANIMATION_DPI = 64  # the GIF's resolution: readable, and a few hundred KB for the Mazur graph
-RENDER_TIMEOUT = 60.0  # seconds dot may take before write_graph gives up with a clear error
+RENDER_TIMEOUT = 30.0  # seconds dot may take before write_graph gives up with a clear error
 # The ledger's frames: a node's state, and the edges of the step being shown.
 STATE_STYLES = {"final": {"style": "filled", "fillcolor": "#c7e9c0"},
                 "partial": {"style": "filled", "fillcolor": "#fff3b0"},
@@ -237,7 +238,7 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
     graph = _new_graph(rankdir, title)
     large = len(kept) > LARGE_GRAPH
     if large:  # dot's layout is superlinear in long edges: bounded effort, straight edges
-        graph.attr(nslimit="1", nslimit1="1", splines="line")
+        graph.attr(nslimit="1", nslimit1="1", splines="line", concentrate="true")
     num = (lambda x: _number(x, decimals))  # noqa: E731
 
     # The gradient each drawn edge carries back: input -> op is local * grad of the consumer,
@@ -254,6 +255,31 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
                 edges.append((f"v{position[id(parent)]}", f"o{i}", local, local * grad, note))
         edges.append((f"o{i}", f"v{i}", None, grad, ""))
     flow = _Flow((f for *_, f, _ in edges), computed=flows is not None and flows[-1] != 0)
+    # In a large graph, a leaf used by many ops far apart (x in x*x*...*x) is drawn again beside
+    # each use: one box with hundreds of edges across the picture is what makes dot take minutes.
+    # (A network's inputs, used by every neuron of the first layer side by side, stay one box.)
+    uses: dict[str, int] = {}
+    for tail, *_ in edges:
+        uses[tail] = uses.get(tail, 0) + 1
+    copied: set[str] = set()
+    if large and any(count > MAX_FAN_OUT for count in uses.values()):
+        depth = [0] * len(order)
+        for k, node in enumerate(order):
+            depth[k] = 1 + max((depth[position[id(p)]] for p in node.inputs), default=-1)
+        consumers: dict[str, list[int]] = {}
+        for tail, head, *_ in edges:
+            if head.startswith("o"):
+                consumers.setdefault(tail, []).append(depth[int(head[1:])])
+        copied = {tail for tail, count in uses.items() if count > MAX_FAN_OUT
+                  and order[int(tail[1:])].op is None
+                  and max(consumers[tail]) - min(consumers[tail]) > MAX_FAN_OUT}
+    if copied:
+        seen: dict[str, int] = {}
+        for k, (tail, head, local, carried, note) in enumerate(edges):
+            if tail in copied:
+                seen[tail] = seen.get(tail, 0) + 1
+                if seen[tail] > 1:
+                    edges[k] = (f"{tail}u{seen[tail]}", head, local, carried, note)
 
     flip = rankdir in ("TB", "BT")  # records lay their fields across the rank direction
     for node in kept:
@@ -265,6 +291,14 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
         text = "|".join(fields)
         graph.node(f"v{i}", label=_label("{" + text + "}" if flip else text), shape="record",
                    **(node_style(i) if node_style else {}))
+        if f"v{i}" in copied:  # the same box again for each further use, dashed
+            for use in range(2, uses[f"v{i}"] + 1):
+                again = "|".join([fields[0] if shown else f"#{i}", f"use {use} of {uses[f'v{i}']}",
+                                  *fields[1 if shown else 0:]])
+                attrs = dict(node_style(i)) if node_style else {}
+                attrs["style"] = ",".join(filter(None, [attrs.get("style"), "dashed"]))
+                graph.node(f"v{i}u{use}", label=_label("{" + again + "}" if flip else again),
+                           shape="record", **attrs)
         if node.op is not None:
             graph.node(f"o{i}", label=_label(_escape(node.op.symbol)), shape="ellipse",
                        fontsize="10", margin="0.05",
@@ -285,6 +319,9 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
 
     lines = ["edge label: local derivative d(out)/d(in)"] if edge_labels else []
     lines += legend
+    if copied:
+        lines.append(f"dashed box: a leaf used by more than {MAX_FAN_OUT} ops far apart, drawn again "
+                     "at each use")
     flow.legend(graph, lines, decimals, ["edge width and colour: the gradient sent back along it,",
                                          "|local derivative x grad of the consumer|"],
                 otherwise=plain_note)
