@@ -571,8 +571,9 @@ PATH_COLOR = "darkorange"
 PATH_FILL = "#fff0d9"
 OFF_PATH_COLOR = "gray75"
 NOTE_PATHS = 10  # paths listed in the drawing's note
-_EDGE_LINE = re.compile(r"^\t(v\d+|o\d+) -> (v\d+|o\d+)(?: \[(.*)\])?$")
-_NODE_LINE = re.compile(r"^\t(v\d+) \[(.*)\]$")
+# draw()'s lines: v3 a value, o3 its op, v3u2 a leaf drawn again at its second use
+_EDGE_LINE = re.compile(r"^\t((v\d+)(?:u\d+)?|o\d+) -> (v\d+|o\d+)(?: \[(.*)\])?$")
+_NODE_LINE = re.compile(r"^\t((v\d+)(?:u\d+)?) \[(.*)\]$")
 _STYLE_ATTRS = re.compile(r'\s*\b(?:color|penwidth)=(?:"[^"]*"|\S+)')
 
 
@@ -580,7 +581,7 @@ def highlight_paths(graph: Any, root: Value, node: Value, *, max_paths: int = NO
                     waypoints: Collection[Value] | None = None) -> Any:
     """A drawing of root's graph (a Digraph from viz.draw(root)) with every chain-rule path from
     root down to node highlighted: the edges on a path thick and coloured, the others grey, the
-    nodes on a path filled, a node named #k in explain's output labelled #k here too, and a note
+    nodes on a path filled (a leaf drawn again at each use, filled at each), and a note
     with each path's factors (between waypoints, as in explain) and product (the first max_paths).
     Returns the same graph."""
     g = PathGraph(root, node)
@@ -597,25 +598,19 @@ def highlight_paths(graph: Any, root: Value, node: Value, *, max_paths: int = NO
             if g.reach.get(id(parent)):
                 on_edges.add((f"v{position[id(parent)]}", f"o{k}"))
                 on_nodes.add(f"v{position[id(parent)]}")
-    hashed = {f"v{position[id(n)]}": g.names[id(n)] for n in g.order if re.fullmatch(r"#\d+", g.names[id(n)])}
     body = []
     for line in graph.body:
         edge, vertex = _EDGE_LINE.match(line.rstrip("\n")), _NODE_LINE.match(line.rstrip("\n"))
         if edge:
-            tail, head, attrs = edge.group(1), edge.group(2), edge.group(3) or ""
+            tail, head, attrs = edge.group(1), edge.group(3), edge.group(4) or ""
             attrs = _STYLE_ATTRS.sub("", attrs).strip()
-            style = (f"color={PATH_COLOR} penwidth=3" if (tail, head) in on_edges
+            style = (f"color={PATH_COLOR} penwidth=3" if (edge.group(2) or tail, head) in on_edges
                      else f"color={OFF_PATH_COLOR} penwidth=1")
             line = f"\t{tail} -> {head} [{(attrs + ' ' + style).strip()}]\n"
-        elif vertex and (vertex.group(1) in on_nodes or vertex.group(1) in hashed):
-            name, attrs = vertex.group(1), vertex.group(2)
-            if name in hashed:  # the drawing shows the #k that explain names the node by
-                tag = hashed[name]
-                attrs = re.sub(r'label="(\{?)', lambda m, tag=tag: f'label="{m.group(1)}{tag}|', attrs,
-                               count=1)
-            if name in on_nodes:
-                attrs += f' style=filled fillcolor="{PATH_FILL}"'
-            line = f"\t{name} [{attrs}]\n"
+        elif vertex and vertex.group(2) in on_nodes:
+            attrs = re.sub(r'\s*\bstyle="?([a-z,]*)"?', "", vertex.group(3))
+            dashed = ",dashed" if "u" in vertex.group(1) else ""
+            line = f'\t{vertex.group(1)} [{attrs} style="filled{dashed}" fillcolor="{PATH_FILL}"]\n'
         body.append(line)
     graph.body[:] = body
     ex = explain(root, node, max_paths=max_paths, graph=g, formulas=False, waypoints=waypoints)

@@ -247,3 +247,14 @@ def test_cli_explain_latex_prints_lines_that_render():
     status, out, _ = run_cli("explain", "x*x + exp(x*y)", "--wrt", "x", "x=0.5", "y=2", "--json")
     data = json.loads(out)
     assert [p["latex"] for p in data["paths"]] == lines[:3] and data["latex"] == lines[-1]
+
+
+def test_draw_paths_follows_a_leaf_drawn_again_at_each_use():
+    ev = parse("*".join(["x"] * 60)).evaluate(x=1.01)  # x feeds 60 ops far apart: drawn again per use
+    ev.output.backward()
+    source = draw_paths(ev.output, ev.variables["x"]).source
+    copies = re.findall(r"\t(v0u\d+) \[[^\n]*\]", source)
+    assert len(copies) == 59  # every edge of x**60 lies on one of its 60 paths
+    assert all(re.search(rf"\t{c} \[[^\n]*style=\"filled,dashed\"", source) for c in copies)
+    assert re.findall(r"\tv0u\d+ -> o\d+ \[[^\n]*color=(\w+)", source) == ["darkorange"] * 59
+    assert "gray75" not in source
