@@ -49,10 +49,12 @@ FRAME_LEGEND = ["green: grad final (every += to it has happened)", "yellow: a pa
 class GraphvizMissing(RuntimeError):
     """The Graphviz `dot` program is not installed; the DOT source was written to `dot_path`."""
 
-    def __init__(self, path: Path, dot_path: Path) -> None:
-        self.path, self.dot_path = path, dot_path
+    def __init__(self, path: Path, dot_path: Path, written: bool = True) -> None:
+        self.path, self.dot_path = path, dot_path if written else None
+        where = (f"the DOT source was written to {dot_path}" if written else
+                 f"the DOT source was not written: {dot_path} exists already and was kept")
         super().__init__(f"cannot render {path}: the Graphviz 'dot' program was not found; "
-                         f"{INSTALL_HINT}; the DOT source was written to {dot_path}")
+                         f"{INSTALL_HINT}; {where}")
 
 
 class RenderError(RuntimeError):
@@ -563,13 +565,19 @@ def output_format(path: str | Path) -> str:
                      f"{suffix or '(none)'!r}: use one of {known}")
 
 
-def write_graph(graph: graphviz.Digraph, path: str | Path) -> Path:
-    """Write graph to path, in the format its suffix names; returns the path written.
+def write_graph(graph: graphviz.Digraph | Value, path: str | Path) -> Path:
+    """Write graph (a drawing, or a Value: its draw()) to path, in the format its suffix names;
+    returns the path written.
 
     .dot (or .gv) writes the DOT source and needs no Graphviz binary. .svg, .png and .pdf are
-    rendered by dot; if dot is missing, the source is written beside the file (same name, .dot)
-    and GraphvizMissing is raised, saying how to install Graphviz.
+    rendered by dot; if dot is missing, the source is written beside the file (same name, .dot,
+    never over an existing file) and GraphvizMissing is raised, saying how to install Graphviz.
     """
+    if isinstance(graph, Value):
+        graph = draw(graph)
+    elif not isinstance(graph, graphviz.Digraph):
+        raise TypeError(f"write_graph: expected a drawing (draw(), draw_network()) or a Value, got "
+                        f"{type(graph).__name__}")
     path = Path(path)
     fmt = output_format(path)
     if fmt == "dot":
@@ -604,6 +612,8 @@ def _render(graph: graphviz.Digraph, fmt: str, path: Path) -> bytes:
 def _source_beside(graph: graphviz.Digraph, path: Path) -> GraphvizMissing:
     """Save the DOT source next to the file that could not be rendered; the error to raise."""
     dot_path = path.with_suffix(".dot")
+    if dot_path.exists():
+        return GraphvizMissing(path, dot_path, written=False)
     dot_path.write_text(graph.source, encoding="utf-8")
     return GraphvizMissing(path, dot_path)
 

@@ -520,6 +520,24 @@ def test_missing_dot_keeps_the_source_and_says_how_to_install(tmp_path, monkeypa
     assert not (tmp_path / "e.svg").exists()
 
 
+def test_missing_dot_never_overwrites_an_existing_dot_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    (tmp_path / "e.dot").write_text("mine")
+    e = small()
+    e.backward()
+    with pytest.raises(GraphvizMissing, match="e.dot exists already and was kept"):
+        write_graph(draw(e), tmp_path / "e.svg")
+    assert (tmp_path / "e.dot").read_text() == "mine"
+
+
+def test_write_graph_takes_a_value_and_refuses_anything_else(tmp_path):
+    e = small()
+    e.backward()
+    assert write_graph(e, tmp_path / "e.dot").read_text() == SMALL_AFTER
+    with pytest.raises(TypeError, match="expected a drawing .* or a Value, got float"):
+        write_graph(3.0, tmp_path / "x.dot")
+
+
 def test_jupyter_displays_the_graph_inline():
     e = small()
     e.backward()
