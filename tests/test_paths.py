@@ -227,6 +227,17 @@ def test_draw_paths_highlights_exactly_the_edges_on_a_path():
     assert source.count("color=gray75") > 10  # the other edges
 
 
+def test_draw_with_paths_to_is_the_paths_drawing():
+    from micrograd_bp.viz import draw
+
+    nodes = mazur_nodes()
+    total = nodes["E_total"]
+    total.backward()
+    source = draw(total, paths_to=nodes["w1"]).source
+    assert source == draw_paths(total, nodes["w1"]).source
+    assert source.count("color=darkorange") > 20 and "dE_total/dw1 = 0.000438567734: 2 paths" in source
+
+
 def test_draw_paths_renders(tmp_path):
     nodes = mazur_nodes()
     nodes["E_total"].backward()
