@@ -16,6 +16,7 @@ import graphviz
 from .engine import Value
 from .engine import grad as engine_grad
 from .nn import MLP
+from .paths import highlight_paths
 from .trace import BackwardTrace, is_numbered, ledger_names
 
 RANKDIRS = ("LR", "TB", "RL", "BT")
@@ -336,25 +337,28 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
 
 
 def draw(root: Value, *, rankdir: str = "LR", decimals: int = 4, edge_labels: bool = True,
-         max_nodes: int = MAX_NODES) -> graphviz.Digraph:
+         max_nodes: int = MAX_NODES, paths_to: Value | None = None) -> graphviz.Digraph:
     """The computation graph ending at root: one record per Value (label, data, grad), one node per op.
 
     Edges go input -> op -> value. With edge_labels, each input's edge carries the local
     derivative d(out)/d(in). Edge width and colour show the gradient flowing back along each
     edge, |local derivative x grad of the consumer|. Node ids follow the topological order, so
     the same graph always gives the same DOT source; a node without a label of its own whose
-    name in the ledger and explain is a position (`[mul #12]`, `w1 #3`) shows that name. Above
+    name in the ledger and explain is a position (`#12`, `w1 #3`) shows that name. Above
     max_nodes Values, the nodes nearest the root are drawn, and a note says how many were left
     out. The title says when the grads shown are not the root's partials (several backward()
-    passes, or one from another output). In Jupyter the returned graph displays itself.
+    passes, or one from another output). With paths_to, every chain-rule path from root down to
+    that node is highlighted, each path's factors and product in a note (paths.highlight_paths).
+    In Jupyter the returned graph displays itself.
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw: expected a Value, got {type(root).__name__}")
     _check_options(rankdir, decimals)
     _check_max_nodes(max_nodes)
     order, names = ledger_names(root)
-    return _draw_grads(order, names, [node.grad for node in order], rankdir=rankdir,
-                       decimals=decimals, edge_labels=edge_labels, max_nodes=max_nodes)
+    graph = _draw_grads(order, names, [node.grad for node in order], rankdir=rankdir,
+                        decimals=decimals, edge_labels=edge_labels, max_nodes=max_nodes)
+    return graph if paths_to is None else highlight_paths(graph, root, paths_to)
 
 
 def _draw_grads(order: list[Value], names: list[str], grads: list[float], **options) -> graphviz.Digraph:

@@ -618,7 +618,7 @@ def test_cli_without_dot_on_path(tmp_path):
 
 
 def test_the_package_and_the_cli_do_not_import_graphviz():
-    code = ("import sys, micrograd_bp, micrograd_bp.cli, micrograd_bp.nn, micrograd_bp.check\n"
+    code = ("import sys, micrograd_bp, micrograd_bp.cli, micrograd_bp.nn, micrograd_bp.diagnose\n"
             "print('graphviz' in sys.modules, 'micrograd_bp.viz' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
