@@ -296,7 +296,49 @@
 
   function setNumber(text, x) { // "w5 = 0.4000" -> "w5 = <x>"; a bare number -> <x>
     const at = text.textContent.lastIndexOf(" = ");
-    text.textContent = (at >= 0 ? text.textContent.slice(0, at + 3) : "") + fmt(x);
+    setText(text, (at >= 0 ? text.textContent.slice(0, at + 3) : "") + fmt(x));
+  }
+
+  // A field's new text may be longer than the one dot sized its box for ("grad: not reached",
+  // "data -1.2346e-05"): then it is condensed to the widest text the box was drawn with.
+  const boxWidths = new Map(); // a node's group -> the width of its widest original text
+  function setText(text, content) {
+    const group = text.closest("g.node") || text.closest("g.edge");
+    if (group && group.classList.contains("node") && !boxWidths.has(group)) {
+      boxWidths.set(group, Math.max(...Array.from(group.querySelectorAll("text"),
+                                                  (t) => t.getComputedTextLength())));
+    }
+    text.textContent = content;
+    text.removeAttribute("textLength");
+    const room = boxWidths.get(group);
+    if (room && text.getComputedTextLength() > room) {
+      text.setAttribute("textLength", String(room));
+      text.setAttribute("lengthAdjust", "spacingAndGlyphs");
+    }
+  }
+
+  // The drawing's caption ("f = 6.0794; grad on each node = df/d(node), after backward()") is
+  // drawn by Python with the first values: the page keeps its value and what the grads are current.
+  let caption = null; // [the text element, the part before " = <value>", the original rest]
+  function drawCaption(stepping) {
+    if (DATA.kind !== "graph") return;
+    if (caption === null) {
+      caption = false;
+      for (const text of svg.querySelectorAll("g.graph > text")) {
+        const marker = " = " + fmt(v[ROOT]) + "; ";
+        const at = text.textContent.lastIndexOf(marker);
+        if (at > 0) {
+          caption = [text, text.textContent.slice(0, at), text.textContent.slice(at + marker.length - 2)];
+          break;
+        }
+      }
+    }
+    if (!caption) return;
+    const [text, head, rest] = caption;
+    let tail = rest;
+    if (error) tail = "; no backward pass: " + NODES[error.node].name + " cannot be computed";
+    else if (stepping) tail = "; grads after step " + step + " of " + steps.length + " of backward()";
+    text.textContent = head + " = " + (v[ROOT] === null ? "\u2014" : fmt(v[ROOT])) + tail;
   }
 
   // ------------------------------------------------------------------------------- the state
@@ -349,8 +391,8 @@
           flows.push([group, grads[e.node]]);
         } else if (key.startsWith("v") && texts.length >= 2) {
           setField(texts[texts.length - 2], "data ", v[e.node]);
-          texts[texts.length - 1].textContent = grads[e.node] === null ? "grad: not reached"
-                                                                       : "grad " + fmt(grads[e.node]);
+          setText(texts[texts.length - 1], grads[e.node] === null ? "grad: not reached"
+                                                                  : "grad " + fmt(grads[e.node]));
           mark(group, e.node);
         }
       } else {
@@ -377,6 +419,7 @@
     }
     const largest = flows.reduce((m, [, f]) => (f !== null && isFinite(f) ? Math.max(m, Math.abs(f)) : m), 0);
     for (const [group, flow] of flows) flowStyle(group, flow, largest);
+    drawCaption(stepping);
     drawSelection();
     drawStepper();
     drawLeaves();
@@ -385,7 +428,7 @@
     banner.textContent = error ? NODES[error.node].name + ": " + error.message : "";
   }
 
-  function setField(text, prefix, x) { text.textContent = prefix + fmt(x); }
+  function setField(text, prefix, x) { setText(text, prefix + fmt(x)); }
 
   function drawSelection() {
     const panel = document.getElementById("paths");
@@ -488,7 +531,10 @@
       field.dataset.node = NODES[i].id;
       field.addEventListener("change", () => {
         const x = Number(field.value);
-        if (field.value.trim() === "" || !isFinite(x)) return; // not a number (yet): nothing changes
+        const bad = field.value.trim() === "" || !isFinite(x); // (a number field reads "abc" as "")
+        field.classList.toggle("invalid", bad);
+        field.setCustomValidity(bad ? "not a finite number: " + NODES[i].name + " keeps " + repr(v[i]) : "");
+        if (bad) { field.reportValidity(); return; } // nothing changes
         setLeafValue(i, x);
       });
       row.insertCell().appendChild(field);
@@ -513,7 +559,11 @@
 
   function drawLeaves() {
     for (const [i, [field, slider]] of leafInputs) {
-      if (document.activeElement !== field) field.value = String(v[i]);
+      if (document.activeElement !== field) {
+        field.value = String(v[i]);
+        field.classList.remove("invalid");
+        field.setCustomValidity("");
+      }
       if (slider && document.activeElement !== slider) {
         if (v[i] < Number(slider.min)) slider.min = String(v[i]);
         if (v[i] > Number(slider.max)) slider.max = String(v[i]);

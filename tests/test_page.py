@@ -296,6 +296,44 @@ def test_live_edit_recomputes_forward_and_backward(browser, pages, mazur_page):
     assert "data 0.7000" in record.text
 
 
+def test_the_caption_follows_the_values_the_step_and_an_error(browser, pages):
+    def caption() -> str:
+        return browser.execute_script("return document.querySelector('svg g.graph > text').textContent")
+
+    text = "log(x)*y + x*x"
+    root = parse(text).evaluate(x=2.0, y=3.0).output
+    load(browser, explore(root.named("f")), pages, "caption")
+    assert caption() == f"f = {viz._number(root.data, 4)}; grad on each node = df/d(node), after backward()"
+    moved = parse(text).evaluate(x=3.0, y=3.0).output  # log(3)*3 + 9 = 12.2958...
+    browser.execute_script("window.micrograd.setLeaf('x', 3)")
+    assert caption().startswith(f"f = {viz._number(moved.data, 4)}; grad on each node")
+    browser.execute_script("window.micrograd.step(2)")
+    assert caption() == f"f = {viz._number(moved.data, 4)}; grads after step 2 of 4 of backward()"
+    # a field text longer than dot sized its box for is condensed to fit: "grad: not reached"
+    fits = browser.execute_script("""
+        return Array.from(document.querySelectorAll('svg g.node')).filter(g =>
+          Array.from(g.querySelectorAll('text')).some(t => t.textContent === 'grad: not reached'))
+          .map(g => [g.querySelector('text[textLength]') !== null,
+                     Math.max(...Array.from(g.querySelectorAll('text'), t => t.getBoundingClientRect().width))
+                     <= g.querySelector('polygon').getBoundingClientRect().width])""")
+    assert fits and all(condensed and inside for condensed, inside in fits)
+    browser.execute_script("window.micrograd.setLeaf('x', -1)")
+    assert caption() == "f = \u2014; no backward pass: log(x) cannot be computed"
+    browser.execute_script("window.micrograd.setLeaf('x', 2)")
+    # a field that does not hold a finite number is marked, says why, and changes nothing
+    field = leaf_input(browser, "number", "v0")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("1e999", Keys.ENTER)
+    assert "invalid" in field.get_attribute("class")
+    assert browser.execute_script("return arguments[0].validationMessage", field) == (
+        "not a finite number: x keeps 2.0")
+    assert browser.execute_script("return window.micrograd.state().nodes[0].data") == 2.0
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("2.5", Keys.ENTER)
+    assert "invalid" not in field.get_attribute("class")
+    assert browser.execute_script("return window.micrograd.state().nodes[0].data") == 2.5
+
+
 def test_scripting_errors_are_clear(browser, pages, mazur_page):
     page, _, _ = mazur_page
     load(browser, page, pages, "mazur")
