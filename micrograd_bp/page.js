@@ -722,7 +722,9 @@
       return state();
     },
     step(k) {
-      if (!Number.isInteger(k)) throw new Error("step(k): k must be an integer, got " + String(k));
+      if (!Number.isInteger(k) || k < 0 || k > steps.length) {
+        throw new Error("step(k): k must be an integer from 0 to " + steps.length + ", got " + String(k));
+      }
       pause();
       goTo(k);
       return state();

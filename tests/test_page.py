@@ -340,7 +340,9 @@ def test_scripting_errors_are_clear(browser, pages, mazur_page):
     for call, message in (("setLeaf('nope', 1)", 'no node named "nope"'),
                           ("setLeaf('E_total', 1)", "E_total is not a leaf"),
                           ("setLeaf('w1', NaN)", "the value must be a finite number"),
-                          ("step(1.5)", "k must be an integer")):
+                          ("step(1.5)", "k must be an integer from 0 to 15, got 1.5"),
+                          ("step(16)", "k must be an integer from 0 to 15, got 16"),  # Mazur: 15 steps
+                          ("step(-1)", "k must be an integer from 0 to 15, got -1")):
         error = browser.execute_script(f"try {{ window.micrograd.{call}; return null; }} "
                                        "catch (e) { return e.message; }")
         assert error is not None and message in error, (call, error)
