@@ -327,11 +327,13 @@ def add_trace(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=_positive_int, default=MAX_STEPS,
                    help=f"print at most this many steps, then say how many were left out "
                         f"(default {MAX_STEPS})")
+    _add_picture_option(p, "--graph", "the expression's computation graph after backward()")
     _add_animate_option(p)
     p.set_defaults(run=run_trace)
 
 
 def run_trace(args: argparse.Namespace) -> int:
+    check_pictures(args, "--graph")
     check_animation(args)
     evaluation = _evaluate(args)
     output = evaluation.output
@@ -339,6 +341,8 @@ def run_trace(args: argparse.Namespace) -> int:
     if not output.label:
         output.label = "f"  # as grad prints df/dNAME
     _emit_ledger(trace_backward(output), args)
+    if args.graph is not None:
+        _write_picture(_viz().draw(output), args.graph, lambda: _page().explore(output))
     return 0
 
 

@@ -319,6 +319,17 @@ def test_cli_trace_takes_grads_expressions_and_errors():
         assert status == grad_status == 2 and out == "" and err == grad_err
 
 
+def test_cli_trace_draws_like_grad(tmp_path):
+    picture = tmp_path / "f.dot"
+    status, out, err = run_cli("trace", "x*y + x", "x=2", "y=3", "--graph", picture)
+    assert status == 0 and "step 2: x*y" in out and f"wrote {picture}" in err
+    dot = picture.read_text()
+    # after backward(): df/dx = y + 1 = 4, df/dy = x = 2 (by hand), as grad --graph draws them
+    assert "grad 4.0000" in dot and "grad 2.0000" in dot and "df/d(node), after backward()" in dot
+    status, out, err = run_cli("trace", "x*y", "x=2", "y=3", "--graph", tmp_path / "no" / "f.svg")
+    assert status == 2 and out == "" and "the directory" in err and "does not exist" in err
+
+
 def test_cli_trace_max_steps():
     status, out, _ = run_cli("trace", "x*x*x*x", "x=2", "--max-steps", "1")
     assert status == 0 and "step 1:" in out and "... 2 more steps not shown" in out
