@@ -266,16 +266,27 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
         uses[tail] = uses.get(tail, 0) + 1
     copied: set[str] = set()
     if large and any(count > MAX_FAN_OUT for count in uses.values()):
-        depth = [0] * len(order)
+        # A level counted from the leaves (depth) and from the output (height): the consumers of
+        # y in x1*y + x2*y + ... + x300*y all have depth 1, but dot lays each beside its sum,
+        # 300 levels apart.
+        depth, height = [0] * len(order), [0] * len(order)
         for k, node in enumerate(order):
             depth[k] = 1 + max((depth[position[id(p)]] for p in node.inputs), default=-1)
+        for k in range(len(order) - 1, -1, -1):
+            for p in order[k].inputs:
+                j = position[id(p)]
+                height[j] = max(height[j], height[k] + 1)
         consumers: dict[str, list[int]] = {}
         for tail, head, *_ in edges:
             if head.startswith("o"):
-                consumers.setdefault(tail, []).append(depth[int(head[1:])])
+                consumers.setdefault(tail, []).append(int(head[1:]))
+
+        def spread(levels: list[int], at: list[int]) -> int:
+            return max(at[k] for k in levels) - min(at[k] for k in levels)
+
         copied = {tail for tail, count in uses.items() if count > MAX_FAN_OUT
                   and order[int(tail[1:])].op is None
-                  and max(consumers[tail]) - min(consumers[tail]) > MAX_FAN_OUT}
+                  and max(spread(consumers[tail], depth), spread(consumers[tail], height)) > MAX_FAN_OUT}
     if copied:
         seen: dict[str, int] = {}
         for k, (tail, head, local, carried, note) in enumerate(edges):

@@ -751,6 +751,25 @@ def test_a_long_product_of_one_leaf_renders_in_seconds(tmp_path, monkeypatch):
     assert write_graph(draw(y), tmp_path / "chain.svg").stat().st_size > 0
 
 
+def test_a_leaf_shared_along_a_long_sum_renders_in_seconds(tmp_path, monkeypatch):
+    import micrograd_bp.viz as viz
+
+    # y's 160 consumers x_k*y all sit one level above the leaves, but dot lays each beside its
+    # term of the sum, 160 levels apart: one box for y took dot 13 s (300 terms: 22 s)
+    y = Value(2.0, "y")
+    terms = [Value(1.0, f"x{k}") * y for k in range(160)]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    total.backward()
+    assert y.grad == 160.0  # d(sum of x_k*y)/dy = sum of x_k = 160
+    labels = node_labels(draw(total).source)
+    (y_box,) = [name for name, label in labels.items() if label.startswith("y|data")]
+    assert labels[f"{y_box}u2"] == "y|use 2 of 160|data 2.0000|grad 160.0000"
+    monkeypatch.setattr(viz, "RENDER_TIMEOUT", 10.0)
+    assert write_graph(draw(total), tmp_path / "sum.svg").stat().st_size > 0
+
+
 def test_a_render_that_takes_too_long_is_stopped_with_a_clear_error(tmp_path, monkeypatch):
     import micrograd_bp.viz as viz
 
