@@ -300,6 +300,19 @@ def explore(root: Value, *, rankdir: str = "LR", decimals: int = 4, max_nodes: i
                 edge = f"v{index[id(parent)]}->o{i}"
                 repeat = sum(1 for p in node.inputs[:pos] if p is parent)
                 elements[f"{edge}#{repeat + 1}" if repeat else edge] = {"edge": [i, pos]}
+    # A leaf used far apart is drawn again at each further use (v0u2, v0u3, ...: viz.draw): each
+    # copy is that leaf, and its edge the input it feeds (the uses in the drawing's edge order).
+    uses: dict[tuple[int, int], int] = {}
+    for line in graph.body:
+        found = re.match(r"\s*v(\d+)(u\d+)? -> o(\d+) ", line)
+        if found is None:
+            continue
+        leaf, copy, i = int(found[1]), found[2], int(found[3])
+        n = uses[leaf, i] = uses.get((leaf, i), 0) + 1
+        if copy:
+            pos = [k for k, p in enumerate(order[i].inputs) if index[id(p)] == leaf][n - 1]
+            elements[f"v{leaf}{copy}"] = {"node": leaf}
+            elements[f"v{leaf}{copy}->o{i}"] = {"edge": [i, pos]}
     data["elements"] = elements
     return _page(data, code, title)
 

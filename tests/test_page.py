@@ -483,6 +483,35 @@ def test_an_input_used_twice_has_both_its_edges(browser, pages):
     assert selected["count"] == 2 and [p["product"] for p in selected["paths"]] == [-0.25, -0.25]
 
 
+def test_a_leaf_drawn_at_each_use_is_live_in_every_copy(browser, pages):
+    def product(value: float) -> tuple[Value, Value]:
+        x = Value(value, "x")
+        y = x
+        for _ in range(99):  # x*x*...*x: draw() draws x again beside each of its 100 uses
+            y = y * x
+        return x, y.named("f")
+
+    _, root = product(1.0001)
+    load(browser, explore(root), pages, "copies")
+    browser.execute_script("window.micrograd.setLeaf('x', 1.5)")
+    x, moved = product(1.5)
+    order = fresh_backward(moved)
+    boxes = browser.execute_script("""return Array.from(document.querySelectorAll('g.node'))
+        .filter(g => /^v0u\\d+$/.test(g.getAttribute('data-title')))
+        .map(g => Array.from(g.querySelectorAll('text'), t => t.textContent).slice(-2))""")
+    assert len(boxes) == 99
+    assert all(box == [f"data {viz._number(1.5, 4)}", f"grad {viz._number(x.grad, 4)}"] for box in boxes)
+    # the copy feeding node k carries its local derivative: d(x**k)/d(x) along that edge = x**(k-1)
+    labels = browser.execute_script("""return Object.fromEntries(
+        Array.from(document.querySelectorAll('g.edge'))
+        .filter(g => /^v0u\\d+->o\\d+$/.test(g.getAttribute('data-title')))
+        .map(g => [g.getAttribute('data-title'), g.querySelector('text').textContent]))""")
+    assert len(labels) == 99
+    for title, label in labels.items():
+        k = int(title.split("->o")[1])
+        assert label == viz._number(order[k].local_grads[1], 4), title
+
+
 def test_labels_are_text_and_run_nothing(browser, pages):
     script = "</script><script>window.pwned=1</script>"
     markup = '"><img src=x onerror=alert(1)>'
