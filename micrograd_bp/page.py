@@ -266,6 +266,11 @@ def _graph_data(root: Value, order: list[Value], parameters: Sequence[Value] | N
     index = {id(node): i for i, node in enumerate(order)}
     if parameters is None:
         parameters = [node for node in order if node.op is None and node.label]
+    for p in parameters:
+        if not isinstance(p, Value):
+            raise TypeError(f"parameters: expected Values, got {type(p).__name__}")
+        if id(p) not in index or p.op is not None:
+            raise ValueError(f"parameters: {p!r} is not a leaf of the graph, so it cannot get a slider")
     code, kinds = _generate(order, index)
     data = {"kind": kind, "title": title, "decimals": decimals, "root": len(order) - 1,
             "nodes": _nodes(order, index, {id(p) for p in parameters}), "kinds": kinds,

@@ -55,6 +55,12 @@ def is_numbered(name: str) -> bool:
     return _NUMBERED.fullmatch(name) is not None
 
 
+def _check_max_steps(max_steps: int) -> int:
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0:
+        raise ValueError(f"max_steps must be None or an integer of at least 0, got {max_steps!r}")
+    return max_steps
+
+
 def _num(x: float) -> str:
     return f"{x:.9g}"
 
@@ -156,7 +162,7 @@ class BackwardTrace:
     def to_json(self, max_steps: int | None = None) -> dict:
         """{"root", "steps": [...], "earlier_grads", "final"}; with max_steps, the first steps and
         "steps_omitted" (how many were left out)."""
-        shown = self.steps if max_steps is None else self.steps[:max_steps]
+        shown = self.steps if max_steps is None else self.steps[:_check_max_steps(max_steps)]
         data = {"root": self.root, "steps": [s.to_json() for s in shown],
                 "earlier_grads": self.earlier, "final": self.final}
         if len(shown) < len(self.steps):
@@ -174,7 +180,7 @@ class BackwardTrace:
         if self.earlier:
             lines.append("leaves holding a gradient from an earlier pass start from it (+= adds to it): "
                          + ", ".join(f"{n} = {_num(g)}" for n, g in self.earlier.items()))
-        shown = self.steps if max_steps is None else self.steps[:max_steps]
+        shown = self.steps if max_steps is None else self.steps[:_check_max_steps(max_steps)]
         lines.extend(step.format() for step in shown)
         left = len(self.steps) - len(shown)
         if left:

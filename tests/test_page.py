@@ -716,6 +716,17 @@ if __name__ == "__main__":
     screenshot(sys.argv[1] if len(sys.argv) > 1 else "docs/mazur_page.png")
 
 
+def test_parameters_must_be_leaves_of_the_graph():
+    x, y = Value(2.0, "x"), Value(3.0, "y")
+    f = (x * y).named("f")
+    with pytest.raises(ValueError, match=r"parameters: Value\('z', .*\) is not a leaf of the graph"):
+        explore(f, parameters=[Value(1.0, "z")])
+    with pytest.raises(ValueError, match="parameters: Value\\('f'"):
+        explore(f, parameters=[f])
+    with pytest.raises(TypeError, match="parameters: expected Values, got float"):
+        explore(f, parameters=[1.0])
+
+
 def test_the_pages_title_names_the_output_not_an_internal_element():
     x, y = Value(2.0, "x"), Value(3.0, "y")
     page = explore((x * y + x).named("f"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import struct
 
+import pytest
 from conftest import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -228,6 +229,16 @@ def test_steps_and_sends_print_as_the_ledger_does():
                              "  -> y: local x = 2; amount 2 x 1 = 2; y.grad 0 + 2 = 2")
     assert repr(product.sends[0]) == "-> x: local y = 3; amount 3; x.grad 1 + 3 = 4"
     assert repr(product) in str(ledger)
+
+
+def test_a_negative_max_steps_is_refused_not_sliced_from_the_end():
+    ledger = mazur_ledger()
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="max_steps must be None or an integer of at least 0"):
+            ledger.format(max_steps=bad)
+        with pytest.raises(ValueError, match="max_steps must be None or an integer of at least 0"):
+            ledger.to_json(max_steps=bad)
+    assert ledger.to_json(max_steps=0)["steps_omitted"] == 15
 
 
 def test_html_escapes_labels():
