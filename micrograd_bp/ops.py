@@ -132,7 +132,7 @@ class Replay:
 Formulas = Union[tuple[str, ...], Callable[[int], tuple[str, ...]]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Op:
     """One primitive, described once: every module reads what it needs of an op here.
 
@@ -184,6 +184,24 @@ class Op:
     def js_for(self, n: int | None = None) -> str:
         n = self.arity if n is None else n
         return self.js(n) if callable(self.js) else self.js
+
+    def __repr__(self) -> str:
+        """What the op computes and its local derivatives: Op('mul': a*b; d/da = b, d/db = a)."""
+        n = self.arity if self.arity >= 0 else 3  # an n-ary op shown on 3 inputs
+        names = self.input_names(n)
+        if self.exponent is not None:
+            shape = f"a ** {_number_text(self.exponent)}"
+        elif self.infix and n == 2:
+            shape = f"a {self.infix} b"
+        elif self.name == "neg":
+            shape = "-a"
+        else:
+            shape = f"{self.name}({', '.join(names)})"
+        try:
+            local = ", ".join(f"d/d{x} = {f}" for x, f in zip(names, self.formulas_for(n)))
+        except Exception:  # a user's formulas callable that fails: the repr still prints
+            local = "formulas unavailable"
+        return f"Op({self.name!r}: {shape}; {local})"
 
     def __call__(self, *inputs: Any) -> Any:
         """The op applied to Values (numbers become constants): a new node of the graph."""

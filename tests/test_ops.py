@@ -171,3 +171,14 @@ def test_an_inconsistent_record_is_refused_at_registration(bad, message):
 def test_builtin_ops_cannot_be_unregistered():
     with pytest.raises(ValueError, match="built-in"):
         unregister_op("exp")
+
+
+def test_an_op_prints_what_it_computes_and_its_local_derivatives():
+    # by hand: d(a*b)/da = b, d(sigmoid(a))/da = sigmoid(a)(1 - sigmoid(a)) = out*(1 - out),
+    # d(w1*x1 + b)/dw1 = x1, d(a**2)/da = 2a
+    assert repr(OPS["mul"]) == "Op('mul': a * b; d/da = b, d/db = a)"
+    assert repr(OPS["sigmoid"]) == "Op('sigmoid': sigmoid(a); d/da = out*(1 - out))"
+    assert repr(OPS["neg"]) == "Op('neg': -a; d/da = -1)"
+    assert repr(OPS["linear"]) == "Op('linear': linear(w1, x1, b); d/dw1 = x1, d/dx1 = w1, d/db = 1)"
+    assert repr(power_op(2.0)) == "Op('powc': a ** 2; d/da = 2*a)"
+    assert repr(SOFTPLUS) == "Op('softplus': softplus(a); d/da = sigmoid(a))"
