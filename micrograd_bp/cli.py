@@ -290,7 +290,8 @@ def check_animation_size(args: argparse.Namespace, root: Value) -> None:
     """--animate on a graph above the drawing's node limit: refused before anything is printed."""
     if args.animate is not None:
         try:
-            _viz().check_animation(args.animate, len(topological_order(root)))
+            order = topological_order(root)
+            _viz().check_animation(args.animate, len(order), sum(1 for n in order if n.op is not None))
         except ValueError as error:
             raise UsageError(str(error)) from None
 

@@ -36,6 +36,7 @@ FONT = "Helvetica"
 MAX_NODES = 500  # draw()'s default node limit; an animation refuses graphs above it
 LARGE_GRAPH = 40  # above this many Values drawn, the layout trades polish for speed
 MAX_FAN_OUT = 8  # in a large graph, a leaf used more often, over more levels, is drawn at each use
+MAX_ANIMATION_WORK = 2_500  # nodes x frames an animation may draw (Mazur: 31 x 17 = 527, 5 s)
 ANIMATION_DPI = 64  # the GIF's resolution: readable, and a few hundred KB for the Mazur graph
 RENDER_TIMEOUT = 30.0  # seconds dot may take before write_graph gives up with a clear error
 # The ledger's frames: a node's state, and the edges of the step being shown.
@@ -643,7 +644,7 @@ def write_animation(trace: BackwardTrace, path: str | Path, *, rankdir: str = "L
     if not isinstance(trace, BackwardTrace):
         raise TypeError(f"write_animation: expected a BackwardTrace, got {type(trace).__name__}")
     path = Path(path)
-    check_animation(path, len(trace.nodes))
+    check_animation(path, len(trace.nodes), len(trace.steps))
     try:
         from PIL import Image
     except ImportError:
@@ -656,17 +657,21 @@ def write_animation(trace: BackwardTrace, path: str | Path, *, rankdir: str = "L
         raise _source_beside(graphs[-1], path)
     import io
 
-    frames = [Image.open(io.BytesIO(_render(g, "png", path))).convert("RGB") for g in graphs]
-    width, height = max(f.width for f in frames), max(f.height for f in frames)
-    padded = []
-    for frame in frames:  # one canvas size, each frame at the top left, white around it
+    # The frames stay PNG bytes until the GIF writer takes them one at a time: decoded, a wide
+    # graph's frames took gigabytes (Pillow itself keeps one byte per pixel of each frame).
+    pngs = [_render(g, "png", path) for g in graphs]
+    sizes = [Image.open(io.BytesIO(png)).size for png in pngs]  # reads the headers only
+    width, height = max(w for w, _ in sizes), max(h for _, h in sizes)
+
+    def padded(png: bytes) -> Image.Image:  # one canvas size, the frame at the top left, white around
         canvas = Image.new("RGB", (width, height), "white")
-        canvas.paste(frame, (0, 0))
-        padded.append(canvas)
+        canvas.paste(Image.open(io.BytesIO(png)).convert("RGB"), (0, 0))
+        return canvas
+
     step_ms = round(1000 * seconds_per_step)
-    durations = [2 * step_ms] + [step_ms] * (len(padded) - 2) + [4 * step_ms]
-    padded[0].save(path, format="GIF", save_all=True, append_images=padded[1:], duration=durations,
-                   loop=0)
+    durations = [2 * step_ms] + [step_ms] * (len(pngs) - 2) + [4 * step_ms]
+    padded(pngs[0]).save(path, format="GIF", save_all=True, append_images=(padded(p) for p in pngs[1:]),
+                         duration=durations, loop=0)
     return path
 
 
@@ -681,10 +686,16 @@ def animation_frames(trace: BackwardTrace, *, rankdir: str = "LR",
     return graphs
 
 
-def check_animation(path: str | Path, n_nodes: int | None = None) -> None:
-    """Refuse, before any work, a path that is not a .gif or a graph above the drawing's node limit."""
+def check_animation(path: str | Path, n_nodes: int | None = None, n_steps: int | None = None) -> None:
+    """Refuse, before any work, a path that is not a .gif, a graph above the drawing's node limit,
+    or one whose frames (n_steps + 2, each drawing every node) exceed MAX_ANIMATION_WORK."""
     if Path(path).suffix.lower() != ".gif":
         raise ValueError(f"an animation is written as a GIF: {str(path)!r} does not end in .gif")
     if n_nodes is not None and n_nodes > MAX_NODES:
         raise ValueError(f"the graph has {n_nodes} nodes, more than the {MAX_NODES} a drawing shows: "
                          f"an animation draws every node in every frame, so it is refused")
+    if n_nodes is not None and n_steps is not None and n_nodes * (n_steps + 2) > MAX_ANIMATION_WORK:
+        raise ValueError(f"an animation of this graph draws {n_steps + 2} frames of {n_nodes} nodes "
+                         f"({n_nodes * (n_steps + 2):,} nodes in all, more than {MAX_ANIMATION_WORK:,}, "
+                         f"about a minute of dot): animate a smaller graph, or step through this one "
+                         f"in a live page (.html) or trace's text")

@@ -367,6 +367,28 @@ def test_cli_animate_refusals_come_before_any_work(tmp_path):
         assert not (tmp_path / "a.gif").exists()
 
 
+def test_an_animation_too_much_work_to_draw_is_refused_before_any_work(tmp_path):
+    from micrograd_bp import viz
+
+    # x0*y + ... + x24*y: 25 x's, y, 25 products, 24 sums = 75 nodes; backward takes one step per
+    # product and sum, 49, so 51 frames of 75 nodes: 3,825 node drawings (20 terms, 2,460, took
+    # 50 s of dot; 60 terms ran out of memory)
+    terms = 25
+    text = " + ".join(f"x{k}*y" for k in range(terms))
+    values = [f"x{k}=1" for k in range(terms)]
+    for command in ("trace", "grad"):
+        status, out, err = run_cli(command, text, *values, "y=2", "--animate", tmp_path / "a.gif")
+        assert status == 2 and out == "" and not (tmp_path / "a.gif").exists()
+        assert "draws 51 frames of 75 nodes (3,825 nodes in all, more than 2,500" in err
+    y = Value(2.0, "y")
+    total = Value(1.0, "x0") * y
+    for k in range(1, terms):
+        total = total + Value(1.0, f"x{k}") * y
+    with pytest.raises(ValueError, match="draws 51 frames of 75 nodes"):
+        viz.write_animation(trace_backward(total), tmp_path / "b.gif")
+    assert not (tmp_path / "b.gif").exists()
+
+
 def test_cli_animate_without_dot(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     status, out, err = run_cli("one-weight", "--animate", str(tmp_path / "a.gif"))
