@@ -3,30 +3,49 @@
 from __future__ import annotations
 
 import math
+import numbers
+import operator
+import threading
 from collections.abc import Iterable, Sequence
-from typing import Union
+from typing import NoReturn, Union
 
 from .ops import OPS, Op, power_op
 
-Number = Union[int, float]
+# A number the engine takes: int, float, or any other real number type (fractions.Fraction,
+# numpy's float32 and int64 ...): every numbers.Real but bool, read with float() or operator.index.
+Number = Union[int, float, numbers.Real]
 
 _ADD, _SUB, _MUL, _DIV, _NEG = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], OPS["neg"]
 _POW, _LINEAR = OPS["pow"], OPS["linear"]
 
 
-def _check_number(data: object, what: str) -> float:
-    cls = data.__class__
+def finite_float(x: object, what: str = "the number") -> float:
+    """x as a float if it is a finite real number; TypeError if it is no real number, ValueError if
+    it is not finite (inf, nan, or an integer too large for a float). The one check of a number."""
+    cls = x.__class__
     if cls is float:
-        if data - data == 0.0:  # finite
-            return data
-    elif cls is int:
-        return float(data)
-    if isinstance(data, bool) or not isinstance(data, (int, float)):
-        raise TypeError(f"{what} must be an int or float, got {type(data).__name__}: {data!r}")
-    value = float(data)
-    if not math.isfinite(value):
-        raise ValueError(f"{what} must be finite, got {value!r}")
-    return value
+        if x - x == 0.0:  # finite (inf - inf and nan - nan are nan)
+            return x
+    elif isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{what} must be a real number, got {cls.__name__}: {x!r}")
+    else:
+        try:
+            x = float(operator.index(x)) if isinstance(x, numbers.Integral) else float(x)
+        except OverflowError:
+            raise ValueError(f"{what} must be finite, got an integer of {int(x).bit_length()} bits, "
+                             "too large for a float") from None
+        if x - x == 0.0:
+            return x
+    raise ValueError(f"{what} must be finite, got {float(x)!r}")
+
+
+def is_finite_real(x: object) -> bool:
+    """True for a finite real number (what finite_float accepts), False for anything else."""
+    try:
+        finite_float(x)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 class Value:
@@ -38,7 +57,9 @@ class Value:
     __slots__ = ("data", "grad", "edges", "op", "label")
 
     def __init__(self, data: Number, label: str = "") -> None:
-        self.data = _check_number(data, "Value data")
+        if not isinstance(label, str):
+            raise TypeError(f"Value label must be a str, got {type(label).__name__}: {label!r}")
+        self.data = finite_float(data, "Value data")
         self.grad = 0.0
         self.edges: tuple = ()  # (input_1, ..., input_n, local_1, ..., local_n); () for a leaf
         self.op: Op | None = None
@@ -76,7 +97,7 @@ class Value:
     def __pow__(self, exponent: Value | Number) -> Value:
         if isinstance(exponent, Value):
             return _binary(_POW, self, exponent)
-        return _unary(power_op(_check_number(exponent, "exponent")), self)
+        return _unary(power_op(finite_float(exponent, "the exponent")), self)
 
     def exp(self) -> Value: return _unary(OPS["exp"], self)
     def log(self) -> Value: return _unary(OPS["log"], self)
@@ -104,33 +125,59 @@ class Value:
         return self.op is None
 
     def backward(self) -> None:
-        """Chain rule from this node: leaves accumulate into .grad, interior nodes hold this pass's."""
+        """The chain rule from this node: d(self)/d(node) into every node's .grad.
+
+        Leaves add this pass's partial to their .grad (they accumulate across calls: zero_grad()
+        resets them); interior nodes hold this pass's. The loop below is, written plainly,
+
+            for node in reversed(interior nodes, each after its inputs):   # self first
+                if node.grad != 0.0:           # a node nothing reached, or a mask (relu off)
+                    for input, local in zip(node.inputs, node.local_grads):
+                        input.grad += local * node.grad
+
+        Raises OverflowError, naming the op and its inputs, where a gradient would leave the float
+        range (an infinite local derivative on an edge that carries a gradient, or a sum that
+        overflows), never leaving an inf or a nan behind. Passes run one at a time (a lock), so
+        threads sharing nodes each see a whole pass; leaves get every pass's gradient.
+        """
         if self.op is None:
             self.grad += 1.0
             return
-        order = _interior_order(self)  # also sets their grads to 0
-        self.grad = 1.0
-        for node in reversed(order):
-            upstream = node.grad
-            if upstream == 0.0:
-                continue
-            edges = node.edges
-            n = len(edges)  # one and two inputs unrolled; the same additions in the same order
-            if n == 4:
-                a, b, local_a, local_b = edges
-                a.grad += local_a * upstream
-                b.grad += local_b * upstream
-            elif n == 2:
-                a, local_a = edges
-                a.grad += local_a * upstream
-            else:
-                half = n >> 1
-                if half < 10:  # few inputs: by index, no new tuple
+        with _ONE_PASS_AT_A_TIME:
+            order = _interior_order(self)  # also sets their grads to 0
+            self.grad = 1.0
+            for node in reversed(order):
+                upstream = node.grad
+                if upstream == 0.0:
+                    node.grad = 0.0  # plain 0.0 in place of the visit mark: no trace of the pass
+                    continue
+                # Speed: one and two inputs are unrolled, the n-ary loop goes by index; each new
+                # sum is checked finite by g - g, which is 0.0 for a finite g and nan otherwise.
+                # The additions are those of the loop above, in its order, bit for bit.
+                edges = node.edges
+                n = len(edges)
+                if n == 4:
+                    a, b, local_a, local_b = edges
+                    g = a.grad + local_a * upstream
+                    a.grad = g
+                    h = b.grad + local_b * upstream
+                    b.grad = h
+                    if g - g + (h - h) != 0.0:
+                        _not_finite("backward", node, upstream, order)
+                elif n == 2:
+                    a, local_a = edges
+                    g = a.grad + local_a * upstream
+                    a.grad = g
+                    if g - g != 0.0:
+                        _not_finite("backward", node, upstream, order)
+                else:
+                    half = n >> 1
                     for i in range(half):
-                        edges[i].grad += edges[half + i] * upstream
-                else:  # many: zip stops with the shorter, so (input_i, local_i) for each i
-                    for parent, local in zip(edges, edges[half:]):
-                        parent.grad += local * upstream
+                        parent = edges[i]
+                        g = parent.grad + edges[half + i] * upstream
+                        parent.grad = g
+                        if g - g != 0.0:
+                            _not_finite("backward", node, upstream, order)
 
     def zero_grad(self) -> None:
         """Reset the gradient of every node in the graph that ends here."""
@@ -142,49 +189,52 @@ class Value:
         return f"Value({name}data={self.data:.6g}, grad={self.grad:.6g})"
 
 
+# ------------------------------------------------------------------------ building a node
+
 _new = object.__new__
 
 
+def _node(data: float, edges: tuple, op: Op | None) -> Value:
+    """The one place a node is made (Value() checks its input; this trusts it): data, grad 0.0,
+    its edges (inputs, then their local derivatives), its op, no label."""
+    node = _new(Value)
+    node.data = data
+    node.grad = 0.0
+    node.edges = edges
+    node.op = op
+    node.label = ""
+    return node
+
+
 def _apply(op: Op, inputs: tuple[Value, ...]) -> Value:
-    xs = [v.data for v in inputs]
+    """Value.apply: the op's forward on the inputs' data, its partials on (*data, out)."""
+    xs = list(map(_data, inputs))
     out = op.forward(*xs)
     if out - out != 0.0:  # inf or nan: only an overflow gets here, the inputs are finite
         _overflow(op, xs)
     xs.append(out)
-    partials = op.partials(*xs)  # (*inputs, out)
+    partials = op.partials(*xs)
     if len(partials) != len(inputs):
         raise ValueError(f"{op.name}: partials gave {len(partials)} local derivatives for "
                          f"{len(inputs)} inputs")
-    node = _new(Value)
-    node.data = out
-    node.grad = 0.0
-    node.edges = inputs + partials
-    node.op = op
-    node.label = ""
-    return node
+    return _node(out, inputs + tuple(partials), op)
 
 
-def _overflow(op: Op, xs: Sequence[float]) -> None:
-    args = ", ".join(repr(x) for x in xs)
-    raise OverflowError(f"{op.name}: overflow, the result of {op.name}({args}) is not finite")
+_data = operator.attrgetter("data")
 
 
 def _unary(op: Op, a: Value) -> Value:
+    """_apply for one input, without the list and the count check (the operators' fast path)."""
     x = a.data
     out = op.forward(x)
     if out - out != 0.0:
         _overflow(op, (x,))
-    (local_a,) = op.partials(x, out)  # unpacked into one new tuple: faster than a concatenation
-    node = _new(Value)
-    node.data = out
-    node.grad = 0.0
-    node.edges = (a, local_a)
-    node.op = op
-    node.label = ""
-    return node
+    (local_a,) = op.partials(x, out)
+    return _node(out, (a, local_a), op)
 
 
 def _binary(op: Op, a: Value, b: Value | Number) -> Value:
+    """_apply for two inputs; b may be a number, lifted to a constant leaf."""
     if b.__class__ is not Value:
         b = lift(b)
     x = a.data
@@ -193,28 +243,22 @@ def _binary(op: Op, a: Value, b: Value | Number) -> Value:
     if out - out != 0.0:
         _overflow(op, (x, y))
     local_a, local_b = op.partials(x, y, out)
-    node = _new(Value)
-    node.data = out
-    node.grad = 0.0
-    node.edges = (a, b, local_a, local_b)
-    node.op = op
-    node.label = ""
-    return node
+    return _node(out, (a, b, local_a, local_b), op)
+
+
+def _overflow(op: Op, xs: Sequence[float]) -> NoReturn:
+    args = ", ".join(repr(x) for x in xs)
+    raise OverflowError(f"{op.name}: overflow, the result of {op.name}({args}) is not finite")
 
 
 def _lift(x: Number) -> Value:
-    """A number (not a Value) as a constant leaf; a finite float without the checks Value() makes."""
+    """A number (not a Value) as a constant leaf."""
     if x.__class__ is float and x - x == 0.0:
-        node = _new(Value)
-        node.data = x
-        node.grad = 0.0
-        node.edges = ()
-        node.op = None
-        node.label = ""
-        return node
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"cannot combine a Value with {type(x).__name__}: {x!r}")
-    return Value(x)
+        return _node(x, (), None)
+    try:
+        return _node(finite_float(x), (), None)
+    except TypeError:
+        raise TypeError(f"cannot combine a Value with {type(x).__name__}: {x!r}") from None
 
 
 def lift(x: Value | Number) -> Value:
@@ -239,27 +283,44 @@ def linear(weights: Sequence[Value | Number], inputs: Sequence[Value | Number],
     return _apply(_LINEAR, tuple(args))
 
 
-def topological_order(root: Value) -> list[Value]:
-    """Every node of the graph ending at root, each after all of its inputs (root last).
+# ------------------------------------------------------------------------ traversals
+# Both are the same iterative depth-first search (no recursion: depth is limited by memory), with
+# one and two inputs unrolled. A node is pushed, then its inputs last first; popped again once
+# its inputs are placed, it takes its place. topological_order keeps its marks in a dict (it must
+# not touch the nodes); backward()'s keeps them in the grads it is about to reset anyway.
 
-    Iterative depth-first search, so graph depth is limited by memory, not the recursion limit.
-    """
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node of the graph ending at root, each after all of its inputs (root last)."""
     order: list[Value] = []
-    visited: set[int] = set()
-    stack: list[tuple[Value, bool]] = [(root, False)]
+    placed: dict[Value, bool] = {}  # False: its inputs are pending; True: in the order
+    stack = [root]
+    pop, push, append, state = stack.pop, stack.append, order.append, placed.get
     while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        edges = node.edges
-        for parent in edges[(len(edges) >> 1) - 1::-1]:  # the inputs, last first
-            if id(parent) not in visited:
-                stack.append((parent, False))
+        node = pop()
+        mark = state(node)
+        if mark is None:
+            placed[node] = False
+            push(node)
+            edges = node.edges
+            n = len(edges)
+            if n == 4:
+                a, b, _, _ = edges
+                if b not in placed:
+                    push(b)
+                if a not in placed:
+                    push(a)
+            elif n == 2:
+                a = edges[0]
+                if a not in placed:
+                    push(a)
+            else:
+                for parent in edges[(n >> 1) - 1::-1]:
+                    if parent not in placed:
+                        push(parent)
+        elif not mark:
+            placed[node] = True
+            append(node)
     return order
 
 
@@ -267,17 +328,20 @@ class _Mark(float):
     """A zero that is its own object: a visit mark of one backward() pass, and a grad of 0.0.
 
     A subclass, because identity of plain floats is an implementation detail (PyPy compares
-    floats by value); its arithmetic gives plain floats.
+    floats by value); its arithmetic gives plain floats, and backward() replaces the marks left.
     """
 
     __slots__ = ()
 
 
+_ONE_PASS_AT_A_TIME = threading.Lock()
+
+
 def _interior_order(root: Value) -> list[Value]:
     """topological_order(root) without its leaves; each node's grad is set to 0 on the way.
 
-    The same depth-first search, with the visit marks kept in the grads themselves: two new zeros,
-    told apart from every other number by identity, say "inputs pending" and "done".
+    The visit marks are kept in the grads themselves: two new zeros, told apart from every other
+    number by identity, say "inputs pending" and "placed".
     """
     order: list[Value] = []
     entered, done = _Mark(), _Mark()
@@ -286,13 +350,13 @@ def _interior_order(root: Value) -> list[Value]:
     while stack:
         node = pop()
         mark = node.grad
-        if mark is entered:  # its inputs are done: its place in the order
+        if mark is entered:
             node.grad = done
             append(node)
         elif mark is not done:
             node.grad = entered
             push(node)
-            edges = node.edges  # the inputs are pushed last first; one and two unrolled
+            edges = node.edges
             n = len(edges)
             if n == 4:
                 a, b, _, _ = edges
@@ -311,29 +375,87 @@ def _interior_order(root: Value) -> list[Value]:
     return order
 
 
-def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> list:
-    """d(output)/d(input) for each input, without touching any .grad.
+def _not_finite(where: str, node: Value, upstream: object, order: Sequence[Value] = ()) -> NoReturn:
+    """Raise the OverflowError of a gradient that left the float range at node (after putting
+    plain zeros in place of backward()'s visit marks)."""
+    for other in order:
+        if other.grad.__class__ is _Mark:
+            other.grad = 0.0
+    op = node.op
+    xs = ", ".join(repr(p.data) for p in node.inputs)
+    up = upstream.data if isinstance(upstream, Value) else upstream
+    for i, (parent, local) in enumerate(zip(node.inputs, node.local_grads)):
+        name = f" ({parent.label})" if parent.label else ""
+        if not math.isfinite(local):
+            raise OverflowError(
+                f"{where}: the local derivative of {op.name}({xs}) with respect to input {i + 1}"
+                f"{name} is {local!r}, past the float range, and the gradient reaching it is "
+                f"{up!r}, not zero")
+    raise OverflowError(f"{where}: a gradient overflowed at {op.name}({xs}): the gradient reaching "
+                        f"it, {up!r}, times its local derivatives {node.local_grads!r} goes past the "
+                        "float range")
 
-    With create_graph=False the results are floats. With create_graph=True they are Values built
-    from the op table's partial rules, so they can be differentiated again.
+
+# ------------------------------------------------------------------------ grad()
+
+
+def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> list:
+    """d(output)/d(input) for each input, without touching any .grad (safe from several threads).
+
+    With create_graph=False the results are floats, the same numbers backward() gives. With
+    create_graph=True they are Values built from the op table's partial rules, so they can be
+    differentiated again. An edge carrying a gradient of exactly zero, or whose local derivative
+    is the constant 0, adds nothing (a mask stays a mask, even before an infinite derivative).
+    Raises OverflowError, as backward() does, where a gradient would leave the float range.
     """
+    if not isinstance(output, Value):
+        raise TypeError(f"grad: the output must be a Value, got {type(output).__name__}: {output!r}")
+    if isinstance(inputs, Value):
+        raise TypeError("grad: inputs must be a list of Values (for one Value x, write grad(y, [x]))")
     inputs = list(inputs)
     for x in inputs:
         if not isinstance(x, Value):
             raise TypeError(f"grad: inputs must be Values, got {type(x).__name__}")
-    order = topological_order(output)
-    adjoint: dict[int, object] = {id(output): Value(1.0) if create_graph else 1.0}
-    for node in reversed(order):
-        upstream = adjoint.get(id(node))
+    adjoint: dict[Value, object] = {output: Value(1.0) if create_graph else 1.0}
+    for node in reversed(topological_order(output)):
+        upstream = adjoint.get(node)
         if upstream is None or node.op is None:
             continue
         if create_graph:
-            locals_ = node.op.partials(*node.inputs, node)
-        else:
-            locals_ = node.local_grads
-        for parent, local in zip(node.inputs, locals_):
-            term = local * upstream
-            key = id(parent)
-            adjoint[key] = adjoint[key] + term if key in adjoint else term
-    missing = (lambda: Value(0.0)) if create_graph else (lambda: 0.0)
-    return [adjoint[id(x)] if id(x) in adjoint else missing() for x in inputs]
+            _add_value_terms(node, upstream, adjoint)
+        elif upstream != 0.0:
+            edges = node.edges
+            for parent, local in zip(edges, edges[len(edges) >> 1:]):
+                term = local * upstream
+                total = adjoint[parent] + term if parent in adjoint else term
+                if total - total != 0.0:
+                    _not_finite("grad", node, upstream)
+                adjoint[parent] = total
+    return [adjoint[x] if x in adjoint else Value(0.0) if create_graph else 0.0 for x in inputs]
+
+
+def _add_value_terms(node: Value, upstream: Value, adjoint: dict) -> None:
+    """create_graph: local * upstream for each input of node, as Values (the partials on Values)."""
+    try:
+        partials = node.op.partials(*node.inputs, node)
+    except OverflowError as error:
+        raise OverflowError(f"grad: the local derivatives of {node.op.name}"
+                            f"({', '.join(repr(p.data) for p in node.inputs)}) as Values: {error}") from None
+    for parent, local in zip(node.inputs, partials):
+        if local.__class__ is not Value and local == 0.0:
+            continue  # a constant zero slope: the term is zero whatever the upstream
+        try:
+            term = _times(local, upstream)
+            adjoint[parent] = adjoint[parent] + term if parent in adjoint else term
+        except OverflowError:
+            _not_finite("grad", node, upstream)
+
+
+def _times(local: Value | float, upstream: Value) -> Value:
+    """local * upstream; a reciprocal 1/d (log's and div's partials) as upstream / d, which stays
+    finite where 1/d and the upstream alone would underflow and overflow."""
+    if local.__class__ is Value and local.op is _DIV:
+        one, d = local.edges[0], local.edges[1]
+        if one.op is None and one.data == 1.0:
+            return upstream / d
+    return local * upstream

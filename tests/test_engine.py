@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import math
+import numbers
+import sys
+import threading
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 import sympy
@@ -11,7 +16,7 @@ from hypothesis import strategies as st
 from oracles import VARIABLES, build, central_difference, close, trees
 
 from micrograd_bp import OPS, Value, grad, topological_order
-from micrograd_bp.engine import linear
+from micrograd_bp.engine import finite_float, is_finite_real, linear
 from micrograd_bp.ops import Op
 
 # ----------------------------------------------------------------------------- construction
@@ -380,3 +385,184 @@ def test_sigmoid_is_stable_at_the_extremes():
 def test_sigmoid_symmetry_law():
     for x in (-30.0, -2.5, 0.0, 0.7, 12.0):
         assert close(Value(-x).sigmoid().data, 1 - Value(x).sigmoid().data, rtol=1e-12, atol=1e-15)
+
+
+# ------------------------------------------------------------------- numbers the engine takes
+
+
+class RealLike:
+    """A real number type that is not a float subclass (as numpy.float32 is): numbers.Real by
+    registration, read through float()."""
+
+    def __init__(self, x: float) -> None:
+        self.x = x
+
+    def __float__(self) -> float:
+        return self.x
+
+
+class IntegralLike:
+    """An integer type that is not an int subclass (as numpy.int64 is): read through __index__."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __index__(self) -> int:
+        return self.n
+
+    def __float__(self) -> float:  # deliberately wrong: the engine must read __index__
+        return -1.0
+
+
+numbers.Real.register(RealLike)
+numbers.Integral.register(IntegralLike)
+
+
+def test_any_real_number_type_is_accepted_as_data_constant_and_exponent():
+    assert Value(RealLike(2.5)).data == 2.5 and type(Value(RealLike(2.5)).data) is float
+    assert Value(IntegralLike(2)).data == 2.0
+    assert Value(Fraction(5, 2)).data == 2.5
+    x = Value(3.0)
+    assert (x * RealLike(0.5)).data == 1.5 and (Fraction(1, 4) + x).data == 3.25
+    assert (x ** IntegralLike(2)).data == 9.0 and (x ** IntegralLike(2)).op.exponent == 2.0
+    assert finite_float(IntegralLike(7)) == 7.0 and finite_float(10**20) == 1e20
+
+
+@pytest.mark.parametrize("bad, error, words", [
+    (True, TypeError, ["bool"]), ("2", TypeError, ["str"]), (None, TypeError, ["NoneType"]),
+    (1j, TypeError, ["complex"]), (Decimal("1.5"), TypeError, ["Decimal"]),
+    (float("nan"), ValueError, ["finite", "nan"]), (-math.inf, ValueError, ["finite", "-inf"]),
+    (10**400, ValueError, ["finite", "1329 bits"]), (RealLike(math.inf), ValueError, ["finite"]),
+])
+def test_finite_float_is_the_one_check_of_a_number(bad, error, words):
+    assert not is_finite_real(bad)
+    for check in (finite_float, Value):
+        with pytest.raises(error) as caught:
+            check(bad)
+        assert all(word in str(caught.value) for word in words), str(caught.value)
+    assert is_finite_real(Fraction(1, 3)) and is_finite_real(-0.0) and is_finite_real(RealLike(1.0))
+
+
+def test_a_label_must_be_a_string():
+    with pytest.raises(TypeError, match="label must be a str, got int: 3"):
+        Value(2, 3)
+    assert Value(2, "x").label == "x"
+
+
+def test_grad_explains_a_misuse():
+    x = Value(2.0)
+    with pytest.raises(TypeError, match=r"grad\(y, \[x\]\)"):
+        grad(x * x, x)
+    with pytest.raises(TypeError, match="output must be a Value, got float"):
+        grad(3.0, [x])
+
+
+# ------------------------------------------------------------------- no trace of a pass
+
+
+def test_every_grad_is_a_plain_float_after_backward():
+    y = Value(0.5)
+    s = y * y
+    out = (s.exp() * 0.0) + y  # s: nothing reaches it (its consumer's upstream is zero)
+    out.backward()
+    assert type(s.grad) is float and s.grad == 0.0
+    assert all(type(n.grad) is float for n in topological_order(out))
+    z = Value(-1.0)
+    masked = (z * 3.0).relu() + z  # relu off: its input gets exactly 0.0
+    masked.backward()
+    assert [type(n.grad) for n in topological_order(masked)] == [float] * 5
+    assert z.grad == 1.0
+
+
+def old_topological_order(root: Value) -> list[Value]:
+    """The first implementation (a set of id()s, (node, flag) pairs): the oracle of the order."""
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in reversed(node.inputs):
+            if id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+@settings(max_examples=100, deadline=None)
+@given(tree=trees(), point=st.tuples(*[st.floats(-2, 2) for _ in VARIABLES]))
+def test_topological_order_is_the_first_implementations_order(tree, point):
+    try:
+        root = shared_graph(tree, point)
+        wide = linear([root, root, Value(2.0)], [Value(1.0), root, root], root)  # many inputs
+    except (OverflowError, ZeroDivisionError, ValueError):
+        return
+    for r in (root, wide):
+        assert [id(n) for n in topological_order(r)] == [id(n) for n in old_topological_order(r)]
+
+
+def test_a_failed_pass_leaves_plain_floats_and_the_lock_free():
+    z = Value(-1.0, "z")
+    out = 1 / (z.relu() + 1e-200)
+    with pytest.raises(OverflowError):
+        out.backward()
+    assert all(type(n.grad) is float for n in topological_order(out))
+    (out * 0.0 + z).backward()  # the next pass runs (the lock was released)
+    assert z.grad == 1.0
+
+
+# ------------------------------------------------------------------- threads
+
+
+def wide_shared_graph(n: int) -> tuple[Value, Value, list[Value]]:
+    """Two roots over a long shared interior chain: backward() from both at once used to collide."""
+    x = Value(0.5, "x")
+    h = x
+    for i in range(n):
+        h = (h * 1.0001 + 0.001).tanh() if i % 2 else h * 0.9999 + x
+    return h * 2.0, h * 3.0, [x]
+
+
+def run_switching_often(threads: list[threading.Thread]) -> None:
+    """Start and join the threads, the interpreter switching between them every 10 microseconds."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def test_backward_from_several_threads_on_shared_nodes_gives_every_pass_whole():
+    first, second, (x,) = wide_shared_graph(3_000)
+    first.backward()
+    once_first = x.grad
+    x.grad = 0.0
+    second.backward()
+    once_second = x.grad
+    x.grad = 0.0
+    rounds = 4
+    threads = [threading.Thread(target=lambda r=r: [r.backward() for _ in range(rounds)])
+               for r in (first, second) for _ in range(2)]
+    run_switching_often(threads)
+    expected = 2 * rounds * (once_first + once_second)
+    assert close(x.grad, expected, rtol=1e-12, atol=0)
+    assert all(type(n.grad) is float for n in topological_order(first))
+
+
+def test_grad_is_thread_safe():
+    first, second, (x,) = wide_shared_graph(2_000)
+    alone = [grad(first, [x])[0], grad(second, [x])[0]]
+    results: list[list[float]] = []
+
+    def work():
+        results.append([grad(r, [x])[0] for r in (first, second) for _ in range(3)])
+    run_switching_often([threading.Thread(target=work) for _ in range(4)])
+    assert results == [[alone[0]] * 3 + [alone[1]] * 3] * 4
+    assert x.grad == 0.0
