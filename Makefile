@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 
 demo: $(STAMP)
 	$(VENV)/bin/micrograd-bp mazur
-	$(VENV)/bin/micrograd-bp mazur --steps 10000
+	$(VENV)/bin/micrograd-bp mazur --steps 10000 --summary
 
 test: $(STAMP) dot
 	$(PY) -m ruff check micrograd_bp tests

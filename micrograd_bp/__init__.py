@@ -4,9 +4,9 @@ from .check import check_partial, explain, gradcheck
 from .compiled import CompiledGraph, ShapeError, compile_graph
 from .engine import Value, grad, linear, topological_order
 from .expr import ExprError, parse
-from .ops import FUNCTIONS, OPS, Op
+from .ops import OPS, Op, functions, register_op
 
-__all__ = ["FUNCTIONS", "OPS", "Op", "Value", "grad", "linear", "topological_order",
+__all__ = ["OPS", "Op", "functions", "register_op", "Value", "grad", "linear", "topological_order",
            "ExprError", "parse", "check_partial", "explain", "gradcheck",
            "compile_graph", "CompiledGraph", "ShapeError"]
 __version__ = "0.1.0"

@@ -4,28 +4,121 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Callable
+from typing import IO, TYPE_CHECKING, Callable, NoReturn
 
+from . import __version__
 from . import check as checking
 from . import expr as expressions
 from .engine import Value
-from .engine import grad as engine_grad
 from .examples import mazur, one_weight
 
 if TYPE_CHECKING:
     from .bench import BenchReport
 
 PROG = "micrograd-bp"
-# Errors the library raises for bad input; the CLI turns them into one line and exit status 2.
-INPUT_ERRORS = (ValueError, TypeError, ZeroDivisionError, OverflowError, KeyError)
+# The package's own input errors (ExprError and ShapeError are ValueErrors; domain errors are
+# ValueError, ZeroDivisionError, OverflowError): one line and exit status 2. Anything else (a
+# TypeError, KeyError or AttributeError) is a bug and is not disguised as bad input.
+INPUT_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
+# Exit statuses: 0 done (a claim is right), 1 a claim is wrong, 2 bad input. A closed pipe ends
+# quietly with the shell's status for SIGPIPE, a failed write (a full disk) with one line and 1,
+# Ctrl-C with the shell's status for SIGINT.
+EXIT_USAGE, EXIT_WRITE_FAILED, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 2, 74, 128 + 13, 128 + 2  # 74: EX_IOERR
 
 
 class UsageError(Exception):
-    """Bad command-line input: printed as one line, exit status 2."""
+    """Bad command-line input: one line, exit status 2; with `command`, a hint to its --help."""
 
+    def __init__(self, message: str, command: str | None = None) -> None:
+        super().__init__(message)
+        self.command = command
+
+
+class OutputFailed(Exception):
+    """Writing to stdout failed (not a closed pipe: that is BrokenPipeError)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as UsageError: one line and a hint, printed by main()."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.prog)
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        """--help and --version through _write, not argparse's own write that ignores failures."""
+        if message and file is sys.stdout:
+            _write(message)
+        elif message:
+            note(message.rstrip("\n"))
+
+
+# ---------------------------------------------------------------------------------------- output
+# Everything goes through these; main() turns a failed write into a quiet exit.
+
+def emit(text: str) -> None:
+    """One block of output on stdout."""
+    _write(text + "\n")
+
+
+def _write(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise OutputFailed(error) from None
+
+
+def emit_json(result: object) -> None:
+    """A result's to_json() (or a dict), as strict JSON: a nan or an infinity is an error, not
+    the NaN or Infinity that strict parsers reject."""
+    data = result if isinstance(result, dict) else result.to_json()  # type: ignore[attr-defined]
+    try:
+        text = json.dumps(data, indent=2, allow_nan=False)
+    except ValueError:
+        raise UsageError("the result holds a number that is not finite (nan or inf), which JSON "
+                         "cannot represent") from None
+    emit(text)
+
+
+def note(text: str) -> None:
+    """A line on stderr (what was written, an error); a failure to write it is ignored."""
+    try:
+        print(text, file=sys.stderr)
+    except OSError:
+        pass
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise OutputFailed(error) from None
+
+
+def _silence_stdout() -> None:
+    """After a failed write: point stdout at /dev/null, so the interpreter's own flush at exit
+    does not fail again with a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
+        pass
+
+
+# ------------------------------------------------------------------------------ option values
 
 def _positive_int(text: str) -> int:
     try:
@@ -47,8 +140,28 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _emit_json(data: dict) -> None:
-    print(json.dumps(data, indent=2))
+def _tolerance(text: str) -> float:
+    """A relative tolerance: 0 < rtol < 1 (at 1, any claim of the right sign would agree)."""
+    value = _positive_float(text)
+    if not value < 1:
+        raise argparse.ArgumentTypeError(f"a relative tolerance must be below 1, got {text!r}")
+    return value
+
+
+# ----------------------------------------------------------------------- options that do nothing
+
+def given(args: argparse.Namespace, dest: str) -> bool:
+    """The option was given a value other than its default."""
+    return getattr(args, dest) != args.command_parser.get_default(dest)
+
+
+def refuse_unless(args: argparse.Namespace, condition: bool, options: Sequence[str], why: str) -> None:
+    """Options that do nothing unless condition holds: given anyway, a UsageError naming the first."""
+    if condition:
+        return
+    for option in options:
+        if given(args, option.lstrip("-").replace("-", "_")):
+            raise UsageError(f"{option} {why}", args.command_parser.prog)
 
 
 # ------------------------------------------------------------------------------------- pictures
@@ -69,11 +182,55 @@ def _add_picture_option(p: argparse.ArgumentParser, option: str, what: str) -> N
                         "(rendered by Graphviz's dot) or .dot (the source, no Graphviz needed)")
 
 
-def _check_picture_paths(*paths: str | None) -> None:
-    """Refuse a file whose suffix names no format before any work is done."""
-    for path in paths:
-        if path is not None:
-            _viz().output_format(path)
+def check_pictures(args: argparse.Namespace, *options: str) -> None:
+    """Every picture asked for, checked before any work is done: a suffix that names a format, a
+    directory that exists and a file that can be written, no file asked for twice, and, when dot is
+    missing, no existing file where its DOT source would go (viz.write_graph writes it beside)."""
+    asked = [(option, Path(getattr(args, option.lstrip("-").replace("-", "_")))) for option in options
+             if getattr(args, option.lstrip("-").replace("-", "_")) is not None]
+    if not asked:
+        return
+    viz = _viz()
+    dot_missing = shutil.which("dot") is None
+    claimed: dict[Path, str] = {}
+    for option, path in asked:
+        try:
+            fmt = viz.output_format(path)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        _check_writable(path)
+        targets = [path]
+        if fmt != "dot" and dot_missing:
+            beside = path.with_suffix(".dot")
+            if beside.exists():
+                raise UsageError(f"Graphviz's dot program is not installed, so {option} {path} would "
+                                 f"be written as its DOT source to {beside}, which exists: not "
+                                 "overwriting it (install Graphviz, or remove or rename the file)")
+            targets.append(beside)
+        for target in targets:
+            key = target.resolve()
+            if key in claimed:
+                raise UsageError(f"{option} and {claimed[key]} would both write {target}")
+            claimed[key] = option
+
+
+def _check_writable(path: Path) -> None:
+    """path can be written: tried by opening it to append (nothing is written; a file that did not
+    exist is removed again)."""
+    if path.is_dir():
+        raise UsageError(f"cannot write {path}: it is a directory")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: the directory {parent} does not exist"
+                         if not parent.exists() else f"cannot write {path}: {parent} is not a directory")
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+    if not existed:
+        path.unlink()
 
 
 def _write_picture(graph: object, path: str) -> None:  # graph: a graphviz.Digraph from viz
@@ -85,7 +242,7 @@ def _write_picture(graph: object, path: str) -> None:  # graph: a graphviz.Digra
         raise UsageError(str(error)) from None
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
-    print(f"{PROG}: wrote {written}", file=sys.stderr)
+    note(f"{PROG}: wrote {written}")
 
 
 # ---------------------------------------------------------------------------------------- mazur
@@ -101,6 +258,9 @@ def add_mazur(sub: argparse._SubParsersAction) -> None:
                         "(reproduces the tutorial's published closing figures)")
     p.add_argument("--train-biases", action="store_true", help="also update b1 and b2")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--summary", action="store_true",
+                   help="print only where the training goes (the error before, after one step and "
+                        "after --steps, the outputs), not the walk-through")
     p.add_argument("--compiled", action="store_true",
                    help="run the training steps on a compiled replay of the graph (the same numbers, "
                         "faster; simultaneous order only)")
@@ -109,8 +269,8 @@ def add_mazur(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check", metavar="NAME=FORMULA",
                    help='check a hand-derived partial over the named nodes, e.g. '
                         '"w5=(out_o1 - 0.01)*out_o1*(1 - out_o1)*out_h1" (exit status 1 if wrong)')
-    p.add_argument("--rtol", type=_positive_float, default=1e-6,
-                   help="relative tolerance of --check (default 1e-6)")
+    p.add_argument("--rtol", type=_tolerance, default=1e-6,
+                   help="relative tolerance of --check, below 1 (default 1e-6)")
     _add_picture_option(p, "--graph", "the computation graph of E_total after backward(), "
                                       "with the tutorial's weights")
     _add_picture_option(p, "--network", "the network's neurons and weights with dE/dweight, "
@@ -119,18 +279,27 @@ def add_mazur(sub: argparse._SubParsersAction) -> None:
 
 
 def run_mazur(args: argparse.Namespace) -> int:
-    _check_picture_paths(args.graph, args.network)
-    if args.explain is not None or args.check is not None:
-        if args.compiled:
-            raise UsageError("--compiled runs the training steps; --explain and --check take none")
+    verify = args.explain is not None or args.check is not None
+    refuse_unless(args, not verify, ["--steps", "--lr", "--order", "--train-biases", "--compiled",
+                                     "--summary"],
+                  "does nothing with --explain or --check: they use the tutorial's network before "
+                  "any training")
+    refuse_unless(args, args.check is not None, ["--rtol"], "does nothing without --check")
+    refuse_unless(args, not args.json, ["--summary"], "does nothing with --json (it prints everything)")
+    check_pictures(args, "--graph", "--network")
+    if verify:
         status = run_mazur_verify(args)
     else:
-        result = mazur.walkthrough(args.steps, args.lr, args.order, args.train_biases,
-                                   compiled=args.compiled)
+        try:
+            result = mazur.walkthrough(args.steps, args.lr, args.order, args.train_biases,
+                                       compiled=args.compiled)
+        except OverflowError as error:
+            raise OverflowError(f"{error}: training diverged, the learning rate {args.lr:g} is too "
+                                "large") from None
         if args.json:
-            _emit_json(result.to_json())
+            emit_json(result)
         else:
-            print(format_mazur(result))
+            emit(mazur.summary_text(result) if args.summary else mazur.walkthrough_text(result))
         status = 0
     if args.graph is not None or args.network is not None:
         draw_mazur(args.graph, args.network)
@@ -151,42 +320,6 @@ def draw_mazur(graph_path: str | None, network_path: str | None) -> None:
                        network_path)
 
 
-def format_mazur(r: mazur.Walkthrough) -> str:
-    f, g, c = r.forward, r.gradients, r.factors
-    lines = ["Matt Mazur's 2-2-2 network: inputs i1=0.05, i2=0.10; targets 0.01, 0.99; "
-             "logistic neurons; shared biases b1=0.35, b2=0.60", "",
-             "The forward pass"]
-    lines += [f"  {name:<8} {f[name]:.9f}" for name in mazur.FORWARD_NAMES]
-    lines += ["", "The backward pass, output layer: dE_total/dw5",
-              f"  dE_total/dout_o1 * dout_o1/dnet_o1 * dnet_o1/dw5"
-              f" = {c['dE_total/dout_o1']:.9f} * {c['dout_o1/dnet_o1']:.9f} * {c['dnet_o1/dw5']:.9f}"
-              f" = {g['w5']:.9f}",
-              f"  delta_o1 = dE_total/dnet_o1 = {c['delta_o1']:.9f}", "",
-              "The backward pass, hidden layer: dE_total/dw1 (out_h1 feeds o1 and o2)",
-              f"  dE_total/dout_h1 = dE_o1/dout_h1 + dE_o2/dout_h1 = {c['dE_o1/dout_h1']:.9f} + "
-              f"({c['dE_o2/dout_h1']:.9f}) = {c['dE_total/dout_h1']:.9f}",
-              f"  dE_total/dout_h1 * dout_h1/dnet_h1 * dnet_h1/dw1"
-              f" = {c['dE_total/dout_h1']:.9f} * {c['dout_h1/dnet_h1']:.9f} * {c['dnet_h1/dw1']:.9f}"
-              f" = {g['w1']:.9f}", "",
-              "All gradients (dE_total/d...)"]
-    lines += [f"  {name:<3} {g[name]: .9f}" for name in mazur.PARAMETER_NAMES]
-    lines += ["", f"The weights after one step (lr={r.lr:g}, order {r.order}"
-              f"{', biases trained' if r.train_biases else ''})"]
-    lines += [f"  {name:<3} {v:.9f}" for name, v in r.weights_after_one_step.items()]
-    lines += ["", f"E_total before: {f['E_total']:.9f}",
-              f"E_total after 1 step: {r.error_after_one_step:.9f}"]
-    if r.steps > 1:
-        lines += [f"E_total after {r.steps} steps: {r.final_error:.9f}",
-                  f"outputs after {r.steps} steps: out_o1 {r.final_outputs[0]:.9f}, "
-                  f"out_o2 {r.final_outputs[1]:.9f}"]
-    lines += ["", f"Update order: {r.order}, {mazur.ORDER_NOTES[r.order]}."]
-    if r.order == "simultaneous" and not r.train_biases and r.lr == mazur.LEARNING_RATE:
-        lines.append("The tutorial's closing paragraph prints 0.291027924 after one step and "
-                     "0.000035085 after 10,000: those come from the sequential order "
-                     "(--order sequential).")
-    return "\n".join(lines)
-
-
 # ----------------------------------------------------------------------------------- one-weight
 
 def add_one_weight(sub: argparse._SubParsersAction) -> None:
@@ -201,12 +334,12 @@ def add_one_weight(sub: argparse._SubParsersAction) -> None:
 
 
 def run_one_weight(args: argparse.Namespace) -> int:
-    _check_picture_paths(args.graph)
-    history = one_weight.train(args.steps, args.lr)
+    check_pictures(args, "--graph")
+    training = one_weight.train(args.steps, args.lr)
     if args.json:
-        _emit_json(one_weight.to_json(history))
+        emit_json(training)
     else:
-        print(format_one_weight(history))
+        emit(one_weight.training_text(training))
     if args.graph is not None:
         loss = one_weight.loss(Value(one_weight.W0, "w"))
         loss.backward()
@@ -214,29 +347,18 @@ def run_one_weight(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_one_weight(history: list[one_weight.Step]) -> str:
-    lines = ["y_hat = x*w, J = (y_hat - y)^2, x=1.5, y=0.5; closed form dJ/dw = 4.5 w - 1.5",
-             f"{'step':>4}  {'w before':>12}  {'dJ/dw (autograd)':>17}  {'4.5w - 1.5':>12}  {'w after':>12}"]
-    for s in history:
-        lines.append(f"{s.step:>4}  {s.w_before:>12.10g}  {s.grad:>17.10g}  {s.closed_form:>12.10g}"
-                     f"  {s.w_after:>12.10g}")
-    lines.append("w converges to 1/3, where y_hat = 0.5 exactly.")
-    return "\n".join(lines)
-
-
 # ------------------------------------------------------------------- grad, check, explain
 
-# The options of these commands that take a value: main() joins them as --opt=VALUE and puts the
-# positionals after "--", so an expression or a claim may start with a minus sign.
-EXPRESSION_VALUE_OPTIONS = {"grad": {"--graph"}, "check": {"--wrt", "--claim", "--rtol"},
-                            "explain": {"--wrt", "--max-paths"}}
-
-
-def _expression_argv(argv: list[str]) -> list[str]:
-    """grad/check/explain: "-x**2" is an expression, not an option (argparse would say so)."""
-    if not argv or argv[0] not in EXPRESSION_VALUE_OPTIONS:
+def _expression_argv(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """For a command with an EXPR (grad, check, explain, ...): "-x**2" and "--x" are expressions,
+    not options, and so is a claim like "--claim -2*x". The command's own options (and -h) stay
+    options, written --opt=VALUE; everything else goes after "--", where argparse reads no options.
+    A token starting with "--" after the expression is left to argparse (a mistyped option)."""
+    command = _subparser(parser, argv[0]) if argv else None
+    if command is None or not any(action.dest == "expression" for action in command._actions):
         return argv
-    takes_value = EXPRESSION_VALUE_OPTIONS[argv[0]]
+    known = {o for action in command._actions for o in action.option_strings}
+    takes_value = {o for action in command._actions for o in action.option_strings if action.nargs != 0}
     options: list[str] = []
     positionals: list[str] = []
     rest = iter(argv[1:])
@@ -246,11 +368,20 @@ def _expression_argv(argv: list[str]) -> list[str]:
         elif token in takes_value:
             value = next(rest, None)
             options.append(token if value is None else f"{token}={value}")
-        elif token.startswith("--") or token == "-h":
+        elif token in known or token.partition("=")[0] in takes_value:
             options.append(token)
+        elif token.startswith("--") and positionals:
+            options.append(token)  # argparse says "unrecognized arguments"
         else:
             positionals.append(token)
     return [argv[0], *options, "--", *positionals]
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser | None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(name)
+    return None
 
 
 def _num(x: float) -> str:
@@ -260,13 +391,20 @@ def _num(x: float) -> str:
 def _add_expression(p: argparse.ArgumentParser) -> None:
     p.add_argument("expression", metavar="EXPR",
                    help="e.g. 'sigmoid(w*x + b)': numbers, variables, + - * / **, unary minus, "
-                        "parentheses and the functions " + ", ".join(expressions.ops.FUNCTIONS))
+                        "parentheses and the functions " + ", ".join(expressions.ops.functions()))
     p.add_argument("bindings", metavar="NAME=VALUE", nargs="*", help="the variables' values")
 
 
-def _evaluate(args: argparse.Namespace) -> tuple[expressions.Evaluation, dict[str, float]]:
-    values = expressions.parse_bindings(args.bindings)
-    return expressions.parse(args.expression).evaluate(values), values
+def _evaluate(args: argparse.Namespace) -> expressions.Evaluation:
+    return expressions.parse(args.expression).evaluate(expressions.parse_bindings(args.bindings))
+
+
+def _variable(args: argparse.Namespace, evaluation: expressions.Evaluation) -> Value:
+    """The --wrt variable's leaf; a name that is not given is a usage error."""
+    if args.wrt not in evaluation.variables:
+        raise UsageError(f"--wrt {args.wrt!r} is not one of the variables given "
+                         f"({', '.join(evaluation.variables) or 'none'})")
+    return evaluation.variables[args.wrt]
 
 
 def add_grad(sub: argparse._SubParsersAction) -> None:
@@ -280,14 +418,12 @@ def add_grad(sub: argparse._SubParsersAction) -> None:
 
 
 def run_grad(args: argparse.Namespace) -> int:
-    _check_picture_paths(args.graph)
-    evaluation, _ = _evaluate(args)
-    partials = dict(zip(evaluation.variables, engine_grad(evaluation.output,
-                                                            list(evaluation.variables.values()))))
+    check_pictures(args, "--graph")
+    evaluation = _evaluate(args)
     if args.json:
-        _emit_json({"value": evaluation.output.data, "grad": partials})
+        emit_json(evaluation)
     else:
-        print(format_grad(args.expression, evaluation, partials))
+        emit(expressions.evaluation_text(evaluation))
     if args.graph is not None:
         output = evaluation.output
         if not output.label:
@@ -295,17 +431,6 @@ def run_grad(args: argparse.Namespace) -> int:
         output.backward()
         _write_picture(_viz().draw(output), args.graph)
     return 0
-
-
-def format_grad(text: str, evaluation: expressions.Evaluation, partials: dict[str, float]) -> str:
-    at = ", ".join(f"{k}={v.data:g}" for k, v in evaluation.variables.items())
-    rows = [("value", evaluation.output.data), *((f"df/d{name}", d) for name, d in partials.items())]
-    width = max(len(label) for label, _ in rows)
-    lines = [f"f = {text.strip()}" + (f"  at {at}" if at else "")]
-    lines += [f"  {label:<{width}}  {_num(v)}" for label, v in rows]
-    lines += [f"note: {name} is given but not used in the expression: its partial is 0"
-              for name in evaluation.unused]
-    return "\n".join(lines)
 
 
 def add_check(sub: argparse._SubParsersAction) -> None:
@@ -316,19 +441,21 @@ def add_check(sub: argparse._SubParsersAction) -> None:
     _add_expression(p)
     p.add_argument("--wrt", required=True, metavar="NAME", help="the variable")
     p.add_argument("--claim", required=True, metavar="FORMULA", help="the claimed partial, e.g. '-2*x'")
-    p.add_argument("--rtol", type=_positive_float, default=1e-6, help="relative tolerance (default 1e-6)")
+    p.add_argument("--rtol", type=_tolerance, default=1e-6,
+                   help="relative tolerance, below 1 (default 1e-6)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run_check)
 
 
 def run_check(args: argparse.Namespace) -> int:
     values = expressions.parse_bindings(args.bindings)
+    _variable(args, expressions.parse(args.expression).evaluate(values))
     result = checking.check_expression(args.expression, args.wrt, args.claim, values, rtol=args.rtol)
     if args.json:
-        _emit_json({"expression": args.expression, "claim_formula": args.claim, **result.to_json()})
+        emit_json({"expression": args.expression, "claim_formula": args.claim, **result.to_json()})
     else:
         at = ", ".join(f"{k}={v:g}" for k, v in values.items())
-        print(format_check(result, f"f = {args.expression.strip()}  at {at}", args.claim))
+        emit(format_check(result, f"f = {args.expression.strip()}  at {at}", args.claim))
     return 0 if result.ok else 1
 
 
@@ -361,15 +488,12 @@ def add_explain(sub: argparse._SubParsersAction) -> None:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    evaluation, _ = _evaluate(args)
-    if args.wrt not in evaluation.variables:
-        raise UsageError(f"--wrt {args.wrt!r} is not one of the variables given "
-                         f"({', '.join(evaluation.variables) or 'none'})")
-    ex = checking.explain(evaluation.output, evaluation.variables[args.wrt], max_paths=args.max_paths)
+    evaluation = _evaluate(args)
+    ex = checking.explain(evaluation.output, _variable(args, evaluation), max_paths=args.max_paths)
     if args.json:
-        _emit_json(ex.to_json())
+        emit_json(ex)
     else:
-        print(format_explain(ex))
+        emit(format_explain(ex))
     return 0
 
 
@@ -402,14 +526,14 @@ def run_mazur_verify(args: argparse.Namespace) -> int:
     ex = checking.mazur_explain(args.explain) if args.explain is not None else None
     result = checking.mazur_check(args.check, rtol=args.rtol) if args.check is not None else None
     if args.json:
-        _emit_json({**({"explain": ex.to_json()} if ex else {}),
-                    **({"check": {"claim_formula": args.check, **result.to_json()}} if result else {})})
+        emit_json({**({"explain": ex.to_json()} if ex else {}),
+                   **({"check": {"claim_formula": args.check, **result.to_json()}} if result else {})})
     else:
         parts = [format_explain(ex)] if ex else []
         if result:
             parts.append(format_check(result, "Matt Mazur's network (the claim over its named nodes)",
                                       args.check.partition("=")[2]))
-        print("\n\n".join(parts))
+        emit("\n\n".join(parts))
     return 0 if result is None or result.ok else 1
 
 
@@ -434,14 +558,14 @@ def run_bench(args: argparse.Namespace) -> int:
 
     try:
         report = benchmarks.run(args.repeats, args.quick,
-                                progress=lambda name: print(f"{PROG} bench: {name}...", file=sys.stderr))
+                                progress=lambda name: note(f"{PROG} bench: {name}..."))
     except benchmarks.BenchmarkMismatch as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        note(f"{PROG}: error: {error}")
         return 1
     if args.json:
-        _emit_json(report.to_json())
+        emit_json(report)
     else:
-        print(format_bench(report))
+        emit(format_bench(report))
     return 0
 
 
@@ -493,30 +617,54 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mazur, add_o
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="A scalar autograd engine that "
-                                     "reproduces and explains backpropagation, number by number.")
+    parser = _Parser(prog=PROG, description="A scalar autograd engine that reproduces and explains "
+                                            "backpropagation, number by number.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for add in COMMANDS:
         add(sub)
+    for command in sub.choices.values():  # given() and refuse_unless() read each command's defaults
+        command.set_defaults(command_parser=command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 a claim is wrong, 2 bad input)."""
+    """Run the command line; returns the exit status (0 ok, 1 a claim is wrong or the output could
+    not be written, 2 bad input, 130 Ctrl-C, 141 a closed pipe). Never a traceback for these."""
+    try:
+        status = _run(list(sys.argv[1:] if argv is None else argv))
+        _flush_stdout()
+        return status
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (| head): nothing more to say, to anyone
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OutputFailed as error:
+        _silence_stdout()
+        note(f"{PROG}: error: cannot write the output: {error}")
+        return EXIT_WRITE_FAILED
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(_expression_argv(list(sys.argv[1:] if argv is None else argv)))
-    except SystemExit as exit_:  # argparse has printed its one-line usage error
-        return int(exit_.code or 0)
-    try:
+        args = parser.parse_args(_expression_argv(parser, argv))
         return args.run(args)
+    except SystemExit as exit_:  # --help and --version have printed
+        return int(exit_.code or 0)
     except UsageError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
+        note(f"{PROG}: error: {error}")
+        command = error.command
+        if command == PROG and argv and _subparser(parser, argv[0]) is not None:
+            command = _subparser(parser, argv[0]).prog  # "unrecognized arguments" of a command
+        if command:
+            note(f"Try '{command} --help'.")
+        return EXIT_USAGE
     except INPUT_ERRORS as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
+        note(f"{PROG}: error: {error}")
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Callable, Union
 
 from .engine import Value, topological_order
-from .ops import Op
+from .ops import OPS, Op, Replay, _literal
 
 Number = Union[int, float]
 
@@ -26,68 +25,9 @@ class _General(Exception):
 
 
 # ----------------------------------------------------------------------------- the templates
-# One entry per op: Python source doing exactly the float operations of the op's forward and
-# partials in ops.py, in the same order, so replay and eager agree bit for bit. {0}, {1}, ... are
-# the inputs, {out} the result, {t} a temporary.
+# Each op's replay template is a field of its record (Op.replay, an ops.Replay); an op without one
+# (a user's) is replayed by calling its own forward and partials: the same floats, bit for bit.
 
-
-@dataclass(frozen=True)
-class Template:
-    forward: str  # statements that set {out}
-    partials: tuple[str, ...]  # one expression per input: d(out)/d(input)
-    redo_if: str = ""  # a condition where eager raises but this code would not
-    overflows: bool = False  # can give inf/nan without raising: checked after the forward pass
-    partials_raise: bool = False  # the partials can raise: forward() computes them too
-    finite_partials: bool = True  # the partials are finite whenever the forward values are
-
-
-def _linear_template(arity: int) -> Template:
-    """b + w1*x1 + w2*x2 + ... summed left to right, as ops._linear; 0.0 first without a bias."""
-    pairs = [f"{{{i}}} * {{{i + 1}}}" for i in range(0, arity - 1, 2)]
-    start = [f"{{{arity - 1}}}"] if arity % 2 else ["0.0"]
-    partials: list[str] = []
-    for i in range(0, arity - 1, 2):
-        partials += (f"{{{i + 1}}}", f"{{{i}}}")
-    if arity % 2:
-        partials.append("1.0")
-    return Template("{out} = " + " + ".join(start + pairs), tuple(partials), overflows=True)
-
-
-def _power_template(n: float) -> Template:
-    """x ** n for a fixed n, as ops._power and ops._power_partial."""
-    n = float(n)
-    redo = "" if n.is_integer() else "{0} < 0.0"  # Python would give a complex number
-    partial = "0.0" if n == 0 else f"{_literal(n)} * {{0}} ** {_literal(n - 1)}"
-    return Template(f"{{out}} = {{0}} ** {_literal(n)}", (partial,), redo_if=redo,
-                    partials_raise=n != 0 and n < 1,
-                    finite_partials=n == 0 or 1 <= n <= 100)  # n * a**(n-1) < n**n: finite
-
-
-_SIGMOID = """if {0} >= 0.0:
-    {out} = 1.0 / (1.0 + exp(-{0}))
-else:
-    {t} = exp({0})
-    {out} = {t} / (1.0 + {t})"""
-
-# fmt: off
-TEMPLATES: dict[str, Template | Callable[[Op, int], Template]] = {
-    "add":     Template("{out} = {0} + {1}", ("1.0", "1.0"), overflows=True),
-    "sub":     Template("{out} = {0} - {1}", ("1.0", "-1.0"), overflows=True),
-    "mul":     Template("{out} = {0} * {1}", ("{1}", "{0}"), overflows=True),
-    "div":     Template("{out} = {0} / {1}", ("1.0 / {1}", "-{out} / {1}"), overflows=True,
-                        finite_partials=False),
-    "neg":     Template("{out} = -{0}", ("-1.0",)),
-    "pow":     Template("{out} = {0} ** {1}", ("{1} * {0} ** ({1} - 1)", "{out} * log({0})"),
-                        redo_if="{0} <= 0.0", partials_raise=True, finite_partials=False),
-    "exp":     Template("{out} = exp({0})", ("{out}",)),
-    "log":     Template("{out} = log({0})", ("1.0 / {0}",), finite_partials=False),
-    "tanh":    Template("{out} = tanh({0})", ("1.0 - {out} * {out}",)),
-    "sigmoid": Template(_SIGMOID, ("{out} * (1.0 - {out})",)),
-    "relu":    Template("{out} = {0} if {0} > 0.0 else 0.0", ("(1.0 if {0} > 0.0 else 0.0)",)),
-    "linear":  lambda op, arity: _linear_template(arity),
-    "powc":    lambda op, arity: _power_template(_exponent(op)),
-}
-# fmt: on
 # Python's own errors (division by zero, log of 0, exp and ** overflow) also send the pass to the
 # checked path, which raises the eager engine's exception and message.
 _FAST_ERRORS = (_Redo, ArithmeticError, ValueError)
@@ -95,19 +35,34 @@ _NAMESPACE = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "_Redo": _Red
 _FAST_NAMES = ", exp=exp, log=log, tanh=tanh"  # the math functions as fast locals
 
 
-def _exponent(op: Op) -> float:
-    if op.exponent is None:
-        raise ValueError("compile_graph: a powc op without its exponent (build it with ops.power_op)")
-    return float(op.exponent)
+def _calling_template(op: Op, arity: int) -> Replay:
+    """Replay of an op with no template: a call of its forward, and of its partials per input."""
+    args = ", ".join(f"{{{i}}}" for i in range(arity))
+    return Replay(f"{{out}} = _forward_{op.name}({args})",
+                  tuple(f"_partials_{op.name}({args}, {{out}})[{i}]" for i in range(arity)),
+                  overflows=True, partials_raise=True, finite_partials=False)
 
 
-def template_for(op: Op, arity: int) -> Template:
+def _op_functions() -> dict[str, Callable]:
+    """The forwards and partials of the ops replayed by calling them, by the names the code uses."""
+    functions: dict[str, Callable] = {}
+    for op in OPS.values():
+        if op.replay is None:
+            functions[f"_forward_{op.name}"] = op.forward
+            functions[f"_partials_{op.name}"] = op.partials
+    return functions
+
+
+def template_for(op: Op, arity: int) -> Replay:
     """The replay template of one node's op (linear and powc depend on the node)."""
-    entry = TEMPLATES.get(op.name)
-    if entry is None:
-        raise ValueError(f"compile_graph: the op {op.name!r} has no replay template "
-                         f"(known: {', '.join(TEMPLATES)})")
-    return entry if isinstance(entry, Template) else entry(op, arity)
+    if op.name == "powc" and op.exponent is None:
+        raise ValueError("compile_graph: a powc op without its exponent (build it with ops.power_op)")
+    if op.replay is None:
+        if OPS.get(op.name) is not op:
+            raise ValueError(f"compile_graph: the op {op.name!r} is not registered (ops.register_op) and "
+                             "has no replay template")
+        return _calling_template(op, arity)
+    return op.replay if isinstance(op.replay, Replay) else op.replay(op, arity)
 
 
 def _number_or_none(text: str) -> float | None:
@@ -118,26 +73,7 @@ def _number_or_none(text: str) -> float | None:
         return None
 
 
-def _literal(x: float) -> str:
-    """A float as exact source text (repr round-trips), parenthesised when negative."""
-    text = repr(float(x))
-    return f"({text})" if text.startswith("-") else text
-
-
 # ----------------------------------------------------------------------------- code generation
-
-
-# Ops whose output is non-finite whenever the input at that position is (nan and inf pass through):
-# a non-finite value that flows into one of them is caught by checking the later value instead.
-# (exp and ** raise on an infinite input that would overflow; log(inf) is inf, log(-inf) raises.)
-_PROPAGATES = {"add": (0, 1), "sub": (0, 1), "mul": (0, 1), "div": (0,), "neg": (0,), "linear": None,
-               "log": (0,)}
-
-
-def _propagates(op: Op) -> tuple[int, ...] | None:
-    if op.name == "powc":  # inf ** n is inf and nan ** n is nan for n > 0; inf ** -1 is 0.0
-        return (0,) if _exponent(op) > 0 else ()
-    return _PROPAGATES.get(op.name, ())
 
 
 class _Code:
@@ -180,7 +116,7 @@ class _Code:
         for k in reversed(self.live):
             if not (covered[k] or k in risky):  # a risky node is checked or covered itself
                 continue
-            positions = _propagates(self.order[k].op)
+            positions = self.templates[k].propagates
             for i, parent in enumerate(self.order[k].inputs):
                 if positions is None or i in positions:
                     covered[self.index[id(parent)]] = True
@@ -334,7 +270,7 @@ def _function(name: str, params: str, body: list[str]) -> str:
 
 
 def _build(source: str, name: str) -> Callable:
-    namespace = dict(_NAMESPACE)
+    namespace = {**_NAMESPACE, **_op_functions()}
     exec(compile(source, f"<compiled replay: {name}>", "exec"), namespace)  # noqa: S102
     return namespace[name]
 # ----------------------------------------------------------------------------- the API
@@ -537,7 +473,7 @@ class CompiledGraph:
 
 
 def _signature(op: Op) -> object:
-    return _exponent(op) if op.name == "powc" else op.arity
+    return op.exponent if op.name == "powc" else op.arity
 
 
 def _describe(node: Value) -> str:

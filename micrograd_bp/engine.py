@@ -78,9 +78,11 @@ class Value:
         return edges[len(edges) >> 1:]
 
     @staticmethod
-    def apply(op: Op, *inputs: Value) -> Value:
+    def apply(op: Op, *inputs: Value | Number) -> Value:
         """A new node: op's forward on the inputs' data, with the local derivatives on its edges."""
-        return _apply(op, inputs)
+        if op.arity >= 0 and len(inputs) != op.arity:
+            raise ValueError(f"{op.name} takes {op.arity} input{'s' * (op.arity != 1)}, got {len(inputs)}")
+        return _apply(op, tuple(lift(x) for x in inputs))
 
     # Python's operators, one line each: _unary and _binary are Value.apply for one and two inputs.
     def __add__(self, other: Value | Number) -> Value: return _binary(_ADD, self, other)

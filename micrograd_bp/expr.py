@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import keyword
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Union
 
 from . import ops
-from .engine import Value
-
-Number = Union[int, float]
+from .engine import Number, Value, grad
 
 MAX_LENGTH = 10_000  # characters of input
 MAX_DEPTH = 100  # nesting: parentheses, calls, unary signs and exponents, counted together
 
-_BINARY = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+# The binary operators and their precedence, from the op records ("**" is parsed on its own).
+_BINARY = {op.infix: op.name for op in ops.OPS.values() if op.infix and op.infix != "**"}
+_PRECEDENCE = {op.infix: op.precedence for op in ops.OPS.values() if op.infix in _BINARY}
 _NAME_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _NAME_CHARS = _NAME_START | set("0123456789")
 _DIGITS = set("0123456789")
@@ -164,7 +163,7 @@ def check_name(name: str, offset: int | None = None) -> str:
         raise ExprError(f"{name!r} is a Python keyword, not allowed as a variable", offset)
     if name.startswith("__"):
         raise ExprError(f"{name!r}: names starting with '__' are not allowed", offset)
-    if name in ops.FUNCTIONS:
+    if name in ops.functions():
         raise ExprError(f"{name!r} is a function, not a variable: call it as {name}(...)", offset)
     return name
 
@@ -285,11 +284,11 @@ class _Parser:
                             "(write 2*x for a product)", self.token.offset)
 
     def call(self, name: Token) -> None:
-        # the op table's functions, looked up now: an op added there is callable
-        if name.text not in ops.FUNCTIONS or name.text not in ops.OPS:
-            known = ", ".join(ops.FUNCTIONS)
+        # the op records' functions, looked up now: an op added by register_op is callable
+        op = ops.OPS.get(name.text)
+        if op is None or not op.function:
+            known = ", ".join(ops.functions())
             raise ExprError(f"unknown function {name.text!r} (the functions are {known})", name.offset)
-        op = ops.OPS[name.text]
         opening = self.advance()
         self.enter(opening.offset)
         nargs = 0
@@ -326,6 +325,35 @@ class Evaluation:
     variables: dict[str, Value]  # every given variable's leaf, labelled with its name
     unused: list[str] = field(default_factory=list)  # given but not in the expression (partial 0)
 
+    def partials(self) -> dict[str, float]:
+        """d(output)/d(variable) for every given variable, by engine.grad (no .grad is touched)."""
+        return dict(zip(self.variables, grad(self.output, list(self.variables.values()))))
+
+    def to_json(self) -> dict:
+        return {"value": self.output.data, "grad": self.partials()}
+
+    def __str__(self) -> str:
+        return evaluation_text(self)
+
+    __repr__ = __str__
+
+
+def _num(x: float) -> str:
+    return f"{x:.9g}"
+
+
+def evaluation_text(evaluation: Evaluation, partials: Mapping[str, float] | None = None) -> str:
+    """The value and every partial, as `micrograd-bp grad` prints them."""
+    partials = evaluation.partials() if partials is None else partials
+    at = ", ".join(f"{k}={v.data:g}" for k, v in evaluation.variables.items())
+    rows = [("value", evaluation.output.data), *((f"df/d{name}", d) for name, d in partials.items())]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"f = {evaluation.expression.text.strip()}" + (f"  at {at}" if at else "")]
+    lines += [f"  {label:<{width}}  {_num(v)}" for label, v in rows]
+    lines += [f"note: {name} is given but not used in the expression: its partial is 0"
+              for name in evaluation.unused]
+    return "\n".join(lines)
+
 
 class Expression:
     """A parsed expression: evaluate it at values as often as needed (finite differences do)."""
@@ -347,6 +375,36 @@ class Expression:
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
 
+    def render(self, names: Mapping[str, str] | None = None) -> str:
+        """The expression written out again, variables renamed by names, with only the parentheses
+        the precedence of each op needs (a renamed variable that is not a plain name is an atom only
+        inside parentheses)."""
+        names = names or {}
+        stack: list[tuple[str, int]] = []
+        for ins in self.code:
+            if ins.op == "num":
+                stack.append((ops._number_text(ins.value), 5))
+            elif ins.op == "var":
+                text = names.get(ins.name, ins.name)
+                stack.append((text, 5 if _is_atom(text) else 0))
+            elif ins.op == "neg":
+                text, prec = stack.pop()
+                stack.append((f"-{_wrap(text, prec < 3 or text.startswith('-'))}", 3))
+            elif ins.op == "call":
+                args = [text for text, _ in stack[len(stack) - ins.nargs:]]
+                del stack[len(stack) - ins.nargs:]
+                stack.append((f"{ins.name}({', '.join(args)})", 5))
+            else:
+                (b, b_prec), (a, a_prec) = stack.pop(), stack.pop()
+                op = ops.OPS["pow" if ins.op == "powc" else ins.op]
+                p = op.precedence
+                left = _wrap(a, a_prec < p or (p == 4 and a_prec == 4))  # -a*b is (-a)*b; -a**b is not
+                right = _wrap(b, b_prec < p or (b_prec == p and ins.op in ("sub", "div"))
+                              or (p >= 2 and b.startswith("-")))
+                sep = f" {op.infix} " if p == 1 else op.infix
+                stack.append((f"{left}{sep}{right}", p))
+        return stack[-1][0]
+
     def evaluate(self, values: Mapping[str, Number] | None = None, **more: Number) -> Evaluation:
         """Build the Value graph at the given values (a mapping, keywords, or both)."""
         given = _check_values({**(values or {}), **more})
@@ -359,7 +417,7 @@ class Expression:
         for ins in self.code:
             try:
                 stack.append(_execute(ins, stack, leaves))
-            except (ValueError, ZeroDivisionError, OverflowError, TypeError) as error:
+            except (ValueError, ZeroDivisionError, OverflowError) as error:  # a TypeError is a bug
                 raise ExprError(str(error), ins.offset) from None
         unused = [name for name in given if name not in self._first_use]
         return Evaluation(self, stack[-1], leaves, unused)
@@ -367,6 +425,19 @@ class Expression:
     def value(self, values: Mapping[str, Number] | None = None, **more: Number) -> float:
         """The expression's value (a float) at the given values."""
         return self.evaluate(values, **more).output.data
+
+
+def _is_atom(text: str) -> bool:
+    """A name or a number: needs no parentheses anywhere in a formula."""
+    try:
+        float(text)
+        return not text.startswith("-")
+    except ValueError:
+        return all(part.isidentifier() for part in text.split("."))
+
+
+def _wrap(text: str, needed: bool) -> str:
+    return f"({text})" if needed else text
 
 
 def _execute(ins: Instr, stack: list[Value], leaves: dict[str, Value]) -> Value:
@@ -396,11 +467,16 @@ def _check_values(values: Mapping[str, object]) -> dict[str, float]:
         check_name(name)
         if isinstance(v, Value):
             v = v.data
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
             raise ExprError(f"the value of {name!r} must be a number, got {type(v).__name__}: {v!r}")
-        if not math.isfinite(v):
-            raise ExprError(f"the value of {name!r} must be finite, got {v!r}")
-        checked[name] = float(v)
+        try:
+            x = float(v)
+        except OverflowError:  # an int past the float range (10**400)
+            x = math.inf
+        if not math.isfinite(x):
+            shown = repr(v) if len(repr(v)) <= 40 else f"a number of {len(str(v))} digits"
+            raise ExprError(f"the value of {name!r} must be a finite float, got {shown}")
+        checked[name] = x
     return checked
 
 

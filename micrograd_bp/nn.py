@@ -5,15 +5,17 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from typing import Union
 
-from .engine import Value, lift, linear
+from .engine import Number, Value, lift, linear
 
-Number = Union[int, float]
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "none")
 
 
 _ACTIVATE = {"sigmoid": Value.sigmoid, "tanh": Value.tanh, "relu": Value.relu, "none": None}
+
+
+def _describe(kind: str, name: str) -> str:
+    return f"{kind} {name}" if name else kind
 
 
 def _check_activation(activation: str) -> str:
@@ -52,15 +54,18 @@ class Neuron(Module):
 
     def __init__(self, n_inputs: int, activation: str = "sigmoid", *,
                  weights: Sequence[Value | Number] | None = None, bias: Value | Number | None = None,
-                 use_bias: bool = True, name: str = "", rng: random.Random | None = None) -> None:
+                 use_bias: bool = True, name: str = "", rng: random.Random | None = None,
+                 where: str = "") -> None:
+        """`where` prefixes the labels of the parameters this neuron creates when it has no name
+        (a Layer passes "n2", an MLP "L1.n2": the labels say where each weight is)."""
         self.activation = _check_activation(activation)
         self.name = name
         if weights is None:
             rng = rng or random.Random()
             weights = [rng.uniform(-1.0, 1.0) for _ in range(n_inputs)]
         if len(weights) != n_inputs:
-            raise ValueError(f"neuron {name or ''}: {len(weights)} weights for {n_inputs} inputs")
-        prefix = f"{name}." if name else ""
+            raise ValueError(f"{_describe('neuron', name)}: {len(weights)} weights for {n_inputs} inputs")
+        prefix = f"{name or where}." if name or where else ""
         self.weights = [_as_parameter(w, f"{prefix}w{i + 1}") for i, w in enumerate(weights)]
         self.bias = _as_parameter(0.0 if bias is None else bias, f"{prefix}b") if use_bias else None
 
@@ -68,7 +73,8 @@ class Neuron(Module):
         """The weighted sum before the activation (labelled net_NAME for a named neuron)."""
         weights = self.weights
         if len(inputs) != len(weights):
-            raise ValueError(f"neuron {self.name}: got {len(inputs)} inputs, expected {len(weights)}")
+            raise ValueError(f"{_describe('neuron', self.name)}: got {len(inputs)} inputs, "
+                             f"expected {len(weights)}")
         net = linear(weights, inputs, self.bias)
         if self.name:
             net.label = f"net_{self.name}"
@@ -99,7 +105,9 @@ class Layer(Module):
                  weights: Sequence[Sequence[Value | Number]] | None = None,
                  bias: Value | Number | Sequence[Value | Number] | None = None,
                  shared_bias: bool = False, use_bias: bool = True,
-                 names: Sequence[str] | None = None, rng: random.Random | None = None) -> None:
+                 names: Sequence[str] | None = None, rng: random.Random | None = None,
+                 where: str = "") -> None:
+        """`where` prefixes the labels of unnamed neurons' parameters (an MLP passes "L1")."""
         self.activation = _check_activation(activation)
         rng = rng or random.Random()
         names = list(names) if names is not None else [""] * n_outputs
@@ -110,7 +118,8 @@ class Layer(Module):
         if shared_bias:
             if bias is not None and not isinstance(bias, (Value, int, float)):
                 raise ValueError("layer: a shared bias is one number or Value")
-            biases = [_as_parameter(0.0 if bias is None else bias, "b")] * n_outputs
+            shared = _as_parameter(0.0 if bias is None else bias, f"{where}.b" if where else "b")
+            biases = [shared] * n_outputs
         elif bias is None or isinstance(bias, (Value, int, float)):
             biases = [bias] * n_outputs
         else:
@@ -120,7 +129,8 @@ class Layer(Module):
         self.shared_bias = shared_bias
         self.neurons = [
             Neuron(n_inputs, activation, weights=None if weights is None else weights[j],
-                   bias=biases[j], use_bias=use_bias, name=names[j], rng=rng)
+                   bias=biases[j], use_bias=use_bias, name=names[j], rng=rng,
+                   where=f"{where}.n{j + 1}" if where else f"n{j + 1}")
             for j in range(n_outputs)
         ]
 
@@ -142,7 +152,14 @@ class MLP(Module):
                  weights: Sequence | None = None, biases: Sequence | None = None,
                  shared_bias: bool = False, use_bias: bool = True,
                  names: Sequence[Sequence[str]] | None = None) -> None:
+        if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence) \
+                or not layer_sizes:
+            raise ValueError(f"MLP: layer_sizes must be a non-empty list of layer widths, "
+                             f"got {layer_sizes!r}")
         sizes = [n_inputs, *layer_sizes]
+        if activations is None or not isinstance(activations, (str, Sequence)):
+            raise ValueError(f"MLP: activations must be one of {', '.join(ACTIVATIONS)} or a list "
+                             f"of them, one per layer; got {activations!r}")
         if isinstance(activations, str):
             activations = [activations] * len(layer_sizes)
         if len(activations) != len(layer_sizes):
@@ -155,7 +172,8 @@ class MLP(Module):
             Layer(sizes[k], sizes[k + 1], activations[k],
                   weights=None if weights is None else weights[k],
                   bias=None if biases is None else biases[k], shared_bias=shared_bias,
-                  use_bias=use_bias, names=None if names is None else names[k], rng=rng)
+                  use_bias=use_bias, names=None if names is None else names[k], rng=rng,
+                  where=f"L{k + 1}")
             for k in range(len(layer_sizes))
         ]
 

@@ -1,11 +1,13 @@
-"""The op table: each op's forward on floats and its local partial derivatives."""
+"""The op records: everything the project knows about each op, and register_op for new ones."""
 
 from __future__ import annotations
 
+import keyword
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 # The partial rules below are written with arithmetic and these helpers only, so they work on
 # plain floats (eager forward) and on Values (create_graph=True gives higher derivatives).
@@ -16,10 +18,14 @@ def _call(name: str, x: Any) -> Any:
     return getattr(math, name)(x) if isinstance(x, (int, float)) else getattr(x, name)()
 
 
+def _heaviside(a: float) -> float:
+    """1 above zero, 0 at or below: relu's slope."""
+    return 1.0 if a > 0 else 0.0
+
+
 def _step(x: Any) -> float:
-    """Derivative of relu: 1 above zero, 0 at or below (a constant, also for a Value)."""
-    value = x if isinstance(x, (int, float)) else x.data
-    return 1.0 if value > 0 else 0.0
+    """Derivative of relu: step of the input's value, a constant also for a Value."""
+    return _heaviside(x if isinstance(x, (int, float)) else x.data)
 
 
 # Forwards that can leave their domain raise the exception type Python's math module uses,
@@ -92,51 +98,244 @@ def _linear_partials(*xs_and_out: Any) -> tuple:
     return swap(xs_and_out) + (1.0,) if n % 2 else swap(xs_and_out)
 
 
+def _linear_names(n: int) -> tuple[str, ...]:
+    names = [f"{c}{i + 1}" for i in range(n // 2) for c in "wx"]
+    return tuple(names + ["b"] * (n % 2))
+
+
+def _linear_formulas(n: int) -> tuple[str, ...]:
+    names = _linear_names(n)
+    return tuple(names[i ^ 1] for i in range(n - n % 2)) + ("1",) * (n % 2)
+
+
+def _linear_code(n: int, join: str, mul: str, zero: str) -> str:
+    """The weighted sum over {0}, {1}, ... in ops._linear's order: the bias (or zero) first."""
+    start = [f"{{{n - 1}}}"] if n % 2 else [zero]
+    return join.join(start + [f"{{{i}}}{mul}{{{i + 1}}}" for i in range(0, n - 1, 2)])
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The compiled replay's Python for one op: the same float operations as forward and partials,
+    in the same order, so replay and eager agree bit for bit. {0}, {1}, ... are the inputs, {out}
+    the result, {t} a temporary."""
+
+    forward: str  # statements that set {out}
+    partials: tuple[str, ...]  # one expression per input: d(out)/d(input)
+    redo_if: str = ""  # a condition where eager raises but this code would not
+    overflows: bool = False  # can give inf/nan without raising: checked after the forward pass
+    partials_raise: bool = False  # the partials can raise: forward() computes them too
+    finite_partials: bool = True  # the partials are finite whenever the forward values are
+    propagates: tuple[int, ...] | None = ()  # inputs whose inf/nan always reaches out (None: all)
+
+
+Formulas = Union[tuple[str, ...], Callable[[int], tuple[str, ...]]]
+
+
 @dataclass(frozen=True)
 class Op:
-    """One primitive: forward on floats, and d(out)/d(input_i) given the inputs and the output."""
+    """One primitive, described once: every module reads what it needs of an op here.
+
+    Only name, arity, forward, partials and formulas are needed; the rest have defaults. In the
+    formulas the inputs are named a, b, ... in order (see input_names) and the result out.
+    """
 
     name: str
-    symbol: str  # how a drawing or an expression shows it
     arity: int  # number of inputs; -1 for n-ary
-    forward: Callable[..., float]
+    forward: Callable[..., float]  # floats -> float; raises a clear error outside its domain
     partials: Callable[..., tuple]  # (*inputs, out) -> one local derivative per input
-    exponent: float | None = None  # powc only: the fixed exponent (compiled replay reads it)
+    formulas: Formulas = ()  # each local derivative as text in the expression language
+    symbol: str = ""  # how a drawing shows it; the name by default
+    function: bool | None = None  # called by name in expressions: name(x); default: one input
+    infix: str = ""  # the operator of a binary op in expressions ("+", "**", ...)
+    precedence: int = 5  # 1: + -, 2: * /, 3: unary -, 4: **, 5: a call or an atom
+    latex: str | Callable[[int], str] = ""  # LaTeX of the op on {0}, {1}, ...
+    js: str | Callable[[int], str] = ""  # a JavaScript expression of the forward on {0}, {1}, ...
+    sympy: Callable[..., Any] | None = None  # (sympy module, *inputs) -> the SymPy expression
+    replay: Replay | Callable[[Op, int], Replay] | None = None  # None: the replay calls forward
+    exponent: float | None = None  # powc only: the fixed exponent
+    doc: str = field(default="", compare=False)  # one line for help texts
+
+    def __post_init__(self) -> None:
+        if not self.symbol:
+            object.__setattr__(self, "symbol", self.name)
+        if self.function is None:
+            object.__setattr__(self, "function", self.arity == 1 and not self.infix)
+        if not self.latex:
+            args = ", ".join(f"{{{i}}}" for i in range(max(self.arity, 1)))
+            object.__setattr__(self, "latex", rf"\operatorname{{{{{self.name}}}}}\left({args}\right)")
+
+    def input_names(self, n: int | None = None) -> tuple[str, ...]:
+        """The names the formulas give the inputs of n: a, b, ...; linear: w1, x1, ..., b."""
+        n = self.arity if n is None else n
+        if self.name == "linear":
+            return _linear_names(n)
+        return tuple("abcdefghijklmnopqrstuvwxyz"[i] if i < 26 else f"a{i}" for i in range(n))
+
+    def formulas_for(self, n: int | None = None) -> tuple[str, ...]:
+        """One formula per input of a node with n inputs: the local derivative d(out)/d(input)."""
+        n = self.arity if n is None else n
+        return self.formulas(n) if callable(self.formulas) else self.formulas
+
+    def latex_for(self, n: int | None = None) -> str:
+        n = self.arity if n is None else n
+        return self.latex(n) if callable(self.latex) else self.latex
+
+    def js_for(self, n: int | None = None) -> str:
+        n = self.arity if n is None else n
+        return self.js(n) if callable(self.js) else self.js
+
+    def __call__(self, *inputs: Any) -> Any:
+        """The op applied to Values (numbers become constants): a new node of the graph."""
+        from .engine import Value, lift
+
+        return Value.apply(self, *(lift(x) for x in inputs))
 
 
-def _op(name, symbol, arity, forward, partials) -> Op:
-    return Op(name, symbol, arity, forward, partials)
+def _relu(a: float) -> float:
+    return a if a > 0 else 0.0
+
+
+_SIGMOID_PY = """if {0} >= 0.0:
+    {out} = 1.0 / (1.0 + exp(-{0}))
+else:
+    {t} = exp({0})
+    {out} = {t} / (1.0 + {t})"""
+_SIGMOID_JS = "({0} >= 0 ? 1 / (1 + Math.exp(-{0})) : Math.exp({0}) / (1 + Math.exp({0})))"
+
+
+def _linear_replay(op: Op, n: int) -> Replay:
+    partials: list[str] = []
+    for i in range(0, n - 1, 2):
+        partials += (f"{{{i + 1}}}", f"{{{i}}}")
+    return Replay("{out} = " + _linear_code(n, " + ", " * ", "0.0"), tuple(partials) + ("1.0",) * (n % 2),
+                  overflows=True, propagates=None)
+
+
+def _linear_sympy(sp: Any, *xs: Any) -> Any:
+    total = xs[-1] if len(xs) % 2 else sp.Integer(0)
+    for i in range(0, len(xs) - 1, 2):
+        total = total + xs[i] * xs[i + 1]
+    return total
 
 
 # fmt: off
-OPS: dict[str, Op] = {op.name: op for op in (
-    _op("add",     "+",       2, lambda a, b: a + b, lambda a, b, out: (1.0, 1.0)),
-    _op("sub",     "-",       2, lambda a, b: a - b, lambda a, b, out: (1.0, -1.0)),
-    _op("mul",     "*",       2, lambda a, b: a * b, lambda a, b, out: (b, a)),
-    _op("div",     "/",       2, _div,               lambda a, b, out: (1.0 / b, -out / b)),
-    _op("neg",     "neg",     1, lambda a: -a,       lambda a, out: (-1.0,)),
-    _op("pow",     "**",      2, _pow,               lambda a, b, out: (b * a ** (b - 1), out * _call("log", a))),  # noqa: E501
-    _op("exp",     "exp",     1, _exp,               lambda a, out: (out,)),
-    _op("log",     "log",     1, _log,               lambda a, out: (1.0 / a,)),
-    _op("tanh",    "tanh",    1, math.tanh,          lambda a, out: (1.0 - out * out,)),
-    _op("sigmoid", "sigmoid", 1, _sigmoid,           lambda a, out: (out * (1.0 - out),)),
-    _op("relu",    "relu",    1, lambda a: a if a > 0 else 0.0, lambda a, out: (_step(a),)),
+_BUILTIN = (
+    Op("add", 2, lambda a, b: a + b, lambda a, b, out: (1.0, 1.0), ("1", "1"),
+       symbol="+", infix="+", precedence=1, latex="{0} + {1}", js="{0} + {1}",
+       sympy=lambda sp, a, b: a + b,
+       replay=Replay("{out} = {0} + {1}", ("1.0", "1.0"), overflows=True, propagates=(0, 1))),
+    Op("sub", 2, lambda a, b: a - b, lambda a, b, out: (1.0, -1.0), ("1", "-1"),
+       symbol="-", infix="-", precedence=1, latex="{0} - {1}", js="{0} - {1}",
+       sympy=lambda sp, a, b: a - b,
+       replay=Replay("{out} = {0} - {1}", ("1.0", "-1.0"), overflows=True, propagates=(0, 1))),
+    Op("mul", 2, lambda a, b: a * b, lambda a, b, out: (b, a), ("b", "a"),
+       symbol="*", infix="*", precedence=2, latex=r"{0} \cdot {1}", js="{0} * {1}",
+       sympy=lambda sp, a, b: a * b,
+       replay=Replay("{out} = {0} * {1}", ("{1}", "{0}"), overflows=True, propagates=(0, 1))),
+    Op("div", 2, _div, lambda a, b, out: (1.0 / b, -out / b), ("1/b", "-out/b"),
+       symbol="/", infix="/", precedence=2, latex=r"\frac{{{0}}}{{{1}}}", js="{0} / {1}",
+       sympy=lambda sp, a, b: a / b,
+       replay=Replay("{out} = {0} / {1}", ("1.0 / {1}", "-{out} / {1}"), overflows=True,
+                     finite_partials=False, propagates=(0,))),
+    Op("neg", 1, lambda a: -a, lambda a, out: (-1.0,), ("-1",),
+       symbol="neg", function=False, precedence=3, latex="-{0}", js="-{0}",
+       sympy=lambda sp, a: -a,
+       replay=Replay("{out} = -{0}", ("-1.0",), propagates=(0,))),
+    Op("pow", 2, _pow, lambda a, b, out: (b * a ** (b - 1), out * _call("log", a)),
+       ("b*a**(b - 1)", "out*log(a)"),
+       symbol="**", infix="**", precedence=4, latex="{{{0}}}^{{{1}}}", js="Math.pow({0}, {1})",
+       sympy=lambda sp, a, b: a ** b,
+       replay=Replay("{out} = {0} ** {1}", ("{1} * {0} ** ({1} - 1)", "{out} * log({0})"),
+                     redo_if="{0} <= 0.0", partials_raise=True, finite_partials=False)),
+    Op("exp", 1, _exp, lambda a, out: (out,), ("out",),
+       latex="e^{{{0}}}", js="Math.exp({0})", sympy=lambda sp, a: sp.exp(a),
+       replay=Replay("{out} = exp({0})", ("{out}",))),
+    Op("log", 1, _log, lambda a, out: (1.0 / a,), ("1/a",),
+       latex=r"\log\left({0}\right)", js="Math.log({0})", sympy=lambda sp, a: sp.log(a),
+       replay=Replay("{out} = log({0})", ("1.0 / {0}",), finite_partials=False, propagates=(0,))),
+    Op("tanh", 1, math.tanh, lambda a, out: (1.0 - out * out,), ("1 - out**2",),
+       latex=r"\tanh\left({0}\right)", js="Math.tanh({0})", sympy=lambda sp, a: sp.tanh(a),
+       replay=Replay("{out} = tanh({0})", ("1.0 - {out} * {out}",))),
+    Op("sigmoid", 1, _sigmoid, lambda a, out: (out * (1.0 - out),), ("out*(1 - out)",),
+       latex=r"\sigma\left({0}\right)", js=_SIGMOID_JS, sympy=lambda sp, a: 1 / (1 + sp.exp(-a)),
+       replay=Replay(_SIGMOID_PY, ("{out} * (1.0 - {out})",))),
+    Op("relu", 1, _relu, lambda a, out: (_step(a),), ("step(a)",),
+       latex=r"\operatorname{{relu}}\left({0}\right)", js="({0} > 0 ? {0} : 0)",
+       sympy=lambda sp, a: sp.Max(a, 0),
+       replay=Replay("{out} = {0} if {0} > 0.0 else 0.0", ("(1.0 if {0} > 0.0 else 0.0)",))),
+    Op("step", 1, _heaviside, lambda a, out: (0.0,), ("0",),
+       latex=r"\operatorname{{step}}\left({0}\right)", js="({0} > 0 ? 1 : 0)",
+       sympy=lambda sp, a: sp.Heaviside(a, 0),
+       replay=Replay("{out} = 1.0 if {0} > 0.0 else 0.0", ("0.0",)),
+       doc="1 above zero, 0 at or below (relu's slope); its derivative is taken as 0"),
     # w1*x1 + w2*x2 + ... [+ b]: inputs interleaved (w1, x1, w2, x2, ..., b); one node per neuron
-    _op("linear",  "linear", -1, _linear,            _linear_partials),
-)}
+    Op("linear", -1, _linear, _linear_partials, _linear_formulas,
+       function=False, precedence=1,
+       latex=lambda n: " + ".join([f"{{{i}}} \\cdot {{{i + 1}}}" for i in range(0, n - 1, 2)]
+                                  + [f"{{{n - 1}}}"] * (n % 2)),
+       js=lambda n: "(" + _linear_code(n, " + ", " * ", "0") + ")",
+       sympy=_linear_sympy, replay=_linear_replay),
+)
 # fmt: on
 
+OPS: dict[str, Op] = {op.name: op for op in _BUILTIN}
+"""Every op by name: the built-in ones and those added by register_op (powc ops are made per
+exponent by power_op and are not listed)."""
+
+
+def functions() -> tuple[str, ...]:
+    """The ops called by name in expressions: exp(x), softplus(x), ..."""
+    return tuple(name for name, op in OPS.items() if op.function)
+
+
+# ------------------------------------------------------------------------------- fixed powers
 
 _POWER_OPS: dict[float, Op] = {}  # x**2 in a loop builds its Op once
 _MAX_POWER_OPS = 256
+
+
+def _number_text(x: float) -> str:
+    """A number as the expression language writes it: 2 for 2.0, 0.5, 1e-07."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else repr(float(x))
+
+
+def _literal(x: float) -> str:
+    """A float as exact Python source (repr round-trips), parenthesised when negative."""
+    text = repr(float(x))
+    return f"({text})" if text.startswith("-") else text
+
+
+def _power_formula(n: float) -> str:
+    if n == 0:
+        return "0"
+    if n == 1:
+        return "1"
+    m = n - 1
+    power = "a" if m == 1 else f"a**{_number_text(m)}" if m > 0 else f"a**({_number_text(m)})"
+    return f"-{power}" if n == -1 else f"{_number_text(n)}*{power}"
+
+
+def _power_replay(n: float) -> Replay:
+    redo = "" if n.is_integer() else "{0} < 0.0"  # Python would give a complex number
+    partial = "0.0" if n == 0 else f"{_literal(n)} * {{0}} ** {_literal(n - 1)}"
+    return Replay(f"{{out}} = {{0}} ** {_literal(n)}", (partial,), redo_if=redo,
+                  partials_raise=n != 0 and n < 1,
+                  finite_partials=n == 0 or 1 <= n <= 100,  # n * a**(n-1) < n**n: finite
+                  propagates=(0,) if n > 0 else ())  # inf ** n is inf for n > 0; inf ** -1 is 0.0
 
 
 def power_op(exponent: float) -> Op:
     """x ** exponent for a fixed number exponent (no derivative with respect to it)."""
     op = _POWER_OPS.get(exponent)
     if op is None:
-        n = exponent
-        op = Op("powc", f"**{n:g}", 1, lambda a: _power(a, n), lambda a, out: (_power_partial(a, n),), n)
+        n = float(exponent)
+        text = _number_text(n)
+        op = Op("powc", 1, lambda a: _power(a, n), lambda a, out: (_power_partial(a, n),),
+                (_power_formula(n),), symbol=f"**{n:g}", function=False, precedence=4,
+                latex=f"{{{{{{0}}}}}}^{{{{{text}}}}}", js=f"Math.pow({{0}}, {_literal(n)})",
+                sympy=lambda sp, a: a ** (sp.Integer(int(n)) if n.is_integer() else sp.Rational(repr(n))),
+                replay=_power_replay(n), exponent=n)
         if len(_POWER_OPS) < _MAX_POWER_OPS:
             _POWER_OPS[exponent] = op
     return op
@@ -150,5 +349,113 @@ def _power_partial(a: Any, n: float) -> Any:
     return n * a ** (n - 1)
 
 
-# The ops that read as functions in expressions: name(x).
-FUNCTIONS: tuple[str, ...] = ("exp", "log", "tanh", "sigmoid", "relu")
+# ------------------------------------------------------------------------------- formulas
+
+def _parsed(formula: str) -> Any:
+    from .expr import parse  # expr reads this module: imported when a formula is first read
+
+    return parse(formula)
+
+
+def substitute(formula: str, names: Mapping[str, str]) -> str:
+    """The formula written again with its names replaced, parenthesised where needed.
+
+    >>> substitute("out*(1 - out)", {"out": "out_o1"})
+    'out_o1*(1 - out_o1)'
+    """
+    return _parsed(formula).render(names)
+
+
+def formula_value(formula: str, values: Mapping[str, float]) -> float:
+    """The formula evaluated on floats (the names it uses must all be given)."""
+    expression = _parsed(formula)
+    return expression.value({name: values[name] for name in expression.variables})
+
+
+# ------------------------------------------------------------------------------- register_op
+
+_SAMPLES = (0.7, -1.3, 2.1, 0.35, -0.45, 1.6)
+
+
+def _sample_points(arity: int) -> list[tuple[float, ...]]:
+    """A few points spread around zero, each input taking different values."""
+    return [tuple(_SAMPLES[(i + j) % len(_SAMPLES)] for j in range(arity)) for i in range(len(_SAMPLES))]
+
+
+def _check_record(op: Op) -> None:
+    """ValueError unless op is a consistent record: formulas that parse, one per input, over the
+    input names and out, agreeing with the partials wherever the forward is defined."""
+    if not isinstance(op, Op):
+        raise TypeError(f"register_op: expected an Op, got {type(op).__name__}")
+    if not op.name.isidentifier() or keyword.iskeyword(op.name) or op.name.startswith("_"):
+        raise ValueError(f"register_op: {op.name!r} is not a usable op name (an identifier, not a "
+                         "keyword, not starting with '_')")
+    if op.name in ("out", "powc") or len(op.name) == 1:
+        raise ValueError(f"register_op: {op.name!r} is reserved (a name the formulas use)")
+    if op.name in OPS:
+        raise ValueError(f"register_op: an op named {op.name!r} exists already")
+    if not isinstance(op.arity, int) or op.arity < 1:
+        raise ValueError(f"register_op: {op.name}: arity must be a positive int, got {op.arity!r}")
+    if not callable(op.forward) or not callable(op.partials):
+        raise ValueError(f"register_op: {op.name}: forward and partials must be callables")
+    if op.function and op.arity != 1:
+        raise ValueError(f"register_op: {op.name}: only one-input ops can be called by name in expressions")
+    formulas = op.formulas_for(op.arity)
+    if isinstance(formulas, str) or len(formulas) != op.arity:
+        raise ValueError(f"register_op: {op.name}: needs one formula per input ({op.arity}), got "
+                         f"{formulas!r}")
+    allowed = {*op.input_names(op.arity), "out"}
+    for formula in formulas:
+        try:
+            used = _parsed(formula).variables
+        except ValueError as error:
+            raise ValueError(f"register_op: {op.name}: the formula {formula!r} does not parse: {error}") \
+                from None
+        unknown = [name for name in used if name not in allowed]
+        if unknown:
+            raise ValueError(f"register_op: {op.name}: the formula {formula!r} uses {unknown[0]!r}; "
+                             f"it may use {', '.join(sorted(allowed))}")
+    _check_partials(op, formulas)
+
+
+def _check_partials(op: Op, formulas: tuple[str, ...]) -> None:
+    names = op.input_names(op.arity)
+    for xs in _sample_points(op.arity):
+        try:
+            out = float(op.forward(*xs))
+        except (ValueError, ArithmeticError):
+            continue  # outside the op's domain
+        if not math.isfinite(out):
+            continue
+        partials = tuple(op.partials(*xs, out))
+        if len(partials) != op.arity:
+            raise ValueError(f"register_op: {op.name}: partials gave {len(partials)} local derivatives "
+                             f"for {op.arity} inputs")
+        values = dict(zip(names, xs), out=out)
+        for name, formula, local in zip(names, formulas, partials):
+            try:
+                expected = formula_value(formula, values)
+            except ValueError:
+                continue
+            if not math.isclose(float(local), expected, rel_tol=1e-9, abs_tol=1e-12):
+                raise ValueError(f"register_op: {op.name}: the formula {formula!r} for d(out)/d({name}) "
+                                 f"gives {expected!r} at {values}, but partials gives {float(local)!r}")
+
+
+def register_op(op: Op) -> Op:
+    """Add an op for every feature at once: Value.apply and op(x), expressions (a one-input op is
+    callable by name), drawings, explain and check, grad(create_graph=True) when its partials work
+    on Values, the compiled replay. A name that is taken, or an inconsistent record, is a ValueError.
+    """
+    _check_record(op)
+    OPS[op.name] = op
+    return op
+
+
+def unregister_op(name: str) -> None:
+    """Remove an op added by register_op (the built-in ones stay)."""
+    if any(op.name == name for op in _BUILTIN):
+        raise ValueError(f"unregister_op: {name!r} is a built-in op")
+    if name not in OPS:
+        raise ValueError(f"unregister_op: no op named {name!r}")
+    del OPS[name]

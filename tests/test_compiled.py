@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from micrograd_bp import OPS, Value, linear
 from micrograd_bp.cli import main
-from micrograd_bp.compiled import TEMPLATES, ShapeError, compile_graph, template_for
+from micrograd_bp.compiled import ShapeError, compile_graph, template_for
 from micrograd_bp.examples import mazur
 from micrograd_bp.examples.moons import make_moons, max_margin_loss, moons_model
 from micrograd_bp.ops import power_op
@@ -27,8 +27,8 @@ def same(xs, ys) -> bool:
 
 
 def test_every_op_has_a_template():
-    assert set(OPS) | {"powc"} == set(TEMPLATES)
     for op in OPS.values():
+        assert op.replay is not None, op.name  # a built-in op has its own template
         for arity in ((op.arity,) if op.arity > 0 else (0, 1, 2, 3, 4, 5)):
             assert len(template_for(op, arity).partials) == arity
     for n in (2.0, 3.0, 0.5, -1.0, 0.0, 1.5):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import run_cli
 
-from micrograd_bp.cli import main
 from micrograd_bp.examples import mazur, one_weight
 
 TOL = 1e-8  # the tutorial prints 8 or 9 decimals
@@ -124,14 +124,8 @@ def test_one_weight_converges_to_a_third():
 # ------------------------------------------------------------------------------- the CLI
 
 
-def run(capsys, *argv):
-    status = main(list(argv))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def test_cli_mazur_json(capsys):
-    status, out, _ = run(capsys, "mazur", "--json", "--steps", "2")
+def test_cli_mazur_json():
+    status, out, _ = run_cli("mazur", "--json", "--steps", "2")
     data = json.loads(out)
     assert status == 0 and data["steps"] == 2 and data["order"] == "simultaneous"
     assert set(data["forward"]) >= set(mazur.FORWARD_NAMES)
@@ -141,16 +135,16 @@ def test_cli_mazur_json(capsys):
     assert len(data["final"]["outputs"]) == 2
 
 
-def test_cli_mazur_text_names_the_orders(capsys):
-    status, out, _ = run(capsys, "mazur")
+def test_cli_mazur_text_names_the_orders():
+    status, out, _ = run_cli("mazur")
     assert status == 0
     assert "0.082167041" in out and "0.291027774" in out and "--order sequential" in out
-    status, out, _ = run(capsys, "mazur", "--order", "sequential")
+    status, out, _ = run_cli("mazur", "--order", "sequential")
     assert "0.291027924" in out and "published" in out
 
 
-def test_cli_one_weight_json(capsys):
-    status, out, _ = run(capsys, "one-weight", "--json")
+def test_cli_one_weight_json():
+    status, out, _ = run_cli("one-weight", "--json")
     steps = json.loads(out)["steps"]
     assert status == 0 and len(steps) == 5
     assert set(steps[0]) == {"step", "w_before", "grad", "closed_form", "w_after"}
@@ -165,7 +159,7 @@ def test_cli_one_weight_json(capsys):
     (["one-weight", "--lr", "nan"], "positive number"),
     (["no-such-command"], "invalid choice"),
 ])
-def test_cli_bad_options_exit_2_with_one_line(capsys, argv, words):
-    status, out, err = run(capsys, *argv)
+def test_cli_bad_options_exit_2_with_one_line(argv, words):
+    status, out, err = run_cli(*argv)
     assert status == 2 and out == ""
     assert words in err and "Traceback" not in err

@@ -105,10 +105,9 @@ def test_expr_error_is_a_value_error_with_a_column():
 
 
 def test_an_op_added_to_the_table_becomes_callable(monkeypatch):
-    softplus = ops.Op("softplus", "softplus", 1, lambda a: math.log1p(math.exp(a)),
-                      lambda a, out: (sig(a),))
+    softplus = ops.Op(name="softplus", arity=1, forward=lambda a: math.log1p(math.exp(a)),
+                      partials=lambda a, out: (sig(a),), formulas=("sigmoid(a)",))
     monkeypatch.setitem(ops.OPS, "softplus", softplus)
-    monkeypatch.setattr(ops, "FUNCTIONS", (*ops.FUNCTIONS, "softplus"))
     ev = parse("softplus(2*x)").evaluate(x=0.3)
     numeric = central_difference(lambda t: math.log1p(math.exp(2 * t)), 0.3)
     assert close(grad(ev.output, [ev.variables["x"]])[0], numeric)
@@ -325,3 +324,39 @@ def test_values_must_be_numbers():
         expr("x", x="3")
     with pytest.raises(ExprError, match="finite"):
         expr("x", x=float("nan"))
+
+
+def test_any_real_number_type_is_a_value():
+    from fractions import Fraction
+
+    import numpy
+
+    ev = parse("x*y").evaluate(x=Fraction(1, 4), y=numpy.float32(2.5))
+    assert ev.output.data == 0.625 and ev.variables["x"].data == 0.25  # exact in binary
+    assert parse("x").value(x=numpy.int64(2)) == 2.0
+
+
+def test_an_integer_past_the_float_range_is_an_expression_error():
+    with pytest.raises(ExprError, match="'x' must be a finite float, got a number of 401 digits"):
+        parse("x").evaluate(x=10**400)
+
+
+def test_an_evaluation_prints_as_the_grad_command():
+    ev = parse("x*y + y").evaluate(x=2, y=3, z=1)
+    # by hand: value 2*3 + 3 = 9, d/dx = y = 3, d/dy = x + 1 = 3, z unused
+    assert str(ev) == repr(ev) == (
+        "f = x*y + y  at x=2, y=3, z=1\n  value  9\n  df/dx  3\n  df/dy  3\n"
+        "  df/dz  0\nnote: z is given but not used in the expression: its partial is 0")
+    assert ev.to_json() == {"value": 9.0, "grad": {"x": 3.0, "y": 3.0, "z": 0.0}}
+    assert ev.variables["x"].grad == 0  # printing computed no .grad
+
+
+def test_a_type_error_inside_evaluation_is_not_disguised(monkeypatch):
+    from micrograd_bp import expr as expr_module
+
+    def broken(*args):
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(expr_module, "_execute", broken)
+    with pytest.raises(TypeError, match="a bug"):
+        parse("x").evaluate(x=1)

@@ -103,3 +103,45 @@ def test_sgd_step_and_zero_grad():
     assert w.grad == 0.0
     with pytest.raises(ValueError, match="learning rate"):
         SGD([w], lr=-1)
+
+
+def test_an_unnamed_networks_parameters_say_where_they_are():
+    net = MLP(2, [3, 1], seed=0)
+    labels = [p.label for p in net.parameters()]
+    assert len(set(labels)) == len(labels) == 3 * 3 + 4  # 3 neurons: 2 weights and a bias; 1: 3 and a bias
+    assert labels[:6] == ["L1.n1.w1", "L1.n1.w2", "L1.n1.b", "L1.n2.w1", "L1.n2.w2", "L1.n2.b"]
+    assert labels[-4:] == ["L2.n1.w1", "L2.n1.w2", "L2.n1.w3", "L2.n1.b"]
+    weight = net.layers[0].neurons[1].weights[0]
+    assert weight.label == "L1.n2.w1"  # the label names the layer, the neuron and the input
+    shared = MLP(2, [2], shared_bias=True).parameters()
+    assert [p.label for p in shared] == ["L1.n1.w1", "L1.n1.w2", "L1.b", "L1.n2.w1", "L1.n2.w2"]
+    assert [p.label for p in Layer(2, 2).parameters()] == ["n1.w1", "n1.w2", "n1.b", "n2.w1", "n2.w2", "n2.b"]
+    assert [p.label for p in Neuron(2).parameters()] == ["w1", "w2", "b"]
+
+
+def test_named_networks_keep_their_labels():
+    from micrograd_bp.examples.mazur import MazurNetwork
+
+    assert [p.label for p in MazurNetwork().mlp.parameters()] == \
+        ["w1", "w2", "b1", "w3", "w4", "w5", "w6", "b2", "w7", "w8"]
+    named = MLP(1, [1], names=[["h1"]], seed=0)
+    assert [p.label for p in named.parameters()] == ["h1.w1", "h1.b"]
+
+
+@pytest.mark.parametrize("args, words", [
+    ((2, [3, 1], None), "activations must be one of sigmoid, tanh, relu, none or a list"),
+    ((2, 3), "layer_sizes must be a non-empty list"),
+    ((2, []), "layer_sizes must be a non-empty list"),
+])
+def test_mlp_arguments_of_the_wrong_kind_are_clear_errors(args, words):
+    with pytest.raises(ValueError, match=words):
+        MLP(*args)
+
+
+def test_an_unnamed_neurons_message_has_no_stray_space():
+    with pytest.raises(ValueError) as error:
+        Neuron(2, weights=[1.0, 1.0])([1.0, 2.0, 3.0])
+    assert str(error.value) == "neuron: got 3 inputs, expected 2"
+    with pytest.raises(ValueError) as error:
+        Neuron(2, weights=[1.0], name="h1")
+    assert str(error.value) == "neuron h1: 1 weights for 2 inputs"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import graphviz
 import pytest
+from conftest import run_cli
 
 from micrograd_bp import Value, linear, topological_order
-from micrograd_bp.cli import main
 from micrograd_bp.examples import mazur, one_weight
 from micrograd_bp.nn import MLP
 from micrograd_bp.viz import GraphvizMissing, draw, draw_network, output_format, write_graph
@@ -528,15 +528,9 @@ def test_jupyter_displays_the_graph_inline():
 
 # -------------------------------------------------------------------------------- the command line
 
-def run(capsys, *argv):
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def test_cli_mazur_graph_and_network(tmp_path, capsys):
+def test_cli_mazur_graph_and_network(tmp_path):
     graph, network = tmp_path / "g.svg", tmp_path / "n.svg"
-    status, out, err = run(capsys, "mazur", "--graph", str(graph), "--network", str(network))
+    status, out, err = run_cli("mazur", "--graph", str(graph), "--network", str(network))
     assert status == 0
     assert "E_total  0.298371109" in out  # the normal output is still there
     assert f"wrote {graph}" in err and f"wrote {network}" in err
@@ -545,24 +539,24 @@ def test_cli_mazur_graph_and_network(tmp_path, capsys):
     assert ">dE/dw5 = 0.0822</text>" in svg and ">i1</text>" in svg and ">0.0500</text>" in svg
 
 
-def test_cli_mazur_graph_dot_is_the_drawing_of_e_total(tmp_path, capsys):
+def test_cli_mazur_graph_dot_is_the_drawing_of_e_total(tmp_path):
     path = tmp_path / "g.dot"
-    status, out, _ = run(capsys, "mazur", "--json", "--graph", str(path))
+    status, out, _ = run_cli("mazur", "--json", "--graph", str(path))
     assert status == 0 and out.lstrip().startswith("{")
     _, nodes = mazur_after_backward()
     assert path.read_text() == draw(nodes["E_total"]).source
 
 
-def test_cli_one_weight_graph_is_the_golden_one(tmp_path, capsys):
+def test_cli_one_weight_graph_is_the_golden_one(tmp_path):
     path = tmp_path / "j.dot"
-    status, out, _ = run(capsys, "one-weight", "--graph", str(path))
+    status, out, _ = run_cli("one-weight", "--graph", str(path))
     assert status == 0 and "w converges to 1/3" in out
     assert path.read_text() == ONE_WEIGHT
 
 
-def test_cli_grad_graph(tmp_path, capsys):
+def test_cli_grad_graph(tmp_path):
     path = tmp_path / "f.dot"
-    status, out, _ = run(capsys, "grad", "-x**2", "x=3", "--graph", str(path), "--json")
+    status, out, _ = run_cli("grad", "-x**2", "x=3", "--graph", str(path), "--json")
     assert status == 0 and '"x": -6.0' in out
     labels = node_labels(path.read_text())
     # f = -(x**2) at 3: x**2 = 9 with grad -1, f = -9; df/dx = -2x = -6
@@ -571,14 +565,14 @@ def test_cli_grad_graph(tmp_path, capsys):
     assert labels["v2"] == "f|data -9.0000|grad 1.0000"
 
 
-def test_cli_unknown_suffix_is_refused_before_any_output(tmp_path, capsys):
-    status, out, err = run(capsys, "mazur", "--graph", str(tmp_path / "g.txt"))
+def test_cli_unknown_suffix_is_refused_before_any_output(tmp_path):
+    status, out, err = run_cli("mazur", "--graph", str(tmp_path / "g.txt"))
     assert status == 2 and out == ""
     assert err.count("\n") == 1 and "'.txt'" in err
 
 
-def test_cli_unwritable_path(tmp_path, capsys):
-    status, _, err = run(capsys, "grad", "x*x", "x=1", "--graph", str(tmp_path / "no" / "such" / "f.dot"))
+def test_cli_unwritable_path(tmp_path):
+    status, _, err = run_cli("grad", "x*x", "x=1", "--graph", str(tmp_path / "no" / "such" / "f.dot"))
     assert status == 2 and err.startswith("micrograd-bp: error: cannot write") and err.count("\n") == 1
 
 

@@ -163,6 +163,96 @@ class Walkthrough:
                       "outputs": self.final_outputs},
         }
 
+    @property
+    def diverged(self) -> bool:
+        """The error grew over the training: the learning rate is too large."""
+        return self.final_error > self.forward["E_total"]
+
+    def __str__(self) -> str:
+        return walkthrough_text(self)
+
+    __repr__ = __str__
+
+
+def walkthrough_text(r: Walkthrough) -> str:
+    """The walk-through as the command line prints it: the forward pass, the chain rule for w5 and
+    w1, every gradient, one step of training and, with steps > 1, where the training ends."""
+    f, g, c = r.forward, r.gradients, r.factors
+    lines = ["Matt Mazur's 2-2-2 network: inputs i1=0.05, i2=0.10; targets 0.01, 0.99; "
+             "logistic neurons; shared biases b1=0.35, b2=0.60", "",
+             "The forward pass"]
+    lines += [f"  {name:<8} {f[name]:.9f}" for name in FORWARD_NAMES]
+    lines += ["", "The backward pass, output layer: dE_total/dw5",
+              f"  dE_total/dout_o1 * dout_o1/dnet_o1 * dnet_o1/dw5"
+              f" = {c['dE_total/dout_o1']:.9f} * {c['dout_o1/dnet_o1']:.9f} * {c['dnet_o1/dw5']:.9f}"
+              f" = {g['w5']:.9f}",
+              f"  delta_o1 = dE_total/dnet_o1 = {c['delta_o1']:.9f}", "",
+              "The backward pass, hidden layer: dE_total/dw1 (out_h1 feeds o1 and o2)",
+              f"  dE_total/dout_h1 = dE_o1/dout_h1 + dE_o2/dout_h1 = {c['dE_o1/dout_h1']:.9f} + "
+              f"({c['dE_o2/dout_h1']:.9f}) = {c['dE_total/dout_h1']:.9f}",
+              f"  dE_total/dout_h1 * dout_h1/dnet_h1 * dnet_h1/dw1"
+              f" = {c['dE_total/dout_h1']:.9f} * {c['dout_h1/dnet_h1']:.9f} * {c['dnet_h1/dw1']:.9f}"
+              f" = {g['w1']:.9f}", "",
+              "All gradients (dE_total/d...)"]
+    lines += [f"  {name:<3} {g[name]: .9f}" for name in PARAMETER_NAMES]
+    lines += ["", f"The weights after one step (lr={r.lr:g}, order {r.order}"
+              f"{', biases trained' if r.train_biases else ''})"]
+    lines += [f"  {name:<3} {v:.9f}" for name, v in r.weights_after_one_step.items()]
+    lines += ["", f"E_total before: {f['E_total']:.9f}",
+              f"E_total after 1 step: {r.error_after_one_step:.9f}"]
+    if r.steps > 1:
+        lines += [f"E_total after {r.steps} steps: {r.final_error:.9f}",
+                  f"outputs after {r.steps} steps: out_o1 {r.final_outputs[0]:.9f}, "
+                  f"out_o2 {r.final_outputs[1]:.9f}"]
+    lines += _endings(r)
+    if r.order == "simultaneous" and not r.train_biases and r.lr == LEARNING_RATE:
+        lines.append("The tutorial's closing paragraph prints 0.291027924 after one step and "
+                     "0.000035085 after 10,000: those come from the sequential order "
+                     "(--order sequential).")
+    return "\n".join(lines)
+
+
+def summary_text(r: Walkthrough) -> str:
+    """Only where the training goes: the error before, after one step and after all of them, and
+    the outputs at the end (what a long run adds to the walk-through)."""
+    lines = [f"Matt Mazur's 2-2-2 network, {r.steps} step{'s' if r.steps != 1 else ''} of training "
+             f"(lr={r.lr:g}, order {r.order}{', biases trained' if r.train_biases else ''})",
+             f"E_total before: {r.forward['E_total']:.9f}",
+             f"E_total after 1 step: {r.error_after_one_step:.9f}"]
+    if r.steps > 1:
+        lines.append(f"E_total after {r.steps} steps: {r.final_error:.9f}")
+    lines.append(f"outputs after {r.steps} step{'s' if r.steps != 1 else ''}: "
+                 f"out_o1 {r.final_outputs[0]:.9f}, out_o2 {r.final_outputs[1]:.9f} "
+                 f"(targets {TARGETS['o1']}, {TARGETS['o2']})")
+    return "\n".join(lines + _endings(r))
+
+
+def stalled(r: Walkthrough) -> bool:
+    """The training is stuck short of the targets: at the final weights every gradient of the
+    trained parameters is exactly 0 (saturated neurons), so further steps change nothing."""
+    weights = {k: v for k, v in r.final_weights.items() if k in WEIGHTS}
+    biases = {k: v for k, v in r.final_weights.items() if k in BIASES}
+    network = MazurNetwork(weights, biases)
+    total = network.forward()["E_total"]
+    if total.data == 0.0:
+        return False
+    total.backward()
+    trained = [name for name in PARAMETER_NAMES if r.train_biases or name in WEIGHTS]
+    return all(network.params[name].grad == 0.0 for name in trained)
+
+
+def _endings(r: Walkthrough) -> list[str]:
+    lines = [""]
+    if r.diverged:
+        lines.append(f"The error grew from {r.forward['E_total']:.9f} to {r.final_error:.9f}: "
+                     f"training diverged, the learning rate {r.lr:g} is too large.")
+    elif stalled(r):
+        lines.append(f"Training stalled at E_total {r.final_error:.9f}: every gradient is exactly 0 "
+                     f"at the final weights (the neurons saturated), so more steps change nothing; "
+                     f"the learning rate {r.lr:g} is too large.")
+    lines.append(f"Update order: {r.order}, {ORDER_NOTES[r.order]}.")
+    return lines
+
 
 def walkthrough(steps: int = 1, lr: float = LEARNING_RATE, order: Order = "simultaneous",
                 train_biases: bool = False, record_history: bool = False,
