@@ -139,8 +139,9 @@ class Value:
 
         Raises OverflowError, naming the op and its inputs, where a gradient would leave the float
         range (an infinite local derivative on an edge that carries a gradient, or a sum that
-        overflows), never leaving an inf or a nan behind. Passes run one at a time (a lock), so
-        threads sharing nodes each see a whole pass; leaves get every pass's gradient.
+        overflows): no inf or nan is stored; the grads keep the part of the pass done before it.
+        Passes run one at a time (a lock), so threads sharing nodes each see a whole pass, and
+        leaves get every pass's gradient.
         """
         if self.op is None:
             self.grad += 1.0
@@ -161,25 +162,27 @@ class Value:
                 if n == 4:
                     a, b, local_a, local_b = edges
                     g = a.grad + local_a * upstream
-                    a.grad = g
-                    h = b.grad + local_b * upstream
-                    b.grad = h
-                    if g - g + (h - h) != 0.0:
+                    if g - g != 0.0:
                         _not_finite("backward", node, upstream, order)
+                    a.grad = g
+                    g = b.grad + local_b * upstream
+                    if g - g != 0.0:
+                        _not_finite("backward", node, upstream, order)
+                    b.grad = g
                 elif n == 2:
                     a, local_a = edges
                     g = a.grad + local_a * upstream
-                    a.grad = g
                     if g - g != 0.0:
                         _not_finite("backward", node, upstream, order)
+                    a.grad = g
                 else:
                     half = n >> 1
                     for i in range(half):
                         parent = edges[i]
                         g = parent.grad + edges[half + i] * upstream
-                        parent.grad = g
                         if g - g != 0.0:
                             _not_finite("backward", node, upstream, order)
+                        parent.grad = g
 
     def zero_grad(self) -> None:
         """Reset the gradient of every node in the graph that ends here."""
@@ -384,18 +387,17 @@ def _not_finite(where: str, node: Value, upstream: object, order: Sequence[Value
         if other.grad.__class__ is _Mark:
             other.grad = 0.0
     op = node.op
-    xs = ", ".join(repr(p.data) for p in node.inputs)
+    inputs, locals_ = node.inputs, node.local_grads
+    call = f"{op.name}({', '.join(repr(p.data) for p in inputs)})"
     up = upstream.data if isinstance(upstream, Value) else upstream
-    for i, (parent, local) in enumerate(zip(node.inputs, node.local_grads)):
-        name = f" ({parent.label})" if parent.label else ""
+    for name, parent, local in zip(op.input_names(len(inputs)), inputs, locals_):
         if not math.isfinite(local):
+            label = f" ({parent.label})" if parent.label else ""
             raise OverflowError(
-                f"{where}: the local derivative of {op.name}({xs}) with respect to input {i + 1}"
-                f"{name} is {local!r}, past the float range, and the gradient reaching it is "
-                f"{up!r}, not zero")
-    raise OverflowError(f"{where}: a gradient overflowed at {op.name}({xs}): the gradient reaching "
-                        f"it, {up!r}, times its local derivatives {node.local_grads!r} goes past the "
-                        "float range")
+                f"{where}: overflow, the local derivative d out/d {name}{label} of {call} is "
+                f"{local!r}, past the float range, and the gradient reaching it is {up!r}, not zero")
+    raise OverflowError(f"{where}: overflow at {call}: the gradient reaching it, {up!r}, times its "
+                        f"local derivatives {locals_!r} gives a gradient past the float range")
 
 
 # ------------------------------------------------------------------------ grad()

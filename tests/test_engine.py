@@ -567,3 +567,77 @@ def test_grad_is_thread_safe():
     run_switching_often([threading.Thread(target=work) for _ in range(4)])
     assert results == [[alone[0]] * 3 + [alone[1]] * 3] * 4
     assert x.grad == 0.0
+
+
+# ------------------------------------------------- never a silent inf or nan (the edges of the range)
+
+
+def both_passes(out: Value, wrt: list[Value]) -> tuple[list[float], list[float]]:
+    """(backward()'s grads, grad()'s floats) for the leaves wrt, from zeroed grads."""
+    for x in wrt:
+        x.grad = 0.0
+    out.backward()
+    return [x.grad for x in wrt], grad(out, wrt)
+
+
+def test_second_derivative_of_y_log_y_at_the_edge_of_the_range():
+    # y = e^x, f = y log y = x e^x: f'' = (x + 2) e^x, exactly 416 e^414 = 2.6122e182 at x = 414.
+    # log's partial 1/y (3.7e-180) met an upstream of y^2 (past the range): inf * -0.0 was nan.
+    x = Value(414.0)
+    y = x.exp()
+    (g,) = grad(y * y.log(), [x], create_graph=True)
+    (second,) = grad(g, [x])
+    assert close(g.data, 415 * math.exp(414), rtol=1e-14, atol=0)
+    assert close(second, 416 * math.exp(414), rtol=1e-14, atol=0)
+
+
+def test_a_zero_slope_stays_zero_before_an_infinite_derivative():
+    x = Value(1e-206)  # log x = -474: relu is off; d(1/x)/dx = -1e412 is past the range
+    (g,) = grad(x.log().relu(), [x], create_graph=True)
+    assert g.data == 0.0 and grad(g, [x]) == [0.0]
+    x = Value(1e-200)
+    out = (1 / x) ** 0  # d/dx = 0 * (-1e400): exactly 0, as PyTorch gives
+    assert both_passes(out, [x]) == ([0.0], [0.0])
+    assert grad(out, [x], create_graph=True)[0].data == 0.0
+
+
+def test_an_infinite_local_derivative_that_carries_a_gradient_is_an_overflow_error():
+    z = Value(-1.0, "z")
+    out = 1 / (z.relu() + 1e-200)  # built fine: out is 1e200; d out/d(relu(z) + 1e-200) is -1e400
+    assert out.data == 1e200 and out.local_grads[1] == -math.inf
+    for run, where in ((out.backward, "backward"), (lambda: grad(out, [z]), "grad")):
+        with pytest.raises(OverflowError) as caught:
+            run()
+        message = str(caught.value)
+        assert message.startswith(f"{where}: overflow") and "div(1.0, 1e-200)" in message, message
+        assert "-inf" in message and "d out/d b" in message
+    assert z.grad == 0.0 and math.isfinite(out.grad)
+
+
+@pytest.mark.parametrize("make, at", [
+    (lambda x, y: x * y * y, (1e-300, 1e300)),  # (1e-300 * 1e300) * 1e300: d/dx = 1e600
+    (lambda x, y: 1 / x - 1 / x, (1e-200, 1.0)),  # -inf + inf was nan
+    (lambda x, y: x * y + x * y, (1.5e308, 1e-300)),  # d/dy: two terms of 1.5e308, their sum inf
+])
+def test_a_gradient_that_leaves_the_float_range_is_an_overflow_error_never_inf_or_nan(make, at):
+    x, y = Value(at[0], "x"), Value(at[1], "y")
+    out = make(x, y)
+    with pytest.raises(OverflowError, match="overflow"):
+        out.backward()
+    assert all(math.isfinite(n.grad) and type(n.grad) is float for n in topological_order(out))
+    with pytest.raises(OverflowError, match="overflow"):
+        grad(out, [x, y])
+
+
+def test_a_power_whose_derivative_overflows_builds_and_complains_only_when_used():
+    y = Value(1e-160) ** -1  # 1e160; its derivative -1e320 is past the range: stored as -inf
+    assert y.data == 1e160 and y.local_grads == (-math.inf,)
+    x = Value(1e-103)
+    sq = x ** -2  # 1e206; d/dx = -2e309
+    assert sq.local_grads == (-math.inf,) and (Value(-1e-103) ** -2).local_grads == (math.inf,)
+    with pytest.raises(OverflowError, match=r"overflow, the local derivative d out/d a of powc\(1e-103\)"):
+        grad(sq, [x])
+    assert grad(sq * 0.0, [x]) == [0.0]  # no gradient reaches it: no complaint
+    with pytest.raises(OverflowError, match="overflow"):
+        grad(Value(1e-103) ** Value(-2.0), [x])  # a Value exponent: the same partial, the same error
+    assert (Value(2.0) ** Value(3.0)).local_grads[0] == 12.0
