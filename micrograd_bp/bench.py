@@ -216,6 +216,12 @@ def mazur_ours_mlp(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
     return half_squared_error(mlp(inputs), targets).data
 
 
+def mazur_walkthrough(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
+    """The main job itself: the walk-through's training loop (MazurNetwork.step, what
+    `micrograd-bp mazur --steps N` runs), with its named nodes; E_total after `steps` steps."""
+    return mazur.walkthrough(steps, lr).final_error
+
+
 def mazur_compiled(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
     """Mazur's training by the compiled replay: the graph traced once (timed too), then a Python
     loop of forward_backward() and the update, as a user's own training loop would be."""
@@ -514,6 +520,7 @@ def mazur_contenders(steps: int) -> dict[str, Contender]:
     return {
         "micrograd_bp": _once(mazur_ours, steps),
         "micrograd_bp via nn.MLP": _once(mazur_ours_mlp, steps),
+        "the walk-through (mazur --steps)": _once(mazur_walkthrough, steps),
         "closure reference": _once(mazur_closure, steps),
         "float floor": _once(mazur_floor, steps),
         "micrograd 0.1.0 + sigmoid": _once(mazur_micrograd, steps) if _micrograd() else None,
@@ -527,6 +534,8 @@ def bench_mazur(steps: int, repeats: int) -> Workload:
                          mazur_contenders(steps), repeats,
                          {"closure_over_ours": ("closure reference", "micrograd_bp"),
                           "closure_over_ours_mlp": ("closure reference", "micrograd_bp via nn.MLP"),
+                          "closure_over_walkthrough": ("closure reference",
+                                                       "the walk-through (mazur --steps)"),
                           "micrograd_over_ours": ("micrograd 0.1.0 + sigmoid", "micrograd_bp"),
                           "ours_over_floor": ("micrograd_bp", "float floor"),
                           "compiled_sgd_over_floor": ("compiled replay, sgd_steps", "float floor"),
@@ -611,6 +620,8 @@ def targets(workloads: list[Workload]) -> list[Target]:
     found = [
         Target("mazur: closure reference / ours", r["mazur"]["closure_over_ours"], ">= 3",
                r["mazur"]["closure_over_ours"] >= 3),
+        Target("mazur: closure reference / the walk-through's training (the main job)",
+               r["mazur"]["closure_over_walkthrough"], ">= 3", r["mazur"]["closure_over_walkthrough"] >= 3),
         Target("moons: closure reference / ours", r["moons"]["closure_over_ours"], ">= 5",
                r["moons"]["closure_over_ours"] >= 5),
         Target("chain: long / short backward", r["chain"]["long_over_short"], "< 12",

@@ -19,6 +19,9 @@ _ADD, _SUB, _MUL, _DIV, _NEG = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], O
 _POW, _LINEAR = OPS["pow"], OPS["linear"]
 
 
+_BIG = 2**1000  # ints below this in size convert to finite floats
+
+
 def finite_float(x: object, what: str = "the number") -> float:
     """x as a float if it is a finite real number; TypeError if it is no real number, ValueError if
     it is not finite (inf, nan, or an integer too large for a float). The one check of a number."""
@@ -26,6 +29,8 @@ def finite_float(x: object, what: str = "the number") -> float:
     if cls is float:
         if x - x == 0.0:  # finite (inf - inf and nan - nan are nan)
             return x
+    elif cls is int and -_BIG < x < _BIG:  # the common cases first, before the ABC checks
+        return float(x)
     elif isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{what} must be a real number, got {cls.__name__}: {x!r}")
     else:

@@ -171,3 +171,70 @@ def test_the_compiled_replay_rows_train_as_the_floor_and_the_engine():
     replay = bench.MoonsCompiled(bench.MOONS_SEED, points, labels)
     for k in range(2):
         assert close(replay.step(k), ours.step(k), 1e-12, 1e-15)
+
+
+# ------------------------------------------------------------- the main job at the engine's speed
+
+
+def test_the_walkthrough_row_trains_as_the_floor():
+    floor = bench.mazur_floor(200)
+    assert close(bench.mazur_walkthrough(200), floor, 1e-12, 1e-15)
+    assert bench.mazur_walkthrough(200) == bench.mazur_ours_mlp(200)  # the same floats, bit for bit
+    workload = bench.bench_mazur(20, 1)
+    assert "the walk-through (mazur --steps)" in {r.engine for r in workload.rows}
+    assert workload.ratios["closure_over_walkthrough"] > 0
+    assert "the main job" in " ".join(t.name for t in bench.targets(
+        [workload, bench.Workload("moons", "", "s", [], {"closure_over_ours": 1.0}),
+         bench.Workload("chain", "", "s", [], {"long_over_short": 1.0}),
+         bench.Workload("memory", "", "bytes", [], {"ours_over_closure": 1.0})]))
+
+
+@pytest.mark.parametrize("order", mazur.ORDERS)
+@pytest.mark.parametrize("train_biases", [False, True])
+def test_a_training_step_walks_no_graph(monkeypatch, order, train_biases):
+    """The step builds E_total and keeps the nodes it needs as they are made: no topological_order,
+    no name dictionary. The numbers are those of the reference walk (forward() by names)."""
+    expected = mazur.MazurNetwork()
+    for _ in range(3):
+        expected.step(0.5, order, train_biases)
+    network = mazur.MazurNetwork()
+
+    def no_walk(root):
+        raise AssertionError("a training step walked the graph")
+    monkeypatch.setattr(mazur, "topological_order", no_walk)
+    for _ in range(3):
+        network.step(0.5, order, train_biases)
+    assert network.weights() == expected.weights()
+    monkeypatch.undo()
+    by_hand = mazur.MazurNetwork()
+    for _ in range(3):
+        slow_step(by_hand, 0.5, order, train_biases)
+    assert network.weights() == by_hand.weights()
+
+
+def slow_step(network: mazur.MazurNetwork, lr: float, order: str, train_biases: bool) -> None:
+    """The step as first written: every node found by name in a walk of the graph."""
+    trainable = [n for n in mazur.PARAMETER_NAMES if train_biases or n.startswith("w")]
+    layers = network.mlp.layers
+    network.mlp.zero_grad()
+    nodes = network.forward()
+    nodes["E_total"].backward()
+    if order == "simultaneous":
+        for name in trainable:
+            network.params[name].data -= lr * network.params[name].grad
+        return
+    deltas = [nodes[f"net_{n.name}"].grad for n in layers[-1].neurons]
+    for param in layers[-1].parameters():
+        if param.label in trainable:
+            param.data -= lr * param.grad
+    activations = network.inputs()
+    activations = layers[0](activations)
+    surrogate = sum((d * n.net(activations) for d, n in zip(deltas, layers[1].neurons)), Value(0.0))
+    network.mlp.zero_grad()
+    surrogate.backward()
+    below = {node.label: node for node in topological_order(surrogate)}
+    for param in layers[0].parameters():
+        if param.label in trainable:
+            param.data -= lr * param.grad
+    assert [below[f"net_{n.name}"].grad for n in layers[0].neurons]  # the hidden deltas existed
+
