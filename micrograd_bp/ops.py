@@ -344,9 +344,14 @@ def power_op(exponent: float) -> Op:
 def _power_partial(a: Any, n: float) -> Any:
     if n == 0:
         return 0.0
-    if isinstance(a, (int, float)) and a == 0 and n < 1:
-        raise ZeroDivisionError(f"pow: the derivative of x**{n!r} is infinite at x = 0")
-    return _scaled_power(n, a, n - 1)
+    if isinstance(a, (int, float)):
+        if a == 0 and n < 1:
+            raise ZeroDivisionError(f"pow: the derivative of x**{n!r} is infinite at x = 0")
+        try:
+            return n * a ** (n - 1)
+        except OverflowError:
+            return _scaled_power(n, a, n - 1)  # inf of the right sign
+    return n * a ** (n - 1)
 
 
 def _scaled_power(c: Any, a: Any, e: Any) -> Any:
