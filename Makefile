@@ -1,17 +1,17 @@
 # Each target does its own set-up on a fresh machine: a venv in .venv, the package and its extras,
-# and the system Graphviz (`dot`) via apt-get where it is missing.
+# and the system Graphviz (`dot`) and headless Chromium (`browser`) via apt-get where they are missing.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint graphs notebooks bench dot clean
+.PHONY: demo test lint graphs screenshot notebooks bench dot browser clean
 
 demo: $(STAMP)
 	$(VENV)/bin/micrograd-bp mazur
 	$(VENV)/bin/micrograd-bp mazur --steps 10000 --summary
 
-test: $(STAMP) dot
+test: $(STAMP) dot browser
 	$(PY) -m ruff check micrograd_bp tests
 	$(PY) -m pytest -q
 
@@ -35,11 +35,25 @@ dot:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq graphviz >/dev/null; }
 	@dot -V
 
+# Debian's Chromium and its WebDriver, for the tests of the HTML page (tests/test_page.py).
+browser:
+	@{ [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } || { \
+	  echo "chromium or chromedriver not found: installing them with apt-get"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	@/usr/bin/chromedriver --version
+
 # The README's pictures, drawn by the command line into docs/ (stdout, the walk-through, is dropped).
 graphs: $(STAMP) dot
 	mkdir -p docs
 	$(VENV)/bin/micrograd-bp mazur --network docs/mazur_network.svg --graph docs/mazur_graph.svg >/dev/null
 	$(VENV)/bin/micrograd-bp one-weight --graph docs/one_weight_graph.svg >/dev/null
+	$(VENV)/bin/micrograd-bp mazur --trace --animate docs/mazur_backward.gif >/dev/null
+
+# The README's screenshot of the live page (the Mazur graph after a click on w1), in headless Chromium.
+screenshot: $(STAMP) dot browser
+	mkdir -p docs
+	$(PY) tests/test_page.py docs/mazur_page.png
 
 # The benchmark, with micrograd 0.1.0 from PyPI for its rows (the `bench` extra; `make test` does not need it).
 bench: $(STAMP)

@@ -10,13 +10,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import IO, TYPE_CHECKING, Callable, NoReturn
+from typing import IO, TYPE_CHECKING, Any, Callable, NoReturn
 
 from . import __version__
 from . import check as checking
 from . import expr as expressions
-from .engine import Value
-from .examples import mazur, one_weight
+from .engine import Value, topological_order
+from .examples import backward_lessons, mazur, one_weight
+from .trace import MAX_STEPS, BackwardTrace, trace_backward
 
 if TYPE_CHECKING:
     from .bench import BenchReport
@@ -176,10 +177,17 @@ def _viz() -> ModuleType:
     return viz
 
 
+def _page() -> ModuleType:
+    _viz()  # the page draws with viz: the same clear error when graphviz is missing
+    from . import page
+    return page
+
+
 def _add_picture_option(p: argparse.ArgumentParser, option: str, what: str) -> None:
     p.add_argument(option, metavar="FILE",
                    help=f"also write {what}; the format follows the suffix: .svg, .png, .pdf "
-                        "(rendered by Graphviz's dot) or .dot (the source, no Graphviz needed)")
+                        "(rendered by Graphviz's dot), .dot (the source, no Graphviz needed) or "
+                        ".html (a live page: hover, click, step through backward, edit the leaves)")
 
 
 def check_pictures(args: argparse.Namespace, *options: str) -> None:
@@ -195,9 +203,12 @@ def check_pictures(args: argparse.Namespace, *options: str) -> None:
     claimed: dict[Path, str] = {}
     for option, path in asked:
         try:
-            fmt = viz.output_format(path)
+            fmt = "html" if _is_page(path) else viz.output_format(path)
         except ValueError as error:
-            raise UsageError(str(error)) from None
+            raise UsageError(f"{error}, or .html (a live page)") from None
+        if fmt == "html" and dot_missing:
+            raise UsageError(f"{option} {path}: the page needs Graphviz's dot to lay out the graph; "
+                             f"{viz.INSTALL_HINT}")
         _check_writable(path)
         targets = [path]
         if fmt != "dot" and dot_missing:
@@ -233,16 +244,112 @@ def _check_writable(path: Path) -> None:
         path.unlink()
 
 
-def _write_picture(graph: object, path: str) -> None:  # graph: a graphviz.Digraph from viz
-    """Write a drawing; a missing dot is one line and exit status 2, the .dot source still written."""
+def _is_page(path: str | Path) -> bool:
+    return Path(path).suffix.lower() == ".html"
+
+
+def _write_picture(graph: object, path: str, page: Callable[[], Any] | None = None) -> None:
+    """Write a drawing (graph: a graphviz.Digraph from viz), or for a .html path the live page that
+    page() makes; a missing dot is one line and exit status 2, the .dot source still written."""
     viz = _viz()
     try:
-        written = viz.write_graph(graph, path)
-    except viz.GraphvizMissing as error:
+        written = page().save(path) if page is not None and _is_page(path) else viz.write_graph(graph, path)
+    except (viz.GraphvizMissing, viz.RenderError) as error:
+        raise UsageError(str(error)) from None
+    except _page().PageError as error:
+        raise UsageError(f"cannot write {path}: {error}") from None
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
+    note(f"{PROG}: wrote {written}")
+
+
+# ------------------------------------------------------------------------ the backward ledger
+# trace, mazur --trace, and --animate on mazur, one-weight, grad and trace.
+
+def _add_animate_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--animate", metavar="FILE.gif",
+                   help="also write the backward pass as an animated GIF, one frame per step "
+                        "(needs Graphviz's dot and Pillow: pip install 'micrograd_bp[animation]')")
+
+
+def check_animation(args: argparse.Namespace) -> None:
+    """--animate's file, checked before any work: a .gif that can be written, and dot installed."""
+    if args.animate is None:
+        return
+    viz = _viz()
+    try:
+        viz.check_animation(args.animate)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    _check_writable(Path(args.animate))
+    if shutil.which("dot") is None:
+        raise UsageError(f"cannot render {args.animate}: the Graphviz 'dot' program was not found; "
+                         f"{viz.INSTALL_HINT}")
+
+
+def check_animation_size(args: argparse.Namespace, root: Value) -> None:
+    """--animate on a graph above the drawing's node limit: refused before anything is printed."""
+    if args.animate is not None:
+        try:
+            _viz().check_animation(args.animate, len(topological_order(root)))
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+
+
+def _backward(output: Value, animate: str | None) -> BackwardTrace | None:
+    """output.backward(); with --animate, through the ledger (the same pass), which is returned."""
+    if animate is None:
+        output.backward()
+        return None
+    return trace_backward(output)
+
+
+def _write_animation(ledger: BackwardTrace, path: str) -> None:
+    viz = _viz()
+    try:
+        written = viz.write_animation(ledger, path)
+    except (viz.GraphvizMissing, viz.RenderError, ImportError) as error:
         raise UsageError(str(error)) from None
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
     note(f"{PROG}: wrote {written}")
+
+
+def add_trace(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("trace", help="the backward pass step by step: each node, each += it makes",
+                       description="Evaluate EXPR, run backward() and print its ledger: each node in "
+                                   "the order backward() takes them, its gradient, and for each input "
+                                   "the local derivative (its formula and value), the amount sent "
+                                   "and the input's grad before and after the +=.", allow_abbrev=False)
+    _add_expression(p)
+    p.add_argument("--json", action="store_true",
+                   help='print {"steps": [{"node": N, "grad": g, "sends": [{"to": N, "local": l, '
+                        '"formula": F, "amount": a, "before": b, "after": c}, ...]}, ...]}')
+    p.add_argument("--max-steps", type=_positive_int, default=MAX_STEPS,
+                   help=f"print at most this many steps, then say how many were left out "
+                        f"(default {MAX_STEPS})")
+    _add_animate_option(p)
+    p.set_defaults(run=run_trace)
+
+
+def run_trace(args: argparse.Namespace) -> int:
+    check_animation(args)
+    evaluation = _evaluate(args)
+    output = evaluation.output
+    check_animation_size(args, output)
+    if not output.label:
+        output.label = "f"  # as grad prints df/dNAME
+    _emit_ledger(trace_backward(output), args)
+    return 0
+
+
+def _emit_ledger(ledger: BackwardTrace, args: argparse.Namespace) -> None:
+    if args.json:
+        emit_json(ledger.to_json(getattr(args, "max_steps", None)))
+    else:
+        emit(ledger.format(getattr(args, "max_steps", None)))
+    if args.animate is not None:
+        _write_animation(ledger, args.animate)
 
 
 # ---------------------------------------------------------------------------------------- mazur
@@ -275,10 +382,16 @@ def add_mazur(sub: argparse._SubParsersAction) -> None:
                                       "with the tutorial's weights")
     _add_picture_option(p, "--network", "the network's neurons and weights with dE/dweight, "
                                         "as in the tutorial's figure")
+    p.add_argument("--trace", action="store_true",
+                   help="print the ledger of backward() on the tutorial's network instead of the "
+                        "walk-through: each node, each += (out_h1 gets two)")
+    _add_animate_option(p)
     p.set_defaults(run=run_mazur)
 
 
 def run_mazur(args: argparse.Namespace) -> int:
+    if args.trace:
+        return run_mazur_trace(args)
     verify = args.explain is not None or args.check is not None
     refuse_unless(args, not verify, ["--steps", "--lr", "--order", "--train-biases", "--compiled",
                                      "--summary"],
@@ -301,23 +414,42 @@ def run_mazur(args: argparse.Namespace) -> int:
         else:
             emit(mazur.summary_text(result) if args.summary else mazur.walkthrough_text(result))
         status = 0
+    check_animation(args)
     if args.graph is not None or args.network is not None:
         draw_mazur(args.graph, args.network)
+    if args.animate is not None:
+        _write_animation(backward_lessons.mazur_ledger(), args.animate)
     return status
+
+
+def run_mazur_trace(args: argparse.Namespace) -> int:
+    """mazur --trace [--json] [--animate FILE.gif]: the ledger of the tutorial's backward pass."""
+    refuse_unless(args, False, ["--steps", "--lr", "--order", "--train-biases", "--compiled", "--summary",
+                                "--explain", "--check", "--rtol"],
+                  "does nothing with --trace: it shows one backward pass on the tutorial's network")
+    check_pictures(args, "--graph", "--network")
+    check_animation(args)
+    _emit_ledger(backward_lessons.mazur_ledger(), args)
+    if args.graph is not None or args.network is not None:
+        draw_mazur(args.graph, args.network)
+    return 0
 
 
 def draw_mazur(graph_path: str | None, network_path: str | None) -> None:
     """The tutorial's network after one backward pass: its op-level graph and its neuron view."""
-    viz = _viz()
+    viz, page = _viz(), _page()
     network = mazur.MazurNetwork()
-    total = network.forward()["E_total"]
+    nodes = network.forward()
+    mazur.name_targets(nodes)
+    total = nodes["E_total"]
     total.backward()
     if graph_path is not None:
-        _write_picture(viz.draw(total), graph_path)
+        _write_picture(viz.draw(total), graph_path, lambda: page.explore(total))
     if network_path is not None:
         title = "Matt Mazur's 2-2-2 network with the tutorial's weights"
         _write_picture(viz.draw_network(network.mlp, inputs=network.inputs(), title=title),
-                       network_path)
+                       network_path, lambda: page.explore_network(
+                           network.mlp, loss=total, inputs=[nodes["i1"], nodes["i2"]], title=title))
 
 
 # ----------------------------------------------------------------------------------- one-weight
@@ -330,20 +462,25 @@ def add_one_weight(sub: argparse._SubParsersAction) -> None:
                    help="learning rate (default 0.1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_picture_option(p, "--graph", "the computation graph of J after backward() at w = 0.8")
+    _add_animate_option(p)
     p.set_defaults(run=run_one_weight)
 
 
 def run_one_weight(args: argparse.Namespace) -> int:
     check_pictures(args, "--graph")
+    check_animation(args)
     training = one_weight.train(args.steps, args.lr)
     if args.json:
         emit_json(training)
     else:
         emit(one_weight.training_text(training))
-    if args.graph is not None:
+    if args.graph is not None or args.animate is not None:
         loss = one_weight.loss(Value(one_weight.W0, "w"))
-        loss.backward()
-        _write_picture(_viz().draw(loss), args.graph)
+        ledger = _backward(loss, args.animate)
+        if args.graph is not None:
+            _write_picture(_viz().draw(loss), args.graph, lambda: _page().explore(loss))
+        if ledger is not None:
+            _write_animation(ledger, args.animate)
     return 0
 
 
@@ -414,22 +551,28 @@ def add_grad(sub: argparse._SubParsersAction) -> None:
     _add_expression(p)
     p.add_argument("--json", action="store_true", help='print {"value": v, "grad": {"NAME": d}}')
     _add_picture_option(p, "--graph", "the expression's computation graph after backward()")
+    _add_animate_option(p)
     p.set_defaults(run=run_grad)
 
 
 def run_grad(args: argparse.Namespace) -> int:
     check_pictures(args, "--graph")
+    check_animation(args)
     evaluation = _evaluate(args)
+    check_animation_size(args, evaluation.output)
     if args.json:
         emit_json(evaluation)
     else:
         emit(expressions.evaluation_text(evaluation))
-    if args.graph is not None:
+    if args.graph is not None or args.animate is not None:
         output = evaluation.output
         if not output.label:
             output.label = "f"  # as in the printed df/dNAME
-        output.backward()
-        _write_picture(_viz().draw(output), args.graph)
+        ledger = _backward(output, args.animate)
+        if args.graph is not None:
+            _write_picture(_viz().draw(output), args.graph, lambda: _page().explore(output))
+        if ledger is not None:
+            _write_animation(ledger, args.animate)
     return 0
 
 
@@ -613,7 +756,8 @@ def format_bench(report: BenchReport) -> str:
 # ----------------------------------------------------------------------------------------- main
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mazur, add_one_weight, add_grad,
-                                                                 add_check, add_explain, add_bench]
+                                                                 add_check, add_explain, add_trace,
+                                                                 add_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -234,7 +234,8 @@ _BUILTIN = (
        sympy=lambda sp, a, b: a * b,
        replay=Replay("{out} = {0} * {1}", ("{1}", "{0}"), overflows=True, propagates=(0, 1))),
     Op("div", 2, _div, lambda a, b, out: (1.0 / b, -out / b), ("1/b", "-out/b"),
-       symbol="/", infix="/", precedence=2, latex=r"\frac{{{0}}}{{{1}}}", js="{0} / {1}",
+       symbol="/", infix="/", precedence=2, latex=r"\frac{{{0}}}{{{1}}}",
+       js='({1} === 0 ? fail("div: division by zero (" + repr({0}) + " / 0)") : {0} / {1})',
        sympy=lambda sp, a, b: a / b,
        replay=Replay("{out} = {0} / {1}", ("1.0 / {1}", "-{out} / {1}"), overflows=True,
                      finite_partials=False, propagates=(0,))),
@@ -244,15 +245,21 @@ _BUILTIN = (
        replay=Replay("{out} = -{0}", ("-1.0",), propagates=(0,))),
     Op("pow", 2, _pow, lambda a, b, out: (_scaled_power(b, a, b - 1), out * _call("log", a)),
        ("b*a**(b - 1)", "out*log(a)"),
-       symbol="**", infix="**", precedence=4, latex="{{{0}}}^{{{1}}}", js="Math.pow({0}, {1})",
+       symbol="**", infix="**", precedence=4, latex="{{{0}}}^{{{1}}}",
+       js='({0} <= 0 ? fail("pow: a Value exponent needs a positive base, got base " + repr({0})) '
+          ': power({0}, {1}))',
        sympy=lambda sp, a, b: a ** b,
        replay=Replay("{out} = {0} ** {1}", ("{1} * {0} ** ({1} - 1)", "{out} * log({0})"),
                      redo_if="{0} <= 0.0", partials_raise=True, finite_partials=False)),
     Op("exp", 1, _exp, lambda a, out: (out,), ("out",),
-       latex="e^{{{0}}}", js="Math.exp({0})", sympy=lambda sp, a: sp.exp(a),
+       latex="e^{{{0}}}",
+       js='(Math.exp({0}) === Infinity ? fail("exp: overflow, exp(" + repr({0}) + ") is too large for a '
+          'float") : Math.exp({0}))', sympy=lambda sp, a: sp.exp(a),
        replay=Replay("{out} = exp({0})", ("{out}",))),
     Op("log", 1, _log, lambda a, out: (1.0 / a,), ("1/a",),
-       latex=r"\log\left({0}\right)", js="Math.log({0})", sympy=lambda sp, a: sp.log(a),
+       latex=r"\log\left({0}\right)",
+       js='({0} <= 0 ? fail("log: math domain error, log(" + repr({0}) + ") is undefined (needs a '
+          'positive number)") : Math.log({0}))', sympy=lambda sp, a: sp.log(a),
        replay=Replay("{out} = log({0})", ("1.0 / {0}",), finite_partials=False, propagates=(0,))),
     Op("tanh", 1, math.tanh, lambda a, out: (1.0 - out * out,), ("1 - out**2",),
        latex=r"\tanh\left({0}\right)", js="Math.tanh({0})", sympy=lambda sp, a: sp.tanh(a),
@@ -316,6 +323,15 @@ def _power_formula(n: float) -> str:
     return f"-{power}" if n == -1 else f"{_number_text(n)}*{power}"
 
 
+def _power_js(n: float) -> str:
+    """The page's x ** n (ops._power), and where the derivative is infinite, _power_partial's error:
+    the engine computes the partials when it makes the node, so the node fails there too."""
+    forward = f"power({{0}}, {_literal(n)})"
+    if not 0 < n < 1:
+        return forward
+    return f'({{0}} === 0 ? fail("pow: the derivative of x**{n!r} is infinite at x = 0") : {forward})'
+
+
 def _power_replay(n: float) -> Replay:
     redo = "" if n.is_integer() else "{0} < 0.0"  # Python would give a complex number
     partial = "0.0" if n == 0 else f"{_literal(n)} * {{0}} ** {_literal(n - 1)}"
@@ -333,7 +349,7 @@ def power_op(exponent: float) -> Op:
         text = _number_text(n)
         op = Op("powc", 1, lambda a: _power(a, n), lambda a, out: (_power_partial(a, n),),
                 (_power_formula(n),), symbol=f"**{n:g}", function=False, precedence=4,
-                latex=f"{{{{{{0}}}}}}^{{{{{text}}}}}", js=f"Math.pow({{0}}, {_literal(n)})",
+                latex=f"{{{{{{0}}}}}}^{{{{{text}}}}}", js=_power_js(n),
                 sympy=lambda sp, a: a ** (sp.Integer(int(n)) if n.is_integer() else sp.Rational(repr(n))),
                 replay=_power_replay(n), exponent=n)
         if len(_POWER_OPS) < _MAX_POWER_OPS:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import math
+import re
 import shutil
+import subprocess
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import graphviz
 
-from .engine import Value, topological_order
+from .engine import Value
+from .engine import grad as engine_grad
 from .nn import MLP
+from .trace import BackwardTrace, is_numbered, ledger_names
 
 RANKDIRS = ("LR", "TB", "RL", "BT")
 # Output formats by file suffix: rendered by dot, or the DOT source itself (no binary needed).
@@ -27,6 +32,17 @@ MIN_WIDTH, MAX_WIDTH = 0.75, 4.5
 POSITIVE_HUE, NEGATIVE_HUE = 0.0, 0.6  # red, blue
 NOT_COMPUTED = "grad: not computed (call backward())"
 FONT = "Helvetica"
+MAX_NODES = 500  # draw()'s default node limit; an animation refuses graphs above it
+LARGE_GRAPH = 40  # above this many Values drawn, the layout trades polish for speed
+ANIMATION_DPI = 64  # the GIF's resolution: readable, and a few hundred KB for the Mazur graph
+RENDER_TIMEOUT = 60.0  # seconds dot may take before write_graph gives up with a clear error
+# The ledger's frames: a node's state, and the edges of the step being shown.
+STATE_STYLES = {"final": {"style": "filled", "fillcolor": "#c7e9c0"},
+                "partial": {"style": "filled", "fillcolor": "#fff3b0"},
+                "waiting": {"color": "gray60", "fontcolor": "gray40"}}
+HIGHLIGHT = {"color": "darkorange", "penwidth": "2.5"}
+FRAME_LEGEND = ["green: grad final (every += to it has happened)", "yellow: a partial sum, more += to come",
+                "grey: not reached yet", "orange: this step's edges, local x grad = amount sent"]
 
 
 class GraphvizMissing(RuntimeError):
@@ -38,10 +54,27 @@ class GraphvizMissing(RuntimeError):
                          f"{INSTALL_HINT}; the DOT source was written to {dot_path}")
 
 
+class RenderError(RuntimeError):
+    """dot failed on a graph, or did not finish within RENDER_TIMEOUT seconds."""
+
+
 # ------------------------------------------------------------------------------------- helpers
 
+# Characters dot cannot take raw: control characters (but tab and newline) and lone surrogates,
+# which have no UTF-8 encoding. They are drawn as visible escapes: \x00, \udc80.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+
+
+def _text(label: object) -> str:
+    """A label as text: a label that is not a string is drawn as its str()."""
+    return label if isinstance(label, str) else str(label) if label else ""
+
+
 def _escape(text: str) -> str:
-    """Text for a quoted DOT string: backslashes and quotes escaped, newlines as \\n."""
+    """Text for a quoted DOT string: backslashes and quotes escaped, newlines as \\n, control
+    characters and lone surrogates as visible escapes."""
+    text = _INVISIBLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                          else f"\\u{ord(m.group()):04x}", _text(text))
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
@@ -99,6 +132,25 @@ def _new_graph(rankdir: str, title: str) -> graphviz.Digraph:
     )
 
 
+class _Flow:
+    """Edge widths and colours for the gradient flows of one picture, and the legend for them."""
+
+    def __init__(self, flows: Iterable[float], computed: bool) -> None:
+        self.largest = max((abs(f) for f in flows), default=0.0) if computed else 0.0
+
+    def style(self, flow: float) -> dict[str, str]:
+        return _flow_style(flow, self.largest) if self.largest else {}
+
+    def legend(self, graph: graphviz.Digraph, lines: list[str], decimals: int, what: list[str],
+               otherwise: str | None = None) -> None:
+        """The legend note: `lines`, then what width and colour mean (or `otherwise` if no flow)."""
+        if self.largest:
+            lines = lines + _legend_lines(self.largest, decimals, what)
+        elif otherwise:
+            lines = lines + [otherwise]
+        _add_note(graph, "legend", lines)
+
+
 def _legend_lines(largest: float, decimals: int, what: list[str]) -> list[str]:
     """What an edge's width and colour mean: `what` says which quantity they show."""
     return [*what,
@@ -129,93 +181,224 @@ def _nearest(root: Value, max_nodes: int) -> set[int]:
     return kept
 
 
-def draw(root: Value, *, rankdir: str = "LR", decimals: int = 4, edge_labels: bool = True,
-         max_nodes: int = 500) -> graphviz.Digraph:
-    """The computation graph ending at root: one record per Value (label, data, grad), one node per op.
-
-    Edges go input -> op -> value. With edge_labels, each input's edge carries the local
-    derivative d(out)/d(in). Edge width and colour show the gradient flowing back along each
-    edge, |local derivative x grad of the consumer|. Node ids follow the topological order, so
-    the same graph always gives the same DOT source. Above max_nodes Values, the nodes nearest
-    the root are drawn, and a note says how many were left out. In Jupyter the returned graph
-    displays itself: `draw(value)` shows a Value as its graph.
-    """
-    if not isinstance(root, Value):
-        raise TypeError(f"draw: expected a Value, got {type(root).__name__}")
-    _check_options(rankdir, decimals)
+def _check_max_nodes(max_nodes: int) -> None:
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
         raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
 
-    order = topological_order(root)
+
+def _are_partials(order: list[Value], grads: Sequence[float]) -> bool:
+    """Whether grads (by position) are d(root)/d(node), as one backward() pass from the root leaves them."""
+    expected = engine_grad(order[-1], order)
+    return all(g == e or abs(g - e) <= 1e-9 * max(abs(g), abs(e)) for g, e in zip(grads, expected))
+
+
+def _title(order: list[Value], grads: Sequence[float], num: Callable[[float], str]) -> str:
+    """What the grads on the drawing are: not computed yet, this graph's partials, or something else."""
+    root = order[-1]
+    name = _text(root.label) or "output"
+    d_root = f"d{name}" if root.label else "d(output)"
+    if grads[-1] == 0:
+        return (f"{name} = {num(root.data)}; gradients not computed yet: call backward() on "
+                f"{name}. Edge labels are local derivatives, known from the forward pass.")
+    if grads[-1] != 1:
+        return (f"{name} = {num(root.data)}; note: its grad is {num(grads[-1])}, not 1, so the "
+                f"grads shown come from a backward() pass that did not start here (or accumulated)")
+    if not _are_partials(order, grads):
+        return (f"{name} = {num(root.data)}; note: the grads shown are not {d_root}/d(node): they "
+                f"add up several backward() passes (or one from another output); call zero_grad() "
+                f"before backward()")
+    return f"{name} = {num(root.data)}; grad on each node = {d_root}/d(node), after backward()"
+
+
+class _Highlight(NamedTuple):
+    """The edges of one ledger step: the node processed and, per input position, the text shown."""
+
+    node: int  # position of the node processed
+    labels: dict[int, str]  # input index -> "local x grad = amount"
+
+
+def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, edge_labels: bool,
+          max_nodes: int, title: str, grad_field: Callable[[int], str],
+          flows: Sequence[float] | None, legend: list[str],
+          plain_note: str | None = None, node_style: Callable[[int], dict[str, str]] | None = None,
+          highlight: _Highlight | None = None) -> graphviz.Digraph:
+    """The drawing shared by draw and the ledger's frames: records, op nodes, edges, notes.
+
+    grad_field(k) is the text of node #k's grad field; flows (each node's grad, by position) set
+    the edges' widths and colours, None draws them plain.
+    """
+    root = order[-1]
     position = {id(node): i for i, node in enumerate(order)}
     if len(order) > max_nodes:
         kept_ids = _nearest(root, max_nodes)
         kept = [node for node in order if id(node) in kept_ids]
     else:
         kept_ids, kept = set(position), order
-
-    computed = root.grad != 0
-    name = root.label or "output"
-    d_root = f"d{root.label}" if root.label else "d(output)"
-    num = (lambda x: _number(x, decimals))  # noqa: E731
-    if not computed:
-        title = (f"{name} = {num(root.data)}; gradients not computed yet: call backward() on "
-                 f"{name}. Edge labels are local derivatives, known from the forward pass.")
-    elif root.grad == 1:
-        title = f"{name} = {num(root.data)}; grad on each node = {d_root}/d(node), after backward()"
-    else:
-        title = (f"{name} = {num(root.data)}; note: its grad is {num(root.grad)}, not 1, so the "
-                 f"grads shown come from a backward() pass that did not start here (or accumulated)")
     graph = _new_graph(rankdir, title)
+    large = len(kept) > LARGE_GRAPH
+    if large:  # dot's layout is superlinear in long edges: bounded effort, straight edges
+        graph.attr(nslimit="1", nslimit1="1", splines="line")
+    num = (lambda x: _number(x, decimals))  # noqa: E731
 
     # The gradient each drawn edge carries back: input -> op is local * grad of the consumer,
     # op -> value is the value's own grad.
-    edges: list[tuple[str, str, float | None, float]] = []  # (tail, head, local or None, flow)
+    edges: list[tuple[str, str, float | None, float, str]] = []  # (tail, head, local, flow, note)
     for node in kept:
         if node.op is None:
             continue
         i = position[id(node)]
-        for parent, local in zip(node.inputs, node.local_grads):
+        grad = flows[i] if flows is not None else 0.0
+        for n, (parent, local) in enumerate(zip(node.inputs, node.local_grads)):
             if id(parent) in kept_ids:
-                edges.append((f"v{position[id(parent)]}", f"o{i}", local, local * node.grad))
-        edges.append((f"o{i}", f"v{i}", None, node.grad))
-    largest = max((abs(flow) for *_, flow in edges), default=0.0) if computed else 0.0
+                note = highlight.labels.get(n, "") if highlight and highlight.node == i else ""
+                edges.append((f"v{position[id(parent)]}", f"o{i}", local, local * grad, note))
+        edges.append((f"o{i}", f"v{i}", None, grad, ""))
+    flow = _Flow((f for *_, f, _ in edges), computed=flows is not None and flows[-1] != 0)
 
     flip = rankdir in ("TB", "BT")  # records lay their fields across the rank direction
     for node in kept:
         i = position[id(node)]
-        fields = [_escape_record(node.label)] if node.label else []
+        shown = names[i] if is_numbered(names[i]) else _text(node.label)
+        fields = [_escape_record(shown)] if shown else []
         fields.append(f"data {num(node.data)}")
-        fields.append(f"grad {num(node.grad)}" if computed else _escape_record(NOT_COMPUTED))
+        fields.append(grad_field(i))
         text = "|".join(fields)
-        graph.node(f"v{i}", label=_label("{" + text + "}" if flip else text), shape="record")
+        graph.node(f"v{i}", label=_label("{" + text + "}" if flip else text), shape="record",
+                   **(node_style(i) if node_style else {}))
         if node.op is not None:
             graph.node(f"o{i}", label=_label(_escape(node.op.symbol)), shape="ellipse",
-                       fontsize="10", margin="0.05")
+                       fontsize="10", margin="0.05",
+                       **(HIGHLIGHT if highlight and highlight.node == i else {}))
             cut = sum(1 for parent in node.inputs if id(parent) not in kept_ids)
             if cut:
                 graph.node(f"cut{i}", label=_label(f"{cut} input{'s' if cut > 1 else ''} not shown"),
                            shape="plaintext", fontsize="9")
                 graph.edge(f"cut{i}", f"o{i}", style="dashed")
-    for tail, head, local, flow in edges:
-        attrs = _flow_style(flow, largest) if largest else {}
-        if edge_labels and local is not None:
-            attrs["label"] = _label(_escape(num(local)))
+    for tail, head, local, carried, note in edges:
+        attrs = flow.style(carried)
+        text = note or (num(local) if edge_labels and local is not None else "")
+        if note:
+            attrs.update(HIGHLIGHT, fontcolor=HIGHLIGHT["color"])
+        if text:
+            attrs["xlabel" if large else "label"] = _label(_escape(text))
         graph.edge(tail, head, **attrs)
 
-    legend = ["edge label: local derivative d(out)/d(in)"] if edge_labels else []
-    if largest:
-        legend += _legend_lines(largest, decimals, ["edge width and colour: the gradient sent back along it,",
-                                                    "|local derivative x grad of the consumer|"])
-    else:
-        legend.append("no gradient has flowed yet: edges are drawn plain")
-    _add_note(graph, "legend", legend)
+    lines = ["edge label: local derivative d(out)/d(in)"] if edge_labels else []
+    lines += legend
+    flow.legend(graph, lines, decimals, ["edge width and colour: the gradient sent back along it,",
+                                         "|local derivative x grad of the consumer|"],
+                otherwise=plain_note)
     if len(kept) < len(order):
         omitted = len(order) - len(kept)
-        nearest = root.label or "the output"
+        nearest = _text(root.label) or "the output"
         _add_note(graph, "omitted", [f"{len(kept)} of {len(order)} nodes shown; {omitted} omitted",
                                      f"(max_nodes={max_nodes}: the nodes nearest {nearest})"])
     return graph
+
+
+def draw(root: Value, *, rankdir: str = "LR", decimals: int = 4, edge_labels: bool = True,
+         max_nodes: int = MAX_NODES) -> graphviz.Digraph:
+    """The computation graph ending at root: one record per Value (label, data, grad), one node per op.
+
+    Edges go input -> op -> value. With edge_labels, each input's edge carries the local
+    derivative d(out)/d(in). Edge width and colour show the gradient flowing back along each
+    edge, |local derivative x grad of the consumer|. Node ids follow the topological order, so
+    the same graph always gives the same DOT source; a node without a label of its own whose
+    name in the ledger and explain is a position (`[mul #12]`, `w1 #3`) shows that name. Above
+    max_nodes Values, the nodes nearest the root are drawn, and a note says how many were left
+    out. The title says when the grads shown are not the root's partials (several backward()
+    passes, or one from another output). In Jupyter the returned graph displays itself.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"draw: expected a Value, got {type(root).__name__}")
+    _check_options(rankdir, decimals)
+    _check_max_nodes(max_nodes)
+    order, names = ledger_names(root)
+    return _draw_grads(order, names, [node.grad for node in order], rankdir=rankdir,
+                       decimals=decimals, edge_labels=edge_labels, max_nodes=max_nodes)
+
+
+def _draw_grads(order: list[Value], names: list[str], grads: list[float], **options) -> graphviz.Digraph:
+    """draw() with the grads given by position (the ledger's last frame passes its own)."""
+    num = (lambda x: _number(x, options["decimals"]))  # noqa: E731
+    computed = grads[-1] != 0
+    not_computed = _escape_record(NOT_COMPUTED)
+    return _draw(order, names, title=_title(order, grads, num), legend=[],
+                 grad_field=lambda i: f"grad {num(grads[i])}" if computed else not_computed,
+                 flows=grads if computed else None,
+                 plain_note="no gradient has flowed yet: edges are drawn plain", **options)
+
+
+# ------------------------------------------------------------------------------ the ledger's frames
+
+def _frame_states(trace: BackwardTrace, k: int) -> list[str]:
+    """Each node's state after k steps: final (no more += to come), partial, or waiting."""
+    done = {step.position for step in trace.steps[:k]}
+    pending = [0] * len(trace.nodes)  # sends still to come, by position
+    received = [False] * len(trace.nodes)
+    for step in trace.steps:
+        for s in step.sends:
+            if step.position in done:
+                received[s.position] = True
+            else:
+                pending[s.position] += 1
+    states = []
+    for i in range(len(trace.nodes)):
+        if (k > 0 and i == len(trace.nodes) - 1) or (received[i] and not pending[i]):
+            states.append("final")
+        elif received[i]:
+            states.append("partial")
+        else:
+            states.append("waiting")
+    return states
+
+
+def draw_step(trace: BackwardTrace, step: int, *, rankdir: str = "LR", decimals: int = 4,
+              edge_labels: bool = True, max_nodes: int = MAX_NODES) -> graphviz.Digraph:
+    """The graph as backward() leaves it after `step` steps of the ledger.
+
+    Green: a node whose gradient is final (every += it will get has happened); yellow: a partial
+    sum, more to come; white: not reached yet. The edges of step `step` are drawn bold with the
+    amounts they carry (local x grad = amount). Step 0 is the graph after the forward pass; draw()
+    of the root after backward() is the picture after the last step.
+    """
+    if not isinstance(trace, BackwardTrace):
+        raise TypeError(f"draw_step: expected a BackwardTrace, got {type(trace).__name__}")
+    _check_options(rankdir, decimals)
+    _check_max_nodes(max_nodes)
+    n = len(trace.steps)
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= n:
+        raise ValueError(f"step must be an integer from 0 to {n}, got {step!r}")
+    num = (lambda x: _number(x, decimals))  # noqa: E731
+    grads = trace.grads_after(step)
+    states = _frame_states(trace, step)
+    last = len(trace.nodes) - 1
+
+    def grad_field(i: int) -> str:
+        g = grads[i]
+        if step == 0 and i == last:
+            return "grad: set to 1 first" if trace.nodes[i].op is not None else "grad: gets += 1"
+        if states[i] == "waiting":
+            if trace.nodes[i].op is None and g:
+                return f"grad {num(g)} (earlier pass)"
+            return "grad: not reached"
+        return f"grad {num(g)}" + (" (partial)" if states[i] == "partial" else "")
+
+    highlight = None
+    if step:
+        s = trace.steps[step - 1]
+        highlight = _Highlight(s.position, {} if s.skipped else {
+            i: f"{num(send.local)} x {num(s.grad)} = {num(send.amount)}" for i, send in enumerate(s.sends)})
+        title = (f"backward() step {step} of {n}: {s.node}, its grad {num(s.grad)} final, sends "
+                 + ("nothing (its grad is 0)" if s.skipped or not s.sends else
+                    ", ".join(f"{num(send.amount)} to {send.to}" for send in s.sends)))
+    else:
+        title = (f"after the forward pass: {trace.root} = {num(trace.nodes[-1].data)}; backward() "
+                 f"will take {n} step{'s' if n != 1 else ''}, each node once, from {trace.root} back")
+    return _draw(trace.nodes, trace.names, rankdir=rankdir, decimals=decimals, edge_labels=edge_labels,
+                 max_nodes=max_nodes, title=title, grad_field=lambda i: _escape_record(grad_field(i)),
+                 flows=None, legend=FRAME_LEGEND, node_style=lambda i: STATE_STYLES[states[i]],
+                 highlight=highlight)
 
 
 # ---------------------------------------------------------------------------------- draw_network
@@ -268,7 +451,7 @@ def draw_network(mlp: MLP, *, decimals: int = 4, rankdir: str = "LR",
     parameters = mlp.parameters()
     computed = any(p.grad != 0 for p in parameters)
     weights = [w for layer in layers for neuron in layer.neurons for w in neuron.weights]
-    largest = max((abs(w.grad) for w in weights), default=0.0) if computed else 0.0
+    flow = _Flow((w.grad for w in weights), computed)
     sizes = " -> ".join(str(n) for n in [n_inputs, *(len(layer.neurons) for layer in layers)])
     activations = ", ".join(layer.activation for layer in layers)
     if title is None:
@@ -301,8 +484,7 @@ def draw_network(mlp: MLP, *, decimals: int = 4, rankdir: str = "LR",
             node = f"n{k + 1}_{j}"
             columns[k + 1].append((node, _escape(neuron_names[k][j]), {"shape": "circle"}))
             for tail, w in zip(previous, neuron.weights):
-                style = _flow_style(w.grad, largest) if largest else {}
-                edges.append((tail, node, {"label": parameter_text(w, "weight"), **style}))
+                edges.append((tail, node, {"label": parameter_text(w, "weight"), **flow.style(w.grad)}))
             b = neuron.bias
             if b is None:
                 continue
@@ -326,9 +508,7 @@ def draw_network(mlp: MLP, *, decimals: int = 4, rankdir: str = "LR",
 
     legend = [f"edge label: weight = value; d{loss_name}/dweight after backward()",
               "dashed: a bias (its value on its node)"]
-    if largest:
-        legend += _legend_lines(largest, decimals, [f"edge width and colour: |d{loss_name}/dweight|"])
-    _add_note(graph, "legend", legend)
+    flow.legend(graph, legend, decimals, [f"edge width and colour: |d{loss_name}/dweight|"])
     return graph
 
 
@@ -360,15 +540,28 @@ def write_graph(graph: graphviz.Digraph, path: str | Path) -> Path:
         return path
     if shutil.which("dot") is None:
         raise _source_beside(graph, path)
-    try:
-        data = graph.pipe(format=fmt, quiet=True)
-    except graphviz.ExecutableNotFound:
-        raise _source_beside(graph, path) from None
-    except graphviz.CalledProcessError as error:
-        detail = (error.stderr or b"").decode("utf-8", "replace").strip().splitlines()
-        raise RuntimeError(f"dot could not render {path}: {detail[0] if detail else error}") from None
+    data = _render(graph, fmt, path)
     path.write_bytes(data)
     return path
+
+
+def _render(graph: graphviz.Digraph, fmt: str, path: Path) -> bytes:
+    """dot's output for graph, within RENDER_TIMEOUT seconds; RenderError if it fails or takes longer."""
+    dot = shutil.which("dot")
+    if dot is None:
+        raise _source_beside(graph, path)
+    try:
+        done = subprocess.run([dot, f"-T{fmt}"], input=graph.source.encode("utf-8"),
+                              capture_output=True, timeout=RENDER_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        nodes = graph.source.count("shape=record")
+        raise RenderError(f"dot did not finish laying out {path} ({nodes} values) within "
+                          f"{RENDER_TIMEOUT:g} s and was stopped: draw fewer nodes (max_nodes), "
+                          f"or write the .dot source and render it yourself") from None
+    if done.returncode:
+        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RenderError(f"dot could not render {path}: {detail[0] if detail else done.returncode}")
+    return done.stdout
 
 
 def _source_beside(graph: graphviz.Digraph, path: Path) -> GraphvizMissing:
@@ -376,3 +569,60 @@ def _source_beside(graph: graphviz.Digraph, path: Path) -> GraphvizMissing:
     dot_path = path.with_suffix(".dot")
     dot_path.write_text(graph.source, encoding="utf-8")
     return GraphvizMissing(path, dot_path)
+
+
+# ------------------------------------------------------------------------------------- animation
+
+def write_animation(trace: BackwardTrace, path: str | Path, *, rankdir: str = "LR", decimals: int = 4,
+                    seconds_per_step: float = 1.2) -> Path:
+    """An animated GIF of the backward pass: the graph after the forward pass, one frame per step
+    of the ledger, then draw() after backward(). Needs Graphviz's dot and Pillow (the
+    `animation` extra); graphs above MAX_NODES are refused (every frame draws every node)."""
+    if not isinstance(trace, BackwardTrace):
+        raise TypeError(f"write_animation: expected a BackwardTrace, got {type(trace).__name__}")
+    path = Path(path)
+    check_animation(path, len(trace.nodes))
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError("an animation needs Pillow: pip install 'micrograd_bp[animation]' "
+                          "(or pip install Pillow)") from None
+    graphs = animation_frames(trace, rankdir=rankdir, decimals=decimals)
+    for graph in graphs:
+        graph.attr(dpi=str(ANIMATION_DPI))
+    if shutil.which("dot") is None:
+        raise _source_beside(graphs[-1], path)
+    import io
+
+    frames = [Image.open(io.BytesIO(_render(g, "png", path))).convert("RGB") for g in graphs]
+    width, height = max(f.width for f in frames), max(f.height for f in frames)
+    padded = []
+    for frame in frames:  # one canvas size, each frame at the top left, white around it
+        canvas = Image.new("RGB", (width, height), "white")
+        canvas.paste(frame, (0, 0))
+        padded.append(canvas)
+    step_ms = round(1000 * seconds_per_step)
+    durations = [2 * step_ms] + [step_ms] * (len(padded) - 2) + [4 * step_ms]
+    padded[0].save(path, format="GIF", save_all=True, append_images=padded[1:], duration=durations,
+                   loop=0)
+    return path
+
+
+def animation_frames(trace: BackwardTrace, *, rankdir: str = "LR",
+                     decimals: int = 4) -> list[graphviz.Digraph]:
+    """The animation's frames: draw_step for steps 0 to the last, then the drawing after backward()
+    (draw() of the root, with the ledger's final grads)."""
+    graphs = [draw_step(trace, k, rankdir=rankdir, decimals=decimals) for k in range(len(trace.steps) + 1)]
+    final = [trace.final[name] for name in trace.names]
+    graphs.append(_draw_grads(trace.nodes, trace.names, final, rankdir=rankdir, decimals=decimals,
+                              edge_labels=True, max_nodes=MAX_NODES))
+    return graphs
+
+
+def check_animation(path: str | Path, n_nodes: int | None = None) -> None:
+    """Refuse, before any work, a path that is not a .gif or a graph above the drawing's node limit."""
+    if Path(path).suffix.lower() != ".gif":
+        raise ValueError(f"an animation is written as a GIF: {str(path)!r} does not end in .gif")
+    if n_nodes is not None and n_nodes > MAX_NODES:
+        raise ValueError(f"the graph has {n_nodes} nodes, more than the {MAX_NODES} a drawing shows: "
+                         f"an animation draws every node in every frame, so it is refused")

@@ -16,7 +16,7 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 EXPECTED = ["01_mazur_step_by_step.ipynb", "02_building_expressions.ipynb",
-            "03_verifying_partials.ipynb", "04_training_an_mlp.ipynb"]
+            "03_verifying_partials.ipynb", "04_training_an_mlp.ipynb", "05_how_backward_works.ipynb"]
 # Cells tagged "timing" print this machine's speed: their text differs from run to run.
 VARYING_TAG = "timing"
 # Outputs that must appear in a fresh run: numbers from ../shared/reference/ and hand derivations.
@@ -40,6 +40,12 @@ MUST_SHOW = {
         "dE_total/dw5: ok=True", "dE_total/dw1: ok=True", "[paths] your value equals the path through "
         "out_o1 alone", "[twice]", "[sign]", "[other_variable] your value equals the partial with "
         "respect to w6", "   1   0.800000        2.100000    2.100000   0.590000",
+    ],
+    "05_how_backward_works.ipynb": [
+        "w7 x -0.038098237 = -0.019049118; out_h1.grad 0.000000000 -> -0.019049118",
+        "w5 x 0.138498562 = 0.055399425; out_h1.grad -0.019049118 -> 0.036350306",
+        "dE_total/dw1 = 0.000438568", "f = a + a", "df/da with +=:   2.0   with =:   1.0",
+        "w1          0.000438568    0.001775360", "w1      first pass 0.000438568   second pass 0.000877135",
     ],
     "04_training_an_mlp.ipynb": ["accuracy 100%", "the same losses and parameters as building the "
                                  "graph every step: True"],
@@ -77,7 +83,7 @@ def text_outputs(nb: nbformat.NotebookNode) -> list[list[str]]:
     return cells
 
 
-def test_the_four_notebooks_are_there():
+def test_the_five_notebooks_are_there():
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == EXPECTED
 
 

@@ -544,6 +544,7 @@ def test_cli_mazur_graph_dot_is_the_drawing_of_e_total(tmp_path):
     status, out, _ = run_cli("mazur", "--json", "--graph", str(path))
     assert status == 0 and out.lstrip().startswith("{")
     _, nodes = mazur_after_backward()
+    mazur.name_targets(nodes)  # the command line names the targets, as the checker does
     assert path.read_text() == draw(nodes["E_total"]).source
 
 
@@ -610,3 +611,132 @@ def test_viz_is_the_only_module_that_imports_graphviz():
                        if re.search(r"^\s*(import graphviz|from graphviz)", p.read_text(), re.M))
     assert importers == ["viz.py"]
     assert graphviz.__version__  # the package itself is a dependency
+
+
+# ------------------------------------------------------------------ the ledger's frames (issue 13)
+
+def test_frames_of_the_mazur_ledger():
+    from micrograd_bp.trace import trace_backward
+    from micrograd_bp.viz import STATE_STYLES, animation_frames, draw_step
+
+    nodes = mazur.MazurNetwork().forward()
+    total = nodes["E_total"]
+    ledger = trace_backward(total)
+    at = {name: k for k, name in enumerate(ledger.names)}
+    first = draw_step(ledger, 0).source
+    assert "after the forward pass" in first and "fillcolor" not in first  # nothing reached
+    # after step 6 (net_o2): out_h1 holds o2's share -0.019049118, a partial sum (yellow)
+    six = node_labels(draw_step(ledger, 6).source)
+    assert six[f"v{at['out_h1']}"].endswith("grad -0.0190 (partial)")
+    assert STATE_STYLES["partial"]["fillcolor"] in draw_step(ledger, 6).source
+    # step 11 (net_o1) sends 0.4 x 0.1385 = 0.0554 to out_h1, whose grad is then final: 0.0364
+    eleven = draw_step(ledger, 11).source
+    assert "0.4000 x 0.1385 = 0.0554" in eleven
+    assert node_labels(eleven)[f"v{at['out_h1']}"].endswith("grad 0.0364")
+    found = {(tail, head): attrs for tail, head, attrs in edges(eleven)}
+    assert attribute(found[f"v{at['out_h1']}", f"o{at['net_o1']}"], "color") == "darkorange"
+    # the last frame is today's drawing after backward()
+    frames = animation_frames(ledger)
+    assert len(frames) == len(ledger.steps) + 2
+    assert frames[-1].source == draw(total).source
+
+
+def test_write_animation(tmp_path):
+    from PIL import Image
+
+    from micrograd_bp.trace import trace_backward
+    from micrograd_bp.viz import write_animation
+
+    ledger = trace_backward(small())
+    path = write_animation(ledger, tmp_path / "e.gif")
+    with Image.open(path) as gif:
+        assert gif.n_frames == len(ledger.steps) + 2 == 4
+
+
+# ---------------------------------------------------------------------- honest drawings (issue 12)
+
+def test_two_passes_are_not_called_partials():
+    x = Value(3.0, "x")
+    y = (x * x).named("y")
+    y.backward()
+    assert "grad on each node = dy/d(node)" in draw(y).source
+    y.backward()  # x.grad is now 12, twice dy/dx = 2x = 6
+    source = draw(y).source
+    assert "grad on each node" not in source and "not dy/d(node)" in source
+    y.zero_grad()
+    y.backward()
+    assert "grad on each node = dy/d(node)" in draw(y).source
+
+
+def test_control_characters_and_lone_surrogates_are_drawn_safely(tmp_path):
+    y = (Value(1.0, "a\x00b") * Value(2.0, "c\udc80d")).named("y\x07")
+    y.backward()
+    labels = node_labels(draw(y).source)
+    assert labels["v0"].startswith("a\\\\x00b|") and labels["v1"].startswith("c\\\\udc80d|")
+    svg = write_graph(draw(y), tmp_path / "odd.svg").read_text()  # dot takes it
+    assert "a\\x00b" in svg and "c\\udc80d" in svg
+
+
+def test_a_label_that_is_not_a_string_is_drawn():
+    x = Value(2.0)
+    x.label = 5
+    y = (x * 3.0).named("y")
+    y.backward()
+    assert node_labels(draw(y).source)["v0"] == "5|data 2.0000|grad 3.0000"
+
+
+def test_positions_are_shown_where_the_ledger_names_by_position():
+    from micrograd_bp.trace import ledger_names
+
+    f = (Value(1.0, "w") * Value(2.0, "w")).named("f")
+    f.backward()
+    labels = node_labels(draw(f).source)
+    assert labels["v0"].startswith("w #0|") and labels["v1"].startswith("w #1|")
+    long = Value(1.5, "a")
+    for _ in range(12):
+        long = long * 1.5 + 1.0
+    long.backward()
+    _, names = ledger_names(long)
+    labels = node_labels(draw(long).source)
+    numbered = [k for k, name in enumerate(names) if name in (f"#{k}", f"[mul #{k}]")]
+    assert numbered and all(labels[f"v{k}"].startswith(f"{names[k]}|") for k in numbered)
+
+
+def test_the_mazur_targets_are_named_in_the_drawing():
+    nodes = mazur.MazurNetwork().forward()
+    mazur.name_targets(nodes)
+    source = draw(nodes["E_total"]).source
+    labels = node_labels(source)
+    assert any(label.startswith("target_o1|data 0.0100") for label in labels.values())
+    assert any(label.startswith("target_o2|data 0.9900") for label in labels.values())
+
+
+def test_a_long_product_of_one_leaf_renders_in_seconds(tmp_path, monkeypatch):
+    import micrograd_bp.viz as viz
+
+    x = Value(1.0001, "x")
+    y = x
+    for _ in range(69):  # 70 factors: over a minute of dot before the layout settings
+        y = y * x
+    y.backward()
+    monkeypatch.setattr(viz, "RENDER_TIMEOUT", 30.0)
+    assert write_graph(draw(y), tmp_path / "chain.svg").stat().st_size > 0
+
+
+def test_a_render_that_takes_too_long_is_stopped_with_a_clear_error(tmp_path, monkeypatch):
+    import micrograd_bp.viz as viz
+
+    _, nodes = mazur_after_backward()
+    monkeypatch.setattr(viz, "RENDER_TIMEOUT", 0.001)
+    with pytest.raises(viz.RenderError, match="did not finish laying out"):
+        write_graph(draw(nodes["E_total"]), tmp_path / "m.svg")
+    assert not (tmp_path / "m.svg").exists()
+
+
+def test_a_pass_from_another_output_is_not_called_partials():
+    x = Value(3.0, "x")
+    y = (x * x).named("y")
+    z = (y + x).named("z")
+    z.backward()  # y.grad is dz/dy = 1, but x.grad is dz/dx = 2x + 1 = 7, not dy/dx = 6
+    source = draw(y).source
+    assert "grad on each node" not in source and "not dy/d(node)" in source

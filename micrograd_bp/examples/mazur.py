@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -324,3 +325,14 @@ def _compiled_training(network: MazurNetwork, total: Value, steps: int, lr: floa
     if history is not None:
         history += [*losses, graph.forward()]
     return error_after_one, after_one
+
+
+def name_targets(nodes: Mapping[str, Value]) -> None:
+    """Label the targets' constant leaves target_o1 and target_o2, the checker's names for them,
+    so that drawings and the backward ledger show them by name (nodes: forward()'s dict)."""
+    for key in TARGETS:
+        out = nodes[f"out_{key}"]
+        for node in topological_order(nodes[f"E_{key}"]):
+            inputs = node.inputs
+            if len(inputs) == 2 and inputs[1] is out and inputs[0].op is None and not inputs[0].label:
+                inputs[0].label = f"target_{key}"

@@ -1,0 +1,403 @@
+"""The explorable graph: one self-contained HTML page, its JavaScript generated from the op records."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Template
+from types import ModuleType
+
+from . import expr, ops
+from .check import MAX_PATHS
+from .engine import Value, topological_order
+from .nn import MLP
+from .ops import OPS, Op
+from .trace import ledger_names
+
+LEAF_LIMIT = 2000  # leaves listed in the page's editor; the others are set by window.micrograd.setLeaf
+CHUNK = 400  # nodes per generated JavaScript function (one huge function parses slowly)
+
+
+class PageError(RuntimeError):
+    """The page cannot be made: no Graphviz, or an op without a JavaScript template."""
+
+
+# ------------------------------------------------------------------------------- the op records
+
+def _op_js(op: Op, n: int) -> str:
+    """The op record's JavaScript forward for a node with n inputs. It may call the page's fail(message),
+    repr(x) (Python's repr of a float) and power(a, n) (ops._power), to raise Python's errors."""
+    js = op.js_for(n)
+    if not js:
+        raise PageError(f"the op {op.name!r} has no JavaScript template (its record's js): "
+                        "the page cannot compute it")
+    return js
+
+
+# ------------------------------------------------------------------ formula text -> JavaScript
+# A formula is parsed by the expression language's parser into its stack program, which is
+# turned into a small tree; the tree becomes JavaScript, display text, and its top-level factors.
+
+def _record(kind: str) -> Op:
+    """The op record of a formula's operator (a number exponent is still pow's ** there)."""
+    return OPS["pow" if kind == "powc" else kind]
+
+
+def _infix(op: Op) -> str:
+    return f" {op.infix} " if op.precedence == 1 else op.infix
+
+
+def _fill(template: str, args: Sequence[str]) -> str:
+    """A template's {0}, {1}, ... replaced by the arguments' JavaScript, all parenthesised."""
+    args = [a if re.fullmatch(r"v\[\d+\]|x\[\d+\]|out|[0-9.e]+", a) else f"({a})" for a in args]
+    return "(" + re.sub(r"\{(\d+)\}", lambda m: args[int(m.group(1))], template) + ")"
+
+
+def _tree(formula: str) -> tuple:
+    stack: list[tuple] = []
+    for ins in expr.parse(formula).code:
+        if ins.op == "num":
+            stack.append(("num", ins.value))
+        elif ins.op == "var":
+            stack.append(("var", ins.name))
+        elif ins.op == "neg":
+            stack.append(("neg", stack.pop()))
+        elif ins.op == "call":
+            args = stack[len(stack) - ins.nargs:]
+            del stack[len(stack) - ins.nargs:]
+            stack.append(("call", ins.name, *args))
+        else:
+            b, a = stack.pop(), stack.pop()
+            stack.append((ins.op, a, b))
+    return stack[0]
+
+
+def _js(tree: tuple, env: dict[str, str]) -> str:
+    """JavaScript for a formula tree; env maps each name to a JavaScript expression."""
+    kind = tree[0]
+    if kind == "num":
+        return ops._literal(tree[1])  # repr: the same float in JavaScript
+    if kind == "var":
+        return env[tree[1]]
+    if kind == "neg":
+        return f"(-{_js(tree[1], env)})"
+    if kind == "call":
+        args = [_js(t, env) for t in tree[2:]]
+        return _fill(_op_js(OPS[tree[1]], len(args)), args)
+    a, b = _js(tree[1], env), _js(tree[2], env)
+    if kind in ("pow", "powc"):
+        return f"Math.pow({a}, {b})"
+    return f"({a} {_record(kind).infix} {b})"
+
+
+def _text(tree: tuple) -> tuple[str, int]:
+    """The formula as text with {name} placeholders for the page to fill in; and its precedence."""
+    kind = tree[0]
+    if kind == "num":
+        return ops._number_text(tree[1]), 5
+    if kind == "var":
+        return "{" + tree[1] + "}", 5
+    if kind == "call":
+        return f"{tree[1]}({', '.join(_text(t)[0] for t in tree[2:])})", 5
+    prec = _record(kind).precedence
+    if kind == "neg":
+        inner, p = _text(tree[1])
+        return "-" + (f"({inner})" if p < prec else inner), prec
+    (left, lp), (right, rp) = _text(tree[1]), _text(tree[2])
+    if lp < prec or (kind in ("pow", "powc") and lp == prec):
+        left = f"({left})"
+    if rp < prec or (rp == prec and kind in ("sub", "div")):
+        right = f"({right})"
+    return f"{left}{_infix(_record(kind))}{right}", prec
+
+
+def _factors(tree: tuple) -> list[tuple]:
+    """The top-level factors of a product (out*(1 - out): out and 1 - out)."""
+    if tree[0] == "mul":
+        return _factors(tree[1]) + _factors(tree[2])
+    return [tree]
+
+
+# --------------------------------------------------------------------------------- the graph
+
+def _kind(op: Op, n: int) -> str:
+    return f"{op.name}/{n}" if op.name != "powc" else f"powc/{float(op.exponent)!r}"
+
+
+def _generate(order: list[Value], index: dict[int, int]) -> tuple[str, dict[str, dict]]:
+    """The forward pass as straight-line JavaScript, one statement per node, in chunks; and for
+    each kind of node (op and number of inputs) its formulas' text and a function of its factors."""
+    chunks: list[str] = []
+    lines: list[str] = []
+    kinds: dict[str, dict] = {}
+    factor_js: list[str] = []
+    for i, node in enumerate(order):
+        if node.op is None:
+            continue
+        n = len(node.inputs)
+        inputs = [f"v[{index[id(p)]}]" for p in node.inputs]
+        names = node.op.input_names(n)
+        formulas = [_tree(f) for f in node.op.formulas_for(n)]
+        env = {**dict(zip(names, inputs)), "out": f"v[{i}]"}
+        forward = _fill(_op_js(node.op, n), inputs)
+        partials = ", ".join(_js(f, env) for f in formulas)
+        lines.append(f"S.at = {i}; v[{i}] = {forward}; if (v[{i}] - v[{i}] !== 0) overflow({i}); "
+                     f"l[{i}] = [{partials}]; locals({i});")
+        kind = _kind(node.op, n)
+        if kind not in kinds:
+            local = {**{name: f"x[{k}]" for k, name in enumerate(names)}, "out": "out"}
+            kinds[kind] = {"names": list(names),
+                           "text": [_text(f)[0] for f in formulas],
+                           "factors": [[_text(t)[0] for t in _factors(f)] for f in formulas],
+                           "index": len(factor_js)}
+            factor_js.append("function (x, out) { return [" + ", ".join(
+                "[" + ", ".join(_js(t, local) for t in _factors(f)) + "]" for f in formulas) + "]; }")
+        if len(lines) == CHUNK:
+            chunks.append(lines)
+            lines = []
+    if lines:
+        chunks.append(lines)
+    code = ["const FORWARD = ["]
+    code += ["function (v, l, S) {\n" + "\n".join(chunk) + "\n}," for chunk in chunks]
+    code += ["];", "const FACTORS = [", ",\n".join(factor_js), "];"]
+    return "\n".join(code), kinds
+
+
+@contextmanager
+def _fresh_backward(root: Value, order: list[Value]) -> Iterator[None]:
+    """Inside: every node's grad as a backward() from root on zero grads leaves it (so the drawing
+    shows what the page computes). After: the grads the graph had, unchanged."""
+    saved = [node.grad for node in order]
+    for node in order:
+        node.grad = 0.0
+    try:
+        root.backward()
+        yield
+    finally:
+        for node, g in zip(order, saved):
+            node.grad = g
+
+
+def _nodes(order: list[Value], index: dict[int, int], parameters: set[int]) -> list[dict]:
+    _, names = ledger_names(order[-1])  # the backward ledger's names: a label, else the expression
+    return [{"id": f"v{i}", "name": names[i], "label": node.label,
+             "op": node.op.name if node.op else None, "symbol": node.op.symbol if node.op else "",
+             "kind": _kind(node.op, len(node.inputs)) if node.op else None,
+             "inputs": [index[id(p)] for p in node.inputs], "data": node.data,
+             "parameter": id(node) in parameters}
+            for i, node in enumerate(order)]
+
+
+def _viz() -> ModuleType:
+    from . import viz  # graphviz is imported when a page is made, not with the package
+
+    return viz
+
+
+def _svg(graph: object) -> str:
+    """The drawing as Graphviz's SVG, from `<svg` on."""
+    viz = _viz()
+    if shutil.which("dot") is None:
+        raise PageError(f"the page needs Graphviz's dot to lay out the graph: {viz.INSTALL_HINT}")
+    try:
+        svg = graph.pipe(format="svg", quiet=True).decode("utf-8")  # type: ignore[attr-defined]
+    except Exception as error:  # graphviz.ExecutableNotFound / CalledProcessError
+        raise PageError(f"dot could not lay out the graph: {error}") from None
+    return svg[svg.index("<svg"):]
+
+
+# ---------------------------------------------------------------------------------- the page
+
+@dataclass(repr=False)
+class Page:
+    """A self-contained HTML page: `.save(path)`, and it shows itself in Jupyter."""
+
+    html: str
+    title: str
+
+    def __repr__(self) -> str:
+        return f"Page({self.title!r}, {len(self.html.encode('utf-8')):,} bytes of HTML)"
+
+    def save(self, path: str | Path) -> Path:
+        """Write the page; returns the path written."""
+        path = Path(path)
+        path.write_text(self.html, encoding="utf-8")
+        return path
+
+    def _repr_html_(self) -> str:
+        # An iframe's srcdoc, so the page's own script runs in Jupyter's output cell.
+        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:720px;'
+                f'border:1px solid #ccc" sandbox="allow-scripts" title="{html.escape(self.title)}"></iframe>')
+
+
+def _asset(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def _json_for_script(data: object) -> str:
+    """JSON that cannot end its <script> element or open markup: < > & as \\u escapes."""
+    text = json.dumps(data, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _page(data: dict, code: str, title: str) -> Page:
+    if "</" in code:
+        raise PageError("generated code contains '</'")  # never: it holds no user text
+    script = _asset("page.js").replace("  // GENERATED CODE\n", code + "\n", 1)
+    page = Template(_asset("page.html")).substitute(
+        title=html.escape(title), css=_asset("page.css"), data=_json_for_script(data), script=script)
+    return Page(page, title)
+
+
+def _check_decimals(decimals: int) -> None:
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 15:
+        raise ValueError(f"decimals must be an integer from 0 to 15, got {decimals!r}")
+
+
+def _graph_data(root: Value, order: list[Value], parameters: Sequence[Value] | None, decimals: int,
+                kind: str, title: str) -> tuple[dict, str, dict[int, int]]:
+    index = {id(node): i for i, node in enumerate(order)}
+    if parameters is None:
+        parameters = [node for node in order if node.op is None and node.label]
+    code, kinds = _generate(order, index)
+    data = {"kind": kind, "title": title, "decimals": decimals, "root": len(order) - 1,
+            "nodes": _nodes(order, index, {id(p) for p in parameters}), "kinds": kinds,
+            "max_paths": MAX_PATHS, "leaf_limit": LEAF_LIMIT}
+    return data, code, index
+
+
+def explore(root: Value, *, rankdir: str = "LR", decimals: int = 4, max_nodes: int = 500,
+            parameters: Sequence[Value] | None = None, title: str | None = None) -> Page:
+    """The computation graph ending at root as a live page: hover, click, step through backward,
+    edit the leaves. `parameters` (default: the labelled leaves) get a slider as well as a field.
+    Above max_nodes Values the drawing shows the nodes nearest the root, as draw() does."""
+    if not isinstance(root, Value):
+        raise TypeError(f"explore: expected a Value, got {type(root).__name__}")
+    _check_decimals(decimals)
+    order = topological_order(root)
+    title = title or f"The computation graph of {root.label or 'the output'}"
+    data, code, index = _graph_data(root, order, parameters, decimals, "graph", title)
+    with _fresh_backward(root, order):
+        graph = _viz().draw(root, rankdir=rankdir, decimals=decimals, max_nodes=max_nodes)
+    data["svg"] = _svg(graph)
+    data["shown"] = sum(1 for line in graph.body if re.match(r"\s*v\d+ \[", line))  # draw's cut
+    # The drawing's elements: v{i} is node i's record, o{i} its op, and v{p} -> o{i} the edge
+    # carrying input p of node i; o{i} -> v{i} carries node i's own grad.
+    elements: dict[str, dict] = {}
+    for i, node in enumerate(order):
+        elements[f"v{i}"] = {"node": i}
+        if node.op is not None:
+            elements[f"o{i}"] = {"node": i}
+            elements[f"o{i}->v{i}"] = {"node": i, "out": True}
+            for pos, parent in enumerate(node.inputs):  # x*x: two edges v0->o1, the second v0->o1#2
+                title = f"v{index[id(parent)]}->o{i}"
+                repeat = sum(1 for p in node.inputs[:pos] if p is parent)
+                elements[f"{title}#{repeat + 1}" if repeat else title] = {"edge": [i, pos]}
+    data["elements"] = elements
+    return _page(data, code, title)
+
+
+def _neuron_values(order: list[Value], mlp: MLP) -> dict[int, tuple[list[int], list[int]]]:
+    """For each neuron (by id), the indices of its weighted sums and of its outputs in the graph."""
+    first_weight = {id(n.weights[0]): n for layer in mlp.layers for n in layer.neurons}
+    consumer: dict[int, int] = {}
+    for i, node in enumerate(order):
+        for parent in node.inputs:
+            consumer.setdefault(id(parent), i)
+    index = {id(node): i for i, node in enumerate(order)}
+    found: dict[int, tuple[list[int], list[int]]] = {}
+    for i, node in enumerate(order):
+        if node.op is not None and node.op.name == "linear" and node.inputs:
+            neuron = first_weight.get(id(node.inputs[0]))
+            if neuron is None:
+                continue
+            nets, outs = found.setdefault(id(neuron), ([], []))
+            nets.append(i)
+            c = consumer.get(id(node))
+            activated = (neuron.activation != "none" and c is not None
+                         and order[c].op.name == neuron.activation)
+            outs.append(c if activated else index[id(node)])
+    return found
+
+
+def explore_network(mlp: MLP, *, loss: Value | None = None, inputs: Sequence[Value | float] | None = None,
+                    input_names: Sequence[str] | None = None, names: Sequence[Sequence[str]] | None = None,
+                    loss_name: str = "E", title: str | None = None, decimals: int = 4) -> Page:
+    """The network's neurons as a live page (draw_network's view). The graph behind it is `loss`'s,
+    or with no loss the network's output on `inputs` (one output). Hover and click a neuron, an
+    input, a bias or a weight's edge; edit the parameters and inputs."""
+    if not isinstance(mlp, MLP):
+        raise TypeError(f"explore_network: expected an MLP, got {type(mlp).__name__}")
+    _check_decimals(decimals)
+    n_inputs = len(mlp.layers[0].neurons[0].weights)
+    if loss is None:
+        if inputs is None:
+            raise ValueError("explore_network: give the loss (a Value), or the inputs to run the network on")
+        inputs = [x if isinstance(x, Value) else Value(x, f"i{k + 1}") for k, x in enumerate(inputs)]
+        outputs = mlp(inputs)
+        if len(outputs) != 1:
+            raise ValueError(f"explore_network: the network has {len(outputs)} outputs: give the loss "
+                             "to explore (a Value built from them)")
+        loss = outputs[0]
+    if not isinstance(loss, Value):
+        raise TypeError(f"explore_network: loss must be a Value, got {type(loss).__name__}")
+    order = topological_order(loss)
+    index = {id(node): i for i, node in enumerate(order)}
+    missing = [p for p in mlp.parameters() if id(p) not in index]
+    if missing:
+        raise ValueError(f"explore_network: {len(missing)} of the network's parameters are not in the "
+                         "loss's graph: build the loss from this network's outputs")
+    sizes = " -> ".join(str(n) for n in [n_inputs, *(len(layer.neurons) for layer in mlp.layers)])
+    title = title or f"MLP {sizes}"
+    data, code, index = _graph_data(loss, order, mlp.parameters(), decimals, "network", title)
+    with _fresh_backward(loss, order):
+        graph = _viz().draw_network(mlp, decimals=decimals, input_names=input_names, inputs=inputs,
+                                    names=names, loss_name=loss_name, title=title)
+    data["svg"] = _svg(graph)
+    data["loss_name"] = loss_name
+    data["elements"] = _network_elements(mlp, order, index, inputs)
+    return _page(data, code, title)
+
+
+def _network_elements(mlp: MLP, order: list[Value], index: dict[int, int],
+                      inputs: Sequence[Value | float] | None) -> dict[str, dict]:
+    """draw_network's elements and the Values behind them: a neuron is its output (if the graph
+    computes it once), an input its leaf, a weight's edge the weight and the edges into the sums."""
+    elements: dict[str, dict] = {}
+    neurons = _neuron_values(order, mlp)
+    for k, x in enumerate(inputs or []):
+        if isinstance(x, Value) and id(x) in index:
+            elements[f"i{k}"] = {"node": index[id(x)]}
+    n_inputs = len(mlp.layers[0].neurons[0].weights)
+    previous = [f"i{k}" for k in range(n_inputs)]
+    for k, layer in enumerate(mlp.layers):
+        biases: dict[int, str] = {}
+        names_here: list[str] = []
+        for j, neuron in enumerate(layer.neurons):
+            name = f"n{k + 1}_{j}"
+            names_here.append(name)
+            nets, outs = neurons.get(id(neuron), ([], []))
+            if len(outs) == 1:
+                elements[name] = {"node": outs[0], "also": [nets[0]]}
+            else:
+                elements[name] = {"neuron": outs, "also": nets}
+            for w_pos, (tail, w) in enumerate(zip(previous, neuron.weights)):
+                elements[f"{tail}->{name}"] = {"node": index[id(w)], "edges": [[c, 2 * w_pos] for c in nets]
+                                               + [[c, 2 * w_pos + 1] for c in nets]}
+            b = neuron.bias
+            if b is not None:
+                if id(b) not in biases:
+                    biases[id(b)] = f"b{k + 1}" if layer.shared_bias else f"b{k + 1}_{j}"
+                    elements[biases[id(b)]] = {"node": index[id(b)]}
+                pos = 2 * len(neuron.weights)
+                elements[f"{biases[id(b)]}->{name}"] = {"node": index[id(b)],
+                                                         "edges": [[c, pos] for c in nets]}
+        previous = names_here
+    return elements

@@ -1,0 +1,296 @@
+"""The backward ledger: what backward() does, node by node, with every += it makes."""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+try:  # issue 11's split moves node_names from check.py to paths.py
+    from .paths import node_names as expression_names
+except ImportError:  # pragma: no cover - before the split lands
+    from .check import node_names as expression_names
+from .engine import Value, topological_order
+from .ops import Op, substitute
+
+MAX_STEPS = 200  # steps that str() and the CLI print before saying how many were left out
+
+
+def _formulas(op: Op, n: int) -> tuple[str, ...]:
+    """Each local derivative of op (on a node with n inputs) as text over a, b, ... and out."""
+    return op.formulas_for(n)
+
+
+def _named_formula(formula: str, op: Op, n: int, input_names: list[str], out_name: str) -> str:
+    """The formula over the nodes' own names: out*(1 - out) -> out_o1*(1 - out_o1)."""
+    return substitute(formula, {**dict(zip(op.input_names(n), input_names)), "out": out_name})
+
+
+def ledger_names(root: Value) -> tuple[list[Value], list[str]]:
+    """The graph's nodes in topological order, and the name of each.
+
+    A node is named by its label, else by its expression (as explain names it: `w*x`, `0.5`),
+    else, when that would be too long, by its position `#k` in the topological order, which the
+    drawing shows too. A name that several nodes share gets its `#k` appended (`w1 #3`), so no
+    name is ambiguous.
+    """
+    order = topological_order(root)
+    odd = [(node, node.label) for node in order if not isinstance(node.label, str)]
+    try:  # a label that is not a string (Value labels are meant to be str) is read as its str()
+        for node, label in odd:
+            node.label = str(label) if label else ""
+        by_id = expression_names(root)
+    finally:
+        for node, label in odd:
+            node.label = label
+    names = [str(by_id[id(node)]) for node in order]
+    counts = Counter(names)
+    return order, [f"{name} #{k}" if counts[name] > 1 else name for k, name in enumerate(names)]
+
+
+_NUMBERED = re.compile(r"#\d+|\[\w+ #\d+\]|.* #\d+", re.S)
+
+
+def is_numbered(name: str) -> bool:
+    """Whether a ledger name is a position, `#12`, `[mul #12]` or `w1 #3` (the drawing shows it)."""
+    return _NUMBERED.fullmatch(name) is not None
+
+
+def _num(x: float) -> str:
+    return f"{x:.9g}"
+
+
+def _signed(x: float) -> str:
+    """A number as the right operand of + or x: negative ones in parentheses."""
+    return f"({x:.9g})" if x < 0 else f"{x:.9g}"
+
+
+def _grad_of(name: str) -> str:
+    """name.grad, the name in parentheses unless it is a plain identifier."""
+    return f"{name}.grad" if name.replace("_", "a").isalnum() and not name[:1].isdigit() else f"({name}).grad"
+
+
+@dataclass(frozen=True)
+class Send:
+    """One edge of a step: the upstream gradient times the local derivative, added to an input."""
+
+    to: str  # the input's name
+    position: int  # the input's position in the topological order (#k)
+    local: float  # d(node)/d(input), from the forward pass
+    formula: str  # the local derivative as text over the op's inputs a, b, ... and out
+    formula_named: str  # the same over the nodes' names
+    amount: float  # local * upstream: what is added
+    before: float  # the input's grad before the +=
+    after: float  # and after it
+    carried: bool = False  # `before` is a leaf's gradient from an earlier backward() pass
+
+    def to_json(self) -> dict:
+        return {"to": self.to, "local": self.local, "formula": self.formula,
+                "formula_named": self.formula_named, "amount": self.amount, "before": self.before,
+                "after": self.after, "carried_over": self.carried}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node processed by backward(): its gradient, final from now on, and what it sends."""
+
+    number: int  # 1, 2, ...
+    node: str
+    position: int  # #k in the topological order
+    op: str  # the op's symbol
+    grad: float  # the upstream gradient: d(root)/d(node), complete when the node is processed
+    sends: tuple[Send, ...]
+
+    @property
+    def skipped(self) -> bool:
+        """An upstream gradient of exactly zero sends nothing (backward() skips the node)."""
+        return self.grad == 0.0
+
+    def to_json(self) -> dict:
+        return {"step": self.number, "node": self.node, "op": self.op, "grad": self.grad,
+                "sends": [s.to_json() for s in self.sends]}
+
+
+@dataclass(repr=False)
+class BackwardTrace:
+    """The ledger of one backward() pass from root, in the engine's order, with its exact numbers."""
+
+    root: str
+    steps: list[Step]
+    earlier: dict[str, float]  # leaves that held a gradient from an earlier pass, and its value
+    final: dict[str, float]  # every node's grad after the pass, by name
+    nodes: list[Value] = field(repr=False, compare=False)  # topological order: nodes[k] is #k
+    names: list[str] = field(repr=False, compare=False)  # names[k] is the name of #k
+
+    def to_json(self, max_steps: int | None = None) -> dict:
+        """{"root", "steps": [...], "earlier_grads", "final"}; with max_steps, the first steps and
+        "steps_omitted" (how many were left out)."""
+        shown = self.steps if max_steps is None else self.steps[:max_steps]
+        data = {"root": self.root, "steps": [s.to_json() for s in shown],
+                "earlier_grads": self.earlier, "final": self.final}
+        if len(shown) < len(self.steps):
+            data["steps_omitted"] = len(self.steps) - len(shown)
+        return data
+
+    def format(self, max_steps: int | None = MAX_STEPS) -> str:
+        """The ledger as text; at most max_steps steps, then how many were left out."""
+        if self.nodes and self.nodes[-1].op is None:
+            before = self.earlier.get(self.root, 0.0)
+            return (f"backward() from {self.root}: a leaf, so no steps: d{self.root}/d{self.root} = 1 "
+                    f"is added to its grad, {_num(before)} + 1 = {_num(self.final[self.root])}")
+        lines = [f"backward() from {self.root}: {len(self.steps)} step{'s' if len(self.steps) != 1 else ''}"
+                 f", each node once, in reverse topological order; d{self.root}/d{self.root} = 1"]
+        if self.earlier:
+            lines.append("leaves holding a gradient from an earlier pass start from it (+= adds to it): "
+                         + ", ".join(f"{n} = {_num(g)}" for n, g in self.earlier.items()))
+        shown = self.steps if max_steps is None else self.steps[:max_steps]
+        for step in shown:
+            lines.append(f"step {step.number}: {step.node} ({step.op}), grad {_num(step.grad)}")
+            if step.skipped and step.sends:
+                lines.append("  its grad is 0: backward() sends nothing (every amount would be 0)")
+                continue
+            for s in step.sends:
+                note = " (from an earlier pass)" if s.carried else ""
+                lines.append(f"  -> {s.to}: local {s.formula_named or s.formula} = {_num(s.local)}; "
+                             f"amount {_num(s.local)} x {_signed(step.grad)} = {_num(s.amount)}; "
+                             f"{_grad_of(s.to)} {_num(s.before)}{note} + {_signed(s.amount)} "
+                             f"= {_num(s.after)}")
+        left = len(self.steps) - len(shown)
+        if left:
+            lines.append(f"... {left} more step{'s' if left != 1 else ''} not shown")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.format()
+
+    __repr__ = __str__  # in the REPL, the text the CLI prints
+
+    def _repr_html_(self) -> str:
+        """Jupyter: one table row per send, the += visible."""
+        e = html.escape
+        rows = []
+        for step in self.steps[:MAX_STEPS]:
+            head = (f"<td rowspan='{max(1, len(step.sends))}'>{step.number}</td>"
+                    f"<td rowspan='{max(1, len(step.sends))}'><b>{e(step.node)}</b> ({e(step.op)})<br>"
+                    f"grad {_num(step.grad)}</td>")
+            if not step.sends or step.skipped:
+                rows.append(f"<tr>{head}<td colspan='4'>sends nothing</td></tr>")
+                continue
+            for i, s in enumerate(step.sends):
+                rows.append(f"<tr>{head if i == 0 else ''}<td>{e(s.to)}</td>"
+                            f"<td><code>{e(s.formula_named or s.formula)}</code> = {_num(s.local)}</td>"
+                            f"<td>{_num(s.amount)}</td>"
+                            f"<td>{_num(s.before)} + {_num(s.amount)} = {_num(s.after)}</td></tr>")
+        more = (f"<p>... {len(self.steps) - MAX_STEPS} more steps not shown</p>"
+                if len(self.steps) > MAX_STEPS else "")
+        return (f"<p>backward() from <b>{e(self.root)}</b>: {len(self.steps)} steps</p>"
+                "<table><tr><th>step</th><th>node</th><th>to</th><th>local derivative</th>"
+                "<th>amount = local x grad</th><th>grad += amount</th></tr>"
+                + "".join(rows) + "</table>" + more)
+
+    def grads_after(self, k: int) -> list[float | None]:
+        """Each node's grad (by position) after k steps; None for an interior node not reached yet.
+
+        Step 0 is the moment backward() starts: the root holds 1, interior nodes nothing yet,
+        leaves their gradient from earlier passes (0 if none).
+        """
+        if not 0 <= k <= len(self.steps):
+            raise ValueError(f"step must be from 0 to {len(self.steps)}, got {k!r}")
+        grads: list[float | None] = [None] * len(self.nodes)
+        for position, node in enumerate(self.nodes):
+            if node.op is None:
+                grads[position] = self.earlier.get(self.names[position], 0.0)
+        grads[-1] = 1.0
+        for step in self.steps[:k]:
+            for s in step.sends:
+                grads[s.position] = s.after
+        return grads
+
+
+@dataclass(frozen=True)
+class Edge:
+    """An edge as the forward pass leaves it: its local derivative is known, no gradient yet."""
+
+    node: str  # the consumer
+    to: str  # its input
+    formula: str
+    formula_named: str
+    local: float
+
+
+def local_derivatives(root: Value) -> list[Edge]:
+    """Every edge of the graph with its local derivative, in topological order of the consumers."""
+    order, names = ledger_names(root)
+    position = {id(node): k for k, node in enumerate(order)}
+    found = []
+    for k, node in enumerate(order):
+        if node.op is None:
+            continue
+        n = len(node.inputs)
+        formulas = _formulas(node.op, n)
+        input_names = [names[position[id(p)]] for p in node.inputs]
+        for i, local in enumerate(node.local_grads):
+            found.append(Edge(names[k], input_names[i], formulas[i],
+                              _named_formula(formulas[i], node.op, n, input_names, names[k]), local))
+    return found
+
+
+def _same(a: float, b: float) -> bool:
+    """Bit for bit: equal with the same sign (0.0 and -0.0 differ), or both nan."""
+    if a != a:
+        return b != b
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+def trace_backward(root: Value) -> BackwardTrace:
+    """Run root.backward() and return its ledger: each node processed, each += it made.
+
+    The ledger is computed in the engine's own order (reverse topological, each node's inputs in
+    order) with the engine's own arithmetic, then backward() runs for real and every node's grad
+    is compared with the ledger's, bit for bit: the ledger is what backward() did.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"trace_backward: expected a Value, got {type(root).__name__}")
+    order, names = ledger_names(root)
+    position = {id(node): k for k, node in enumerate(order)}
+    # backward(): interior nodes start from 0 (this pass), leaves keep what they hold, root = 1.
+    grads = [0.0 if node.op is not None else node.grad for node in order]
+    earlier = {names[k]: g for k, g in enumerate(grads) if order[k].op is None and g != 0.0}
+    carried = {k for k, node in enumerate(order) if node.op is None and node.grad != 0.0}
+    steps: list[Step] = []
+    if root.op is None:
+        grads[-1] = grads[-1] + 1.0
+    else:
+        grads[-1] = 1.0
+        for k in range(len(order) - 1, -1, -1):
+            node = order[k]
+            if node.op is None:
+                continue
+            upstream = grads[k]
+            inputs, locals_ = node.inputs, node.local_grads
+            n = len(inputs)
+            formulas = _formulas(node.op, n)
+            input_names = [names[position[id(p)]] for p in inputs]
+            sends = []
+            for i, (parent, local) in enumerate(zip(inputs, locals_)):
+                j = position[id(parent)]
+                named = _named_formula(formulas[i], node.op, n, input_names, names[k])
+                if upstream == 0.0:  # backward() skips the node: nothing is added
+                    sends.append(Send(names[j], j, local, formulas[i], named, 0.0, grads[j], grads[j]))
+                    continue
+                amount = local * upstream
+                before = grads[j]
+                grads[j] = before + amount
+                sends.append(Send(names[j], j, local, formulas[i], named, amount, before, grads[j],
+                                  carried=j in carried))
+                carried.discard(j)
+            steps.append(Step(len(steps) + 1, names[k], k, node.op.symbol, upstream, tuple(sends)))
+    root.backward()
+    for k, node in enumerate(order):
+        if not _same(node.grad, grads[k]):
+            raise RuntimeError(f"the ledger disagrees with backward() at {names[k]}: {grads[k]!r} "
+                               f"against {node.grad!r} (the engine's order has changed)")
+    return BackwardTrace(names[-1], steps, earlier, {names[k]: g for k, g in enumerate(grads)},
+                         order, names)
