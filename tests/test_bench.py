@@ -113,7 +113,8 @@ def test_a_wrong_engine_is_caught(monkeypatch):
 def test_bench_quick_json_from_the_command_line(capsys, monkeypatch):
     monkeypatch.setattr(bench, "QUICK", bench.Sizes(mazur_steps=50, moons_steps=1, moons_repeats=1,
                                                     chain_long=20_000, chain_short=2_000,
-                                                    memory_nodes=2_000))
+                                                    memory_nodes=2_000, process_steps=20,
+                                                    process_configurations=(("sequential", True),)))
     monkeypatch.setattr(bench, "make_moons", lambda n, noise, seed: make_moons(10, noise, seed))
     status = main(["bench", "--quick", "--json", "--repeats", "2"])
     out, err = capsys.readouterr()
@@ -121,14 +122,22 @@ def test_bench_quick_json_from_the_command_line(capsys, monkeypatch):
     data = json.loads(out)
     assert set(data) == {"machine", "repeats", "quick", "workloads", "targets"}
     assert data["quick"] is True and data["repeats"] == 2
-    assert set(data["workloads"]) == {"mazur", "moons", "chain", "memory"}
-    ratios = {k: v for w in data["workloads"].values() for k, v in w["ratios"].items()}
+    assert set(data["workloads"]) == {"mazur", "moons", "chain", "memory", "processes"}
+    ratios = {k: v for key, w in data["workloads"].items() for k, v in w["ratios"].items()
+              if key != "processes"}  # 20 steps minus 1 is start-up noise: only finite
+    assert all(math.isfinite(v) for v in data["workloads"]["processes"]["ratios"].values())
     for key in ("closure_over_ours", "ours_over_floor", "long_over_short", "ours_over_closure"):
         assert key in ratios
     assert all(math.isfinite(v) and v > 0 for v in ratios.values())
     mazur_rows = {r["engine"]: r for r in data["workloads"]["mazur"]["rows"]}
     assert len(mazur_rows["micrograd_bp"]["runs"]) == 2
-    assert {t["name"].split(":")[0] for t in data["targets"]} == {"mazur", "moons", "chain", "memory"}
+    assert {t["name"].split(":")[0].split(" ")[0] for t in data["targets"]} == {
+        "mazur", "moons", "chain", "memory"}
+    processes = data["workloads"]["processes"]
+    assert [r["engine"] for r in processes["rows"]] == [
+        "mazur --steps 20 --order sequential --train-biases", "closure reference, the same training"]
+    assert "mazur --steps 20 --order sequential --train-biases: closure reference / ours, whole " \
+           "processes" in {t["name"] for t in data["targets"]}
 
 
 def test_bench_text_table(capsys, monkeypatch):
@@ -238,3 +247,14 @@ def slow_step(network: mazur.MazurNetwork, lr: float, order: str, train_biases: 
             param.data -= lr * param.grad
     assert [below[f"net_{n.name}"].grad for n in layers[0].neurons]  # the hidden deltas existed
 
+
+
+@pytest.mark.parametrize("order", mazur.ORDERS)
+@pytest.mark.parametrize("train_biases", [False, True])
+def test_the_closure_reference_trains_the_walkthroughs_network(order, train_biases):
+    ours = mazur.walkthrough(30, order=order, train_biases=train_biases).final_error
+    closure = bench.mazur_closure_training(30, order=order, train_biases=train_biases)
+    assert close(closure, ours, 1e-12, 1e-15)
+    other = "sequential" if order == "simultaneous" else "simultaneous"  # the options matter
+    assert bench.mazur_closure_training(30, order=other, train_biases=train_biases) != closure
+    assert bench.mazur_closure_training(30, order=order, train_biases=not train_biases) != closure

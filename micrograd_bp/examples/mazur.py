@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..engine import Value, topological_order
+from ..engine import Value, linear, topological_order
 from ..nn import MLP, descend, half_squared_error
 
 INPUTS = {"i1": 0.05, "i2": 0.10}
@@ -19,6 +19,8 @@ LEARNING_RATE = 0.5
 FORWARD_NAMES = ("net_h1", "out_h1", "net_h2", "out_h2", "net_o1", "out_o1",
                  "net_o2", "out_o2", "E_o1", "E_o2", "E_total")
 PARAMETER_NAMES = (*WEIGHTS, *BIASES)
+_TARGETS = tuple(TARGETS.values())
+_ERROR_LABELS = ("E_o1", "E_o2")
 
 Order = Literal["simultaneous", "sequential"]
 ORDERS = ("simultaneous", "sequential")
@@ -45,6 +47,9 @@ class MazurNetwork:
                                 [[p["w5"], p["w6"]], [p["w7"], p["w8"]]]],
                        biases=[p["b1"], p["b2"]], names=[["h1", "h2"], ["o1", "o2"]])
         self._trainable_cache: dict[tuple, list[Value]] = {}
+        # What a training step reads of each neuron, once: its weights, bias and node labels.
+        self._neurons = [[(n.weights, n.bias, f"net_{n.name}", f"out_{n.name}") for n in layer.neurons]
+                         for layer in self.mlp.layers]
 
     def inputs(self) -> list[Value]:
         return [Value(v, name) for name, v in INPUTS.items()]
@@ -58,16 +63,29 @@ class MazurNetwork:
         return {name: v.data for name, v in self.params.items()}
 
     def loss(self) -> tuple[Value, list[list[Value]]]:
-        """E_total, built as forward() builds it, and each layer's nets (net_h1, net_h2, ...), kept
-        as they are made: what a training step reads, without a walk of the graph."""
+        """E_total, and each layer's nets (net_h1, net_h2, ...) kept as they are made: what a
+        training step reads, without a walk of the graph."""
         activations: list[Value] = self.inputs()
         nets: list[list[Value]] = []
-        for layer in self.mlp.layers:
-            activations = layer(activations)
-            nets.append([out.edges[0] for out in activations])  # each out = sigmoid(net)
-        total = half_squared_error(activations, list(TARGETS.values()), labels=["E_o1", "E_o2"])
+        for k in range(len(self._neurons)):
+            activations, layer_nets = self._layer(k, activations)
+            nets.append(layer_nets)
+        total = half_squared_error(activations, _TARGETS, labels=_ERROR_LABELS)
         total.label = "E_total"
         return total, nets
+
+    def _layer(self, k: int, inputs: list[Value]) -> tuple[list[Value], list[Value]]:
+        """Layer k of the MLP on inputs, as its Neurons compute it (one linear node, net_NAME, then
+        the sigmoid, out_NAME; the same nodes and floats) with the labels made once: (outs, nets)."""
+        outs, nets = [], []
+        for weights, bias, net_label, out_label in self._neurons[k]:
+            net = linear(weights, inputs, bias)
+            net.label = net_label
+            out = net.sigmoid()
+            out.label = out_label
+            nets.append(net)
+            outs.append(out)
+        return outs, nets
 
     def step(self, lr: float = LEARNING_RATE, order: Order = "simultaneous",
              train_biases: bool = False) -> None:
@@ -119,11 +137,13 @@ class MazurNetwork:
         descend(self._trainable(train_biases, len(layers) - 1), lr)
         for k in range(len(layers) - 2, -1, -1):
             activations = self.inputs()
-            for layer in layers[: k + 1]:
-                activations = layer(activations)
-            below = [out.edges[0] for out in activations]  # layer k's nets
-            above = layers[k + 1].neurons
-            surrogate = sum((d * n.net(activations) for d, n in zip(deltas, above)), Value(0.0))
+            for j in range(k + 1):
+                activations, below = self._layer(j, activations)  # below: layer k's nets, at the end
+            surrogate = Value(0.0)
+            for d, (weights, bias, net_label, _) in zip(deltas, self._neurons[k + 1]):
+                net = linear(weights, activations, bias)
+                net.label = net_label
+                surrogate = surrogate + d * net
             self._zero_grad()
             surrogate.backward()
             deltas = [net.grad for net in below]
