@@ -17,6 +17,7 @@ Number = Union[int, float, numbers.Real]
 
 _ADD, _SUB, _MUL, _DIV, _NEG = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], OPS["neg"]
 _POW, _LINEAR = OPS["pow"], OPS["linear"]
+_POWERS: dict[Number, Op] = {}  # a finite int or float exponent -> its power_op
 
 
 _BIG = 2**1000  # ints below this in size convert to finite floats
@@ -102,9 +103,17 @@ class Value:
     def __rpow__(self, base: Number) -> Value: return _binary(_POW, _lift(base), self)
 
     def __pow__(self, exponent: Value | Number) -> Value:
+        cls = exponent.__class__
+        if cls is float or cls is int:  # x**2 in a loop: its op straight from a cache
+            op = _POWERS.get(exponent)
+            if op is not None:
+                return _unary(op, self)
         if isinstance(exponent, Value):
             return _binary(_POW, self, exponent)
-        return _unary(power_op(finite_float(exponent, "the exponent")), self)
+        op = power_op(finite_float(exponent, "the exponent"))
+        if (cls is float or cls is int) and len(_POWERS) < 256:
+            _POWERS[exponent] = op
+        return _unary(op, self)
 
     def exp(self) -> Value: return _unary(OPS["exp"], self)
     def log(self) -> Value: return _unary(OPS["log"], self)
