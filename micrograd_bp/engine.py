@@ -6,7 +6,7 @@ import math
 import numbers
 import operator
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NoReturn, Union
 
 from .ops import OPS, Op, power_op
@@ -17,7 +17,7 @@ Number = Union[int, float, numbers.Real]
 
 _ADD, _SUB, _MUL, _DIV, _NEG = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], OPS["neg"]
 _POW, _LINEAR = OPS["pow"], OPS["linear"]
-_POWERS: dict[Number, Op] = {}  # a finite int or float exponent -> its power_op
+_POWERS: dict[Number, Callable[[Value], Value]] = {}  # a finite int or float exponent -> its builder
 
 
 _BIG = 2**1000  # ints below this in size convert to finite floats
@@ -90,36 +90,37 @@ class Value:
             raise ValueError(f"{op.name} takes {op.arity} input{'s' * (op.arity != 1)}, got {len(inputs)}")
         return _apply(op, tuple(lift(x) for x in inputs))
 
-    # Python's operators, one line each: _unary and _binary are Value.apply for one and two inputs.
-    def __add__(self, other: Value | Number) -> Value: return _binary(_ADD, self, other)
-    def __radd__(self, other: Number) -> Value: return _binary(_ADD, _lift(other), self)
-    def __sub__(self, other: Value | Number) -> Value: return _binary(_SUB, self, other)
-    def __rsub__(self, other: Number) -> Value: return _binary(_SUB, _lift(other), self)
-    def __mul__(self, other: Value | Number) -> Value: return _binary(_MUL, self, other)
-    def __rmul__(self, other: Number) -> Value: return _binary(_MUL, _lift(other), self)
-    def __truediv__(self, other: Value | Number) -> Value: return _binary(_DIV, self, other)
-    def __rtruediv__(self, other: Number) -> Value: return _binary(_DIV, _lift(other), self)
-    def __neg__(self) -> Value: return _unary(_NEG, self)
-    def __rpow__(self, base: Number) -> Value: return _binary(_POW, _lift(base), self)
+    # Python's operators, one line each: _ADD_NODE ... are Value.apply's fast path for each op.
+    def __add__(self, other: Value | Number) -> Value: return _ADD_NODE(self, other)
+    def __radd__(self, other: Number) -> Value: return _ADD_NODE(_lift(other), self)
+    def __sub__(self, other: Value | Number) -> Value: return _SUB_NODE(self, other)
+    def __rsub__(self, other: Number) -> Value: return _SUB_NODE(_lift(other), self)
+    def __mul__(self, other: Value | Number) -> Value: return _MUL_NODE(self, other)
+    def __rmul__(self, other: Number) -> Value: return _MUL_NODE(_lift(other), self)
+    def __truediv__(self, other: Value | Number) -> Value: return _DIV_NODE(self, other)
+    def __rtruediv__(self, other: Number) -> Value: return _DIV_NODE(_lift(other), self)
+    def __neg__(self) -> Value: return _NEG_NODE(self)
+    def __rpow__(self, base: Number) -> Value: return _POW_NODE(_lift(base), self)
 
     def __pow__(self, exponent: Value | Number) -> Value:
         cls = exponent.__class__
-        if cls is float or cls is int:  # x**2 in a loop: its op straight from a cache
-            op = _POWERS.get(exponent)
-            if op is not None:
-                return _unary(op, self)
+        if cls is float or cls is int:  # x**2 in a loop: its builder straight from a cache
+            make = _POWERS.get(exponent)
+            if make is not None:
+                return make(self)
         if isinstance(exponent, Value):
-            return _binary(_POW, self, exponent)
-        op = power_op(finite_float(exponent, "the exponent"))
+            return _POW_NODE(self, exponent)
+        make = _builder(power_op(finite_float(exponent, "the exponent")), 1)
         if (cls is float or cls is int) and len(_POWERS) < 256:
-            _POWERS[exponent] = op
-        return _unary(op, self)
+            _POWERS[exponent] = make
+        return make(self)
 
-    def exp(self) -> Value: return _unary(OPS["exp"], self)
-    def log(self) -> Value: return _unary(OPS["log"], self)
-    def tanh(self) -> Value: return _unary(OPS["tanh"], self)
-    def sigmoid(self) -> Value: return _unary(OPS["sigmoid"], self)
-    def relu(self) -> Value: return _unary(OPS["relu"], self)
+    # exp, log, tanh, sigmoid, relu: the op of that name in OPS now (see _op_method, below the class)
+    exp: Callable[[Value], Value]
+    log: Callable[[Value], Value]
+    tanh: Callable[[Value], Value]
+    sigmoid: Callable[[Value], Value]
+    relu: Callable[[Value], Value]
 
     def named(self, label: str) -> Value:
         """Set the label and return self, so a node can be named where it is built."""
@@ -209,20 +210,29 @@ class Value:
 
 
 # ------------------------------------------------------------------------ building a node
+# A node is made in one place: _NODE, the five stores below, which _node runs for the generic path
+# and every generated builder inlines. Value() checks its input; these trust theirs.
 
+_NODE = """node = _new(Value)
+node.data = {data}
+node.grad = 0.0
+node.edges = {edges}
+node.op = {op}
+node.label = ''
+return node"""
 _new = object.__new__
 
 
-def _node(data: float, edges: tuple, op: Op | None) -> Value:
-    """The one place a node is made (Value() checks its input; this trusts it): data, grad 0.0,
-    its edges (inputs, then their local derivatives), its op, no label."""
-    node = _new(Value)
-    node.data = data
-    node.grad = 0.0
-    node.edges = edges
-    node.op = op
-    node.label = ""
-    return node
+def _generated(name: str, params: str, body: str, namespace: dict) -> Callable:
+    source = f"def {name}({params}):\n" + "".join(f"    {line}\n" for line in body.split("\n"))
+    exec(compile(source, f"<engine: {name}>", "exec"), namespace)  # noqa: S102
+    return namespace[name]
+
+
+_node: Callable[[float, tuple, Op | None], Value] = _generated(
+    "_node", "data, edges, op", _NODE.format(data="data", edges="edges", op="op"),
+    {"_new": _new, "Value": Value})
+_node.__doc__ = "A node: data, grad 0.0, edges (inputs, then their local derivatives), op, no label."
 
 
 def _apply(op: Op, inputs: tuple[Value, ...]) -> Value:
@@ -242,27 +252,40 @@ def _apply(op: Op, inputs: tuple[Value, ...]) -> Value:
 _data = operator.attrgetter("data")
 
 
-def _unary(op: Op, a: Value) -> Value:
-    """_apply for one input, without the list and the count check (the operators' fast path)."""
-    x = a.data
-    out = op.forward(x)
-    if out - out != 0.0:
-        _overflow(op, (x,))
-    (local_a,) = op.partials(x, out)
-    return _node(out, (a, local_a), op)
-
-
-def _binary(op: Op, a: Value, b: Value | Number) -> Value:
-    """_apply for two inputs; b may be a number, lifted to a constant leaf."""
-    if b.__class__ is not Value:
-        b = lift(b)
-    x = a.data
-    y = b.data
-    out = op.forward(x, y)
-    if out - out != 0.0:
-        _overflow(op, (x, y))
-    local_a, local_b = op.partials(x, y, out)
-    return _node(out, (a, b, local_a, local_b), op)
+def _builder(op: Op, n: int, tupled: bool = False) -> Callable[..., Value]:
+    """A function making a node of op from n Values (the operators' fast path; for two inputs the
+    second may be a number; tupled: from one tuple of n Values, as linear passes them). Speed: it is
+    generated from the op's replay template (ops.Replay, the float operations of its forward and
+    partials, bit for bit), so a node costs one call, not one each for the forward, the partials and
+    the node; anything the template cannot do as eager does (a redo condition, a Python error) goes
+    to _apply, which raises the op's own error or stores an infinite derivative. An op without a
+    template is built by _apply."""
+    replay = op.replay(op, n) if callable(op.replay) else op.replay
+    if replay is None:
+        if tupled:
+            return lambda inputs: _apply(op, inputs)
+        return (lambda a, b: _apply(op, (a, lift(b)))) if n == 2 else (lambda *inputs: _apply(op, inputs))
+    xs = [f"x{i}" for i in range(n)]
+    names = {"out": "out", "t": "t"}
+    inputs = [f"a{i}" for i in range(n)]
+    lines = [", ".join(inputs) + ", = inputs"] if tupled and n else []
+    if n == 2 and not tupled:
+        lines.append("if a1.__class__ is not Value: a1 = lift(a1)")
+    lines += [f"{x} = {a}.data" for x, a in zip(xs, inputs)]
+    given = "inputs" if tupled else "(" + "".join(f"{a}, " for a in inputs) + ")"
+    if replay.redo_if:
+        lines.append(f"if {replay.redo_if.format(*xs, **names)}: return _apply(op, {given})")
+    lines.append("try:")
+    lines += ["    " + line for line in replay.forward.format(*xs, **names).split("\n")]
+    lines += [f"    p{i} = {partial.format(*xs, **names)}" for i, partial in enumerate(replay.partials)]
+    lines += ["except (ArithmeticError, ValueError):", f"    return _apply(op, {given})",
+              "if out - out != 0.0: _overflow(op, (" + "".join(f"{x}, " for x in xs) + "))"]
+    edges = "(" + "".join(f"{a}, " for a in inputs) + "".join(f"p{i}, " for i in range(n)) + ")"
+    lines += _NODE.format(data="out", edges=edges, op="op").split("\n")
+    namespace = {"_new": _new, "Value": Value, "lift": lift, "_apply": _apply, "_overflow": _overflow,
+                 "op": op, "exp": math.exp, "log": math.log, "tanh": math.tanh}
+    return _generated(f"make_{op.name}", "inputs" if tupled else ", ".join(inputs), "\n".join(lines),
+                      namespace)
 
 
 def _overflow(op: Op, xs: Sequence[float]) -> NoReturn:
@@ -285,6 +308,31 @@ def lift(x: Value | Number) -> Value:
     return x if isinstance(x, Value) else _lift(x)
 
 
+_ADD_NODE, _SUB_NODE, _MUL_NODE, _DIV_NODE, _POW_NODE = (
+    _builder(op, 2) for op in (_ADD, _SUB, _MUL, _DIV, _POW))
+_NEG_NODE = _builder(_NEG, 1)
+
+
+def _op_method(name: str) -> Callable[[Value], Value]:
+    """Value.NAME(): a node of OPS[NAME], by the built-in record's generated builder while that
+    record is the one in OPS (a replaced record, say a test's deliberately wrong rule, is built by
+    calling its own forward and partials)."""
+    built_in = OPS[name]
+    make = _builder(built_in, 1)
+
+    def method(self: Value) -> Value:
+        op = OPS[name]
+        return make(self) if op is built_in else _apply(op, (self,))
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"{name}(self) as a new node."
+    return method
+
+
+for _name in ("exp", "log", "tanh", "sigmoid", "relu"):
+    setattr(Value, _name, _op_method(_name))
+_LINEAR_NODES: dict[int, Callable[[tuple], Value]] = {}  # one builder per number of inputs, to 65
+
+
 def linear(weights: Sequence[Value | Number], inputs: Sequence[Value | Number],
            bias: Value | Number | None = None) -> Value:
     """w1*x1 + w2*x2 + ... + b as one node, whose edges carry x_i, w_i and 1."""
@@ -299,7 +347,13 @@ def linear(weights: Sequence[Value | Number], inputs: Sequence[Value | Number],
         if a.__class__ is not Value:
             args = [lift(a) for a in args]
             break
-    return _apply(_LINEAR, tuple(args))
+    n = len(args)
+    make = _LINEAR_NODES.get(n)
+    if make is None:
+        if n > 65:  # a wide node: generated code would gain little and cost much to compile
+            return _apply(_LINEAR, tuple(args))
+        make = _LINEAR_NODES[n] = _builder(_LINEAR, n, tupled=True)
+    return make(tuple(args))
 
 
 # ------------------------------------------------------------------------ traversals

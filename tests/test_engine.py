@@ -641,3 +641,46 @@ def test_a_power_whose_derivative_overflows_builds_and_complains_only_when_used(
     with pytest.raises(OverflowError, match="overflow"):
         grad(Value(1e-103) ** Value(-2.0), [x])  # a Value exponent: the same partial, the same error
     assert (Value(2.0) ** Value(3.0)).local_grads[0] == 12.0
+
+
+# ------------------------------------------------------------------- the generated builders
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3), min_size=0, max_size=80))
+def test_linear_nodes_of_every_width_are_built_as_the_op_record_says(xs):
+    values = [Value(x) for x in xs]
+    weights, inputs = values[0:len(values) // 2 * 2:2], values[1:len(values) // 2 * 2:2]
+    bias = values[-1] if len(values) % 2 else None
+    node = linear(weights, inputs, bias)
+    args = [*(p for pair in zip(weights, inputs) for p in pair), *([bias] if bias is not None else [])]
+    data = [a.data for a in args]
+    out = OPS["linear"].forward(*data)
+    assert node.data == out and node.inputs == tuple(args)
+    assert node.local_grads == OPS["linear"].partials(*data, out)
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "tanh",
+                                  "sigmoid", "relu"])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_the_operators_build_what_the_op_record_computes_bit_for_bit(name, data):
+    op = OPS[name]
+    xs = [data.draw(st.floats(-50, 50, allow_nan=False)) for _ in range(op.arity)]
+    try:
+        out = op.forward(*xs)
+        expected = op.partials(*xs, out)
+        failure = None
+    except (ArithmeticError, ValueError) as error:
+        failure = type(error)
+    values = [Value(x) for x in xs]
+    operators = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+                 "div": lambda a, b: a / b, "pow": lambda a, b: a ** b, "neg": lambda a: -a}
+    build = operators.get(name) or getattr(Value, name)
+    if failure is not None or not math.isfinite(out):
+        with pytest.raises((ArithmeticError, ValueError)):
+            build(*values)
+        return
+    node = build(*values)
+    assert node.op is op and node.data == out and node.local_grads == expected
+    assert [math.copysign(1, g) for g in node.local_grads] == [math.copysign(1, g) for g in expected]
