@@ -110,10 +110,11 @@ class Value:
                 return make(self)
         if isinstance(exponent, Value):
             return _POW_NODE(self, exponent)
-        make = _builder(power_op(finite_float(exponent, "the exponent")), 1)
-        if (cls is float or cls is int) and len(_POWERS) < 256:
-            _POWERS[exponent] = make
-        return make(self)
+        op = power_op(finite_float(exponent, "the exponent"))
+        if (cls is float or cls is int) and len(_POWERS) < 256:  # generated once per exponent
+            make = _POWERS[exponent] = _builder(op, 1)
+            return make(self)
+        return _apply(op, (self,))
 
     # exp, log, tanh, sigmoid, relu: the op of that name in OPS now (see _op_method, below the class)
     exp: Callable[[Value], Value]
