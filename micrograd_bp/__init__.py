@@ -1,13 +1,16 @@
 """micrograd_bp: a scalar autograd engine for learning backpropagation by number."""
 
-from .check import check_partial, explain, gradcheck
 from .compiled import CompiledGraph, ShapeError, compile_graph
+from .diagnose import check_partial
 from .engine import Value, grad, linear, topological_order
 from .expr import ExprError, parse
+from .numeric import gradcheck, gradcheck_op
 from .ops import OPS, Op, functions, register_op
 from .page import Page, explore, explore_network
+from .paths import explain
+from .symbolic import to_sympy
 
 __all__ = ["OPS", "Op", "functions", "register_op", "Value", "grad", "linear", "topological_order",
-           "ExprError", "parse", "check_partial", "explain", "gradcheck",
+           "ExprError", "parse", "check_partial", "explain", "gradcheck", "gradcheck_op", "to_sympy",
            "compile_graph", "CompiledGraph", "ShapeError", "explore", "explore_network", "Page"]
 __version__ = "0.1.0"

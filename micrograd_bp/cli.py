@@ -12,8 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any, Callable, NoReturn
 
-from . import __version__
-from . import check as checking
+from . import __version__, diagnose, paths
 from . import expr as expressions
 from .engine import Value, topological_order
 from .examples import backward_lessons, mazur, one_weight
@@ -586,35 +585,66 @@ def add_check(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--claim", required=True, metavar="FORMULA", help="the claimed partial, e.g. '-2*x'")
     p.add_argument("--rtol", type=_tolerance, default=1e-6,
                    help="relative tolerance, below 1 (default 1e-6)")
+    p.add_argument("--symbolic", action="store_true",
+                   help="also compare the claim with the exact derivative for every input (needs SymPy)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run_check)
+
+
+def _symbolic() -> ModuleType:
+    """symbolic, with SymPy: without it, one line with the install command and exit status 2."""
+    from . import symbolic
+
+    try:
+        symbolic.sympy_module()
+    except symbolic.SymbolicUnavailable as error:
+        raise UsageError(str(error)) from None
+    return symbolic
 
 
 def run_check(args: argparse.Namespace) -> int:
     values = expressions.parse_bindings(args.bindings)
     _variable(args, expressions.parse(args.expression).evaluate(values))
-    result = checking.check_expression(args.expression, args.wrt, args.claim, values, rtol=args.rtol)
+    symbolic = _symbolic() if args.symbolic else None
+    result = diagnose.check_expression(args.expression, args.wrt, args.claim, values, rtol=args.rtol)
+    exact = symbolic.check_symbolic(args.expression, args.wrt, args.claim) if symbolic else None
     if args.json:
-        emit_json({"expression": args.expression, "claim_formula": args.claim, **result.to_json()})
+        emit_json({"expression": args.expression, "claim_formula": args.claim, **result.to_json(),
+                   **({"symbolic": exact.to_json()} if exact else {})})
     else:
         at = ", ".join(f"{k}={v:g}" for k, v in values.items())
         emit(format_check(result, f"f = {args.expression.strip()}  at {at}", args.claim))
-    return 0 if result.ok else 1
+        if exact:
+            emit(exact.message)
+    return 0 if result.ok and (exact is None or exact.identical) else 1
 
 
-def format_check(r: checking.ClaimCheck, title: str, claim_text: str) -> str:
-    lines = [title, f"{r.name}:",
-             f"  claim     {_num(r.claim):<16} ({claim_text.strip()})",
-             f"  autograd  {_num(r.autograd)}",
-             f"  numeric   {_num(r.numeric):<16} (central difference, h={r.h:g})"]
-    if r.ok:
-        lines.append(r.message)
+def add_diff(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("diff", help="the derivative as a formula (needs SymPy)",
+                       description="The derivative of EXPR with respect to NAME, simplified, written in "
+                                   "the expression language (grad and check read it back), or in LaTeX. "
+                                   "Needs SymPy: pip install 'micrograd_bp[symbolic]'.", allow_abbrev=False)
+    p.add_argument("expression", metavar="EXPR", help="e.g. 'sigmoid(w*x + b)'")
+    p.add_argument("--wrt", required=True, metavar="NAME", help="the variable")
+    p.add_argument("--latex", action="store_true", help="print the derivative in LaTeX")
+    p.add_argument("--json", action="store_true", help='print {"derivative": TEXT, "latex": TEXT}')
+    p.set_defaults(run=run_diff)
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    symbolic = _symbolic()
+    result = symbolic.diff(args.expression, args.wrt)
+    if args.json:
+        emit_json({"derivative": result.derivative, "latex": result.latex})
     else:
-        lines += [r.message, f"diagnosis: {r.diagnosis.message}"]
-        if not r.numeric_ok:
-            lines.append(f"note: the central difference {_num(r.numeric)} also disagrees with "
-                         "autograd: the function may not be smooth here")
-    return "\n".join(lines)
+        emit(result.latex if args.latex else result.derivative)
+    return 0
+
+
+def format_check(r: diagnose.ClaimCheck, title: str, claim_text: str) -> str:
+    if not r.claim_text:
+        r.claim_text = claim_text
+    return "\n".join(r.lines(title))
 
 
 def add_explain(sub: argparse._SubParsersAction) -> None:
@@ -624,50 +654,52 @@ def add_explain(sub: argparse._SubParsersAction) -> None:
                                    "the paths sum to the partial.", allow_abbrev=False)
     _add_expression(p)
     p.add_argument("--wrt", required=True, metavar="NAME", help="the variable")
-    p.add_argument("--max-paths", type=_positive_int, default=checking.MAX_PATHS,
-                   help=f"list at most this many paths (default {checking.MAX_PATHS})")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--max-paths", type=_positive_int, default=paths.MAX_PATHS,
+                   help=f"list at most this many paths (default {paths.MAX_PATHS})")
+    p.add_argument("--latex", action="store_true",
+                   help="print the chain rule in LaTeX: one line per path (partials = formulas = "
+                        "numbers = product), then the partial as the sum of the paths")
+    p.add_argument("--json", action="store_true", help="print one JSON object (each path with its latex)")
     p.set_defaults(run=run_explain)
 
 
 def run_explain(args: argparse.Namespace) -> int:
     evaluation = _evaluate(args)
-    ex = checking.explain(evaluation.output, _variable(args, evaluation), max_paths=args.max_paths)
-    if args.json:
-        emit_json(ex)
+    ex = paths.explain(evaluation.output, _variable(args, evaluation), max_paths=args.max_paths)
+    if args.latex and not args.json:
+        for path in ex.paths:
+            emit(path.latex())
+        emit(ex.latex())
     else:
-        emit(format_explain(ex))
+        _print_explain(ex, args.json)
     return 0
 
 
-def format_explain(ex: checking.Explanation) -> str:
-    if ex.n_paths == 0:
-        return f"{ex.output} does not depend on {ex.wrt}: no path joins them, {ex.name} = 0"
-    lines = [f"{ex.name} by the chain rule: {ex.n_paths} path{'s' if ex.n_paths != 1 else ''} "
-             f"from {ex.output} down to {ex.wrt}"]
-    for i, path in enumerate(ex.paths, 1):
-        lines.append(f"path {i}" + (f", through {path.through}" if path.through else "")
-                     + (f" ({path.note})" if path.note else "") + ":")
-        if path.factors:
-            lines += ["  " + " * ".join(f.name for f in path.factors),
-                      "  = " + " * ".join(_num(f.value) for f in path.factors),
-                      f"  = {_num(path.product)}"]
-        else:
-            lines.append(f"  {ex.name} = 1")
-    if ex.omitted:
-        lines.append(f"... and {ex.omitted} more paths, not listed (--max-paths), contributing "
-                     f"{_num(ex.omitted_sum)}")
-        lines.append(f"sum of all {ex.n_paths} paths = {_num(ex.partial)} = {ex.name} by autograd")
-    else:
-        lines.append(f"sum of the paths = {_num(ex.listed_sum)}; {ex.name} by autograd = "
-                     f"{_num(ex.partial)}")
-    return "\n".join(lines)
+def format_explain(ex: paths.Explanation) -> str:
+    return str(ex)
+
+
+def _print_explain(ex: paths.Explanation, as_json: bool) -> None:
+    """Line by line (text) or path by path (JSON): memory stays proportional to what is printed."""
+    if not as_json:
+        for line in ex.lines():
+            emit(line)
+        return
+    try:
+        head = json.dumps(ex.to_json_head(), indent=2, allow_nan=False)
+        emit(head[:-2] + ',\n  "paths": [' + ("" if ex.paths else "]\n}"))
+        for i, path in enumerate(ex.paths):
+            block = json.dumps(path.to_json(), indent=2, allow_nan=False).replace("\n", "\n    ")
+            emit("    " + block + ("," if i + 1 < len(ex.paths) else "\n  ]\n}"))
+    except ValueError:
+        raise UsageError("the result holds a number that is not finite (nan or inf), which JSON "
+                         "cannot represent") from None
 
 
 def run_mazur_verify(args: argparse.Namespace) -> int:
     """mazur --explain NAME and/or --check NAME=FORMULA."""
-    ex = checking.mazur_explain(args.explain) if args.explain is not None else None
-    result = checking.mazur_check(args.check, rtol=args.rtol) if args.check is not None else None
+    ex = mazur.mazur_explain(args.explain) if args.explain is not None else None
+    result = mazur.mazur_check(args.check, rtol=args.rtol) if args.check is not None else None
     if args.json:
         emit_json({**({"explain": ex.to_json()} if ex else {}),
                    **({"check": {"claim_formula": args.check, **result.to_json()}} if result else {})})
@@ -756,7 +788,8 @@ def format_bench(report: BenchReport) -> str:
 # ----------------------------------------------------------------------------------------- main
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mazur, add_one_weight, add_grad,
-                                                                 add_check, add_explain, add_trace,
+                                                                 add_check, add_explain, add_diff,
+                                                                 add_trace,
                                                                  add_bench]
 
 

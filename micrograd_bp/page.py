@@ -15,10 +15,10 @@ from string import Template
 from types import ModuleType
 
 from . import expr, ops
-from .check import MAX_PATHS
 from .engine import Value, topological_order
 from .nn import MLP
 from .ops import OPS, Op
+from .paths import MAX_PATHS
 from .trace import ledger_names
 
 LEAF_LIMIT = 2000  # leaves listed in the page's editor; the others are set by window.micrograd.setLeaf

@@ -8,12 +8,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-try:  # issue 11's split moves node_names from check.py to paths.py
-    from .paths import node_names as expression_names
-except ImportError:  # pragma: no cover - before the split lands
-    from .check import node_names as expression_names
 from .engine import Value, topological_order
 from .ops import Op, substitute
+from .paths import node_names as expression_names
 
 MAX_STEPS = 200  # steps that str() and the CLI print before saying how many were left out
 

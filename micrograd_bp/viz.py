@@ -16,6 +16,7 @@ import graphviz
 from .engine import Value
 from .engine import grad as engine_grad
 from .nn import MLP
+from .paths import highlight_paths
 from .trace import BackwardTrace, is_numbered, ledger_names
 
 RANKDIRS = ("LR", "TB", "RL", "BT")
@@ -34,8 +35,9 @@ NOT_COMPUTED = "grad: not computed (call backward())"
 FONT = "Helvetica"
 MAX_NODES = 500  # draw()'s default node limit; an animation refuses graphs above it
 LARGE_GRAPH = 40  # above this many Values drawn, the layout trades polish for speed
+MAX_FAN_OUT = 8  # in a large graph, a leaf used more often, over more levels, is drawn at each use
 ANIMATION_DPI = 64  # the GIF's resolution: readable, and a few hundred KB for the Mazur graph
-RENDER_TIMEOUT = 60.0  # seconds dot may take before write_graph gives up with a clear error
+RENDER_TIMEOUT = 30.0  # seconds dot may take before write_graph gives up with a clear error
 # The ledger's frames: a node's state, and the edges of the step being shown.
 STATE_STYLES = {"final": {"style": "filled", "fillcolor": "#c7e9c0"},
                 "partial": {"style": "filled", "fillcolor": "#fff3b0"},
@@ -48,10 +50,12 @@ FRAME_LEGEND = ["green: grad final (every += to it has happened)", "yellow: a pa
 class GraphvizMissing(RuntimeError):
     """The Graphviz `dot` program is not installed; the DOT source was written to `dot_path`."""
 
-    def __init__(self, path: Path, dot_path: Path) -> None:
-        self.path, self.dot_path = path, dot_path
+    def __init__(self, path: Path, dot_path: Path, written: bool = True) -> None:
+        self.path, self.dot_path = path, dot_path if written else None
+        where = (f"the DOT source was written to {dot_path}" if written else
+                 f"the DOT source was not written: {dot_path} exists already and was kept")
         super().__init__(f"cannot render {path}: the Graphviz 'dot' program was not found; "
-                         f"{INSTALL_HINT}; the DOT source was written to {dot_path}")
+                         f"{INSTALL_HINT}; {where}")
 
 
 class RenderError(RuntimeError):
@@ -237,7 +241,7 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
     graph = _new_graph(rankdir, title)
     large = len(kept) > LARGE_GRAPH
     if large:  # dot's layout is superlinear in long edges: bounded effort, straight edges
-        graph.attr(nslimit="1", nslimit1="1", splines="line")
+        graph.attr(nslimit="1", nslimit1="1", splines="line", concentrate="true")
     num = (lambda x: _number(x, decimals))  # noqa: E731
 
     # The gradient each drawn edge carries back: input -> op is local * grad of the consumer,
@@ -254,6 +258,31 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
                 edges.append((f"v{position[id(parent)]}", f"o{i}", local, local * grad, note))
         edges.append((f"o{i}", f"v{i}", None, grad, ""))
     flow = _Flow((f for *_, f, _ in edges), computed=flows is not None and flows[-1] != 0)
+    # In a large graph, a leaf used by many ops far apart (x in x*x*...*x) is drawn again beside
+    # each use: one box with hundreds of edges across the picture is what makes dot take minutes.
+    # (A network's inputs, used by every neuron of the first layer side by side, stay one box.)
+    uses: dict[str, int] = {}
+    for tail, *_ in edges:
+        uses[tail] = uses.get(tail, 0) + 1
+    copied: set[str] = set()
+    if large and any(count > MAX_FAN_OUT for count in uses.values()):
+        depth = [0] * len(order)
+        for k, node in enumerate(order):
+            depth[k] = 1 + max((depth[position[id(p)]] for p in node.inputs), default=-1)
+        consumers: dict[str, list[int]] = {}
+        for tail, head, *_ in edges:
+            if head.startswith("o"):
+                consumers.setdefault(tail, []).append(depth[int(head[1:])])
+        copied = {tail for tail, count in uses.items() if count > MAX_FAN_OUT
+                  and order[int(tail[1:])].op is None
+                  and max(consumers[tail]) - min(consumers[tail]) > MAX_FAN_OUT}
+    if copied:
+        seen: dict[str, int] = {}
+        for k, (tail, head, local, carried, note) in enumerate(edges):
+            if tail in copied:
+                seen[tail] = seen.get(tail, 0) + 1
+                if seen[tail] > 1:
+                    edges[k] = (f"{tail}u{seen[tail]}", head, local, carried, note)
 
     flip = rankdir in ("TB", "BT")  # records lay their fields across the rank direction
     for node in kept:
@@ -265,6 +294,14 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
         text = "|".join(fields)
         graph.node(f"v{i}", label=_label("{" + text + "}" if flip else text), shape="record",
                    **(node_style(i) if node_style else {}))
+        if f"v{i}" in copied:  # the same box again for each further use, dashed
+            for use in range(2, uses[f"v{i}"] + 1):
+                again = "|".join([fields[0] if shown else f"#{i}", f"use {use} of {uses[f'v{i}']}",
+                                  *fields[1 if shown else 0:]])
+                attrs = dict(node_style(i)) if node_style else {}
+                attrs["style"] = ",".join(filter(None, [attrs.get("style"), "dashed"]))
+                graph.node(f"v{i}u{use}", label=_label("{" + again + "}" if flip else again),
+                           shape="record", **attrs)
         if node.op is not None:
             graph.node(f"o{i}", label=_label(_escape(node.op.symbol)), shape="ellipse",
                        fontsize="10", margin="0.05",
@@ -285,6 +322,9 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
 
     lines = ["edge label: local derivative d(out)/d(in)"] if edge_labels else []
     lines += legend
+    if copied:
+        lines.append(f"dashed box: a leaf used by more than {MAX_FAN_OUT} ops far apart, drawn again "
+                     "at each use")
     flow.legend(graph, lines, decimals, ["edge width and colour: the gradient sent back along it,",
                                          "|local derivative x grad of the consumer|"],
                 otherwise=plain_note)
@@ -297,25 +337,28 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
 
 
 def draw(root: Value, *, rankdir: str = "LR", decimals: int = 4, edge_labels: bool = True,
-         max_nodes: int = MAX_NODES) -> graphviz.Digraph:
+         max_nodes: int = MAX_NODES, paths_to: Value | None = None) -> graphviz.Digraph:
     """The computation graph ending at root: one record per Value (label, data, grad), one node per op.
 
     Edges go input -> op -> value. With edge_labels, each input's edge carries the local
     derivative d(out)/d(in). Edge width and colour show the gradient flowing back along each
     edge, |local derivative x grad of the consumer|. Node ids follow the topological order, so
     the same graph always gives the same DOT source; a node without a label of its own whose
-    name in the ledger and explain is a position (`[mul #12]`, `w1 #3`) shows that name. Above
+    name in the ledger and explain is a position (`#12`, `w1 #3`) shows that name. Above
     max_nodes Values, the nodes nearest the root are drawn, and a note says how many were left
     out. The title says when the grads shown are not the root's partials (several backward()
-    passes, or one from another output). In Jupyter the returned graph displays itself.
+    passes, or one from another output). With paths_to, every chain-rule path from root down to
+    that node is highlighted, each path's factors and product in a note (paths.highlight_paths).
+    In Jupyter the returned graph displays itself.
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw: expected a Value, got {type(root).__name__}")
     _check_options(rankdir, decimals)
     _check_max_nodes(max_nodes)
     order, names = ledger_names(root)
-    return _draw_grads(order, names, [node.grad for node in order], rankdir=rankdir,
-                       decimals=decimals, edge_labels=edge_labels, max_nodes=max_nodes)
+    graph = _draw_grads(order, names, [node.grad for node in order], rankdir=rankdir,
+                        decimals=decimals, edge_labels=edge_labels, max_nodes=max_nodes)
+    return graph if paths_to is None else highlight_paths(graph, root, paths_to)
 
 
 def _draw_grads(order: list[Value], names: list[str], grads: list[float], **options) -> graphviz.Digraph:
@@ -526,13 +569,19 @@ def output_format(path: str | Path) -> str:
                      f"{suffix or '(none)'!r}: use one of {known}")
 
 
-def write_graph(graph: graphviz.Digraph, path: str | Path) -> Path:
-    """Write graph to path, in the format its suffix names; returns the path written.
+def write_graph(graph: graphviz.Digraph | Value, path: str | Path) -> Path:
+    """Write graph (a drawing, or a Value: its draw()) to path, in the format its suffix names;
+    returns the path written.
 
     .dot (or .gv) writes the DOT source and needs no Graphviz binary. .svg, .png and .pdf are
-    rendered by dot; if dot is missing, the source is written beside the file (same name, .dot)
-    and GraphvizMissing is raised, saying how to install Graphviz.
+    rendered by dot; if dot is missing, the source is written beside the file (same name, .dot,
+    never over an existing file) and GraphvizMissing is raised, saying how to install Graphviz.
     """
+    if isinstance(graph, Value):
+        graph = draw(graph)
+    elif not isinstance(graph, graphviz.Digraph):
+        raise TypeError(f"write_graph: expected a drawing (draw(), draw_network()) or a Value, got "
+                        f"{type(graph).__name__}")
     path = Path(path)
     fmt = output_format(path)
     if fmt == "dot":
@@ -567,6 +616,8 @@ def _render(graph: graphviz.Digraph, fmt: str, path: Path) -> bytes:
 def _source_beside(graph: graphviz.Digraph, path: Path) -> GraphvizMissing:
     """Save the DOT source next to the file that could not be rendered; the error to raise."""
     dot_path = path.with_suffix(".dot")
+    if dot_path.exists():
+        return GraphvizMissing(path, dot_path, written=False)
     dot_path.write_text(graph.source, encoding="utf-8")
     return GraphvizMissing(path, dot_path)
 

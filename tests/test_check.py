@@ -11,18 +11,11 @@ from hypothesis import strategies as st
 from oracles import VARIABLES, build, central_difference, close, trees
 
 from micrograd_bp import Value, grad, ops
-from micrograd_bp.check import (
-    agree,
-    check_expression,
-    check_partial,
-    explain,
-    gradcheck,
-    mazur_check,
-    mazur_explain,
-    mazur_nodes,
-    replay,
-)
+from micrograd_bp.diagnose import check_expression, check_partial
+from micrograd_bp.examples.mazur import mazur_check, mazur_explain, mazur_nodes
 from micrograd_bp.expr import ExprError, parse
+from micrograd_bp.numeric import agree, gradcheck, replay
+from micrograd_bp.paths import explain
 
 # The tutorial's numbers (shared/reference/mazur-2-2-2.md), compared to within 1e-8.
 REF = {"dE_total/dout_o1": 0.74136507, "dout_o1/dnet_o1": 0.186815602, "out_h1": 0.593269992,
@@ -237,7 +230,7 @@ def test_check_expression_uses_the_claim_formula_and_a_rebuilt_difference():
     assert check_expression("-x**2", "x", "2*x", {"x": 3.0}).diagnosis.kind == "sign"
     with pytest.raises(ExprError, match="'y', which is not given"):
         check_expression("x", "x", "y", {"x": 1.0})
-    with pytest.raises(ExprError, match="--wrt 'z' is not one of the variables"):
+    with pytest.raises(ExprError, match="the variable .z. is not one of the variables given"):
         check_expression("x", "z", "1", {"x": 1.0})
 
 
@@ -258,9 +251,14 @@ def test_a_partial_of_another_variable_and_a_variable_not_used():
 
 
 def test_a_kink_is_right_by_autograd_and_flagged_by_the_difference():
-    result = check_expression("relu(x)", "x", "0", {"x": 0.0})
+    result = check_expression("relu(x)", "x", "0", {"x": 0.0}, points=0)  # at its point only
     assert result.ok and not result.numeric_ok and close(result.numeric, 0.5, 1e-9)
     assert "not be smooth" in result.message
+    # "0" is relu's slope at 0 and below, not above: the points around 0 find it
+    around = check_expression("relu(x)", "x", "0", {"x": 0.0})
+    assert not around.ok and around.at_point_ok
+    c = around.counterexample
+    assert c.point["x"] > 0 and c.claim == 0.0 and c.partial == 1.0  # relu'(x) = 1 for x > 0
 
 
 def test_a_claim_that_matches_only_the_difference_points_at_the_engine(monkeypatch):
@@ -283,9 +281,10 @@ def test_check_partial_on_a_graph_replays_its_forward_pass():
     assert not result.ok and result.numeric_ok
 
 
-def test_agree_is_relative_with_an_absolute_floor():
+def test_agree_is_relative_with_an_absolute_floor_only_when_given():
     assert agree(1.0, 1.0 + 1e-7) and not agree(1.0, 1.0 + 1e-5)
-    assert agree(0.0, 1e-13) and not agree(0.0, 1e-9)
+    assert not agree(0.0, 1e-13) and agree(0.0, 1e-13, atol=1e-12) and not agree(0.0, 1e-9, atol=1e-12)
+    assert not agree(math.inf, math.inf) and not agree(math.nan, math.nan)
     assert not agree(1.0, 1.0 + 1e-7, rtol=1e-8)
 
 

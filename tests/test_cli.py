@@ -337,9 +337,9 @@ def test_mazur_says_it_diverged_when_the_error_grew():
     assert "The error grew from 0.298371109 to 0.490100000: training diverged" in out
 
 
-# check.py is split by the tutor branch, which drops its one "--wrt" message (the CLI now checks
-# --wrt itself, see test_the_wrt_message_is_the_command_lines); once merged this set is empty.
-CLI_SPEAK_NOT_YET_REMOVED = {"check.py"}
+# check.py was split by the tutor branch, which dropped its one "--wrt" message (the CLI checks
+# --wrt itself, see test_the_wrt_message_is_the_command_lines).
+CLI_SPEAK_NOT_YET_REMOVED: set[str] = set()
 
 
 def test_library_errors_do_not_speak_the_command_line():

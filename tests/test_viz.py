@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -519,6 +520,24 @@ def test_missing_dot_keeps_the_source_and_says_how_to_install(tmp_path, monkeypa
     assert not (tmp_path / "e.svg").exists()
 
 
+def test_missing_dot_never_overwrites_an_existing_dot_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    (tmp_path / "e.dot").write_text("mine")
+    e = small()
+    e.backward()
+    with pytest.raises(GraphvizMissing, match="e.dot exists already and was kept"):
+        write_graph(draw(e), tmp_path / "e.svg")
+    assert (tmp_path / "e.dot").read_text() == "mine"
+
+
+def test_write_graph_takes_a_value_and_refuses_anything_else(tmp_path):
+    e = small()
+    e.backward()
+    assert write_graph(e, tmp_path / "e.dot").read_text() == SMALL_AFTER
+    with pytest.raises(TypeError, match="expected a drawing .* or a Value, got float"):
+        write_graph(3.0, tmp_path / "x.dot")
+
+
 def test_jupyter_displays_the_graph_inline():
     e = small()
     e.backward()
@@ -599,7 +618,7 @@ def test_cli_without_dot_on_path(tmp_path):
 
 
 def test_the_package_and_the_cli_do_not_import_graphviz():
-    code = ("import sys, micrograd_bp, micrograd_bp.cli, micrograd_bp.nn, micrograd_bp.check\n"
+    code = ("import sys, micrograd_bp, micrograd_bp.cli, micrograd_bp.nn, micrograd_bp.diagnose\n"
             "print('graphviz' in sys.modules, 'micrograd_bp.viz' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
@@ -716,10 +735,19 @@ def test_a_long_product_of_one_leaf_renders_in_seconds(tmp_path, monkeypatch):
 
     x = Value(1.0001, "x")
     y = x
-    for _ in range(69):  # 70 factors: over a minute of dot before the layout settings
+    for _ in range(99):  # 100 factors: over five minutes of dot with one box for x
         y = y * x
     y.backward()
-    monkeypatch.setattr(viz, "RENDER_TIMEOUT", 30.0)
+    source = draw(y).source
+    # x is drawn once per use: the first box v0, then v0u2 .. v0u100, each with x's numbers
+    labels = node_labels(source)
+    assert labels["v0u2"] == "x|use 2 of 100|data 1.0001|grad 100.9949"
+    assert "v0u100" in labels and "v0u101" not in labels
+    tails = [tail for tail, head, _ in edges(source) if re.fullmatch(r"v0(u\d+)?", tail)]
+    assert len(tails) == len(set(tails)) == 100  # one edge from each box
+    # d(x**100)/dx = 100 x**99 = 100 e^(99 ln 1.0001) = 100.99487... at 1.0001
+    assert abs(x.grad - 100 * math.exp(99 * math.log(1.0001))) < 1e-9
+    monkeypatch.setattr(viz, "RENDER_TIMEOUT", 20.0)
     assert write_graph(draw(y), tmp_path / "chain.svg").stat().st_size > 0
 
 
@@ -740,3 +768,28 @@ def test_a_pass_from_another_output_is_not_called_partials():
     z.backward()  # y.grad is dz/dy = 1, but x.grad is dz/dx = 2x + 1 = 7, not dy/dx = 6
     source = draw(y).source
     assert "grad on each node" not in source and "not dy/d(node)" in source
+
+
+def test_frames_of_a_long_product_draw_the_leaf_at_each_use():
+    from micrograd_bp.trace import trace_backward
+    from micrograd_bp.viz import draw_step
+
+    x = Value(1.5, "x")
+    y = x
+    for _ in range(49):
+        y = y * x
+    ledger = trace_backward(y)
+    source = draw_step(ledger, 3).source
+    labels = node_labels(source)
+    assert labels["v0u50"].startswith("x|use 50 of 50|data 1.5000|grad")
+    assert "style=\"filled,dashed\"" in source or "style=dashed" in source
+
+
+def test_a_networks_inputs_used_side_by_side_stay_one_box():
+    net = MLP(2, [16, 16, 1])
+    out = net([Value(0.5, "x1"), Value(-0.3, "x2")])
+    out = out[0] if isinstance(out, list) else out
+    loss = ((out - 1.0) ** 2).named("L")
+    loss.backward()
+    source = draw(loss).source  # x1 feeds 16 neurons, all on one level: no copies
+    assert re.search(r"\bv\d+u\d+ \[", source) is None and "dashed box" not in source

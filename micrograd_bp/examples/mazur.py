@@ -6,8 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..diagnose import ATOL, POINTS, RTOL, ClaimCheck, Instance, check_partial
 from ..engine import Value, linear, topological_order
+from ..expr import ExprError, parse
 from ..nn import MLP, descend, half_squared_error
+from ..paths import Explanation, explain
 
 INPUTS = {"i1": 0.05, "i2": 0.10}
 TARGETS = {"o1": 0.01, "o2": 0.99}
@@ -356,3 +359,90 @@ def name_targets(nodes: Mapping[str, Value]) -> None:
             inputs = node.inputs
             if len(inputs) == 2 and inputs[1] is out and inputs[0].op is None and not inputs[0].label:
                 inputs[0].label = f"target_{key}"
+
+
+# ------------------------------------------------------------------- the checker on this network
+# (explain and check_partial over the tutorial's names; the CLI's mazur --explain and --check)
+
+def mazur_nodes(network: MazurNetwork | None = None) -> dict[str, Value]:
+    """A network's named nodes (a fresh one's by default) in the tutorial's order: i1, i2, w1, ...,
+    E_total."""
+    nodes = (network or MazurNetwork()).forward()
+    name_targets(nodes)  # so that formulas read (target_o1 - out_o1), as the tutorial writes them
+    nodes.update({f"target_{key}": _target_leaf(nodes, key) for key in TARGETS})
+    order = [*INPUTS, *PARAMETER_NAMES, *FORWARD_NAMES]
+    return {name: nodes[name] for name in sorted(nodes, key=lambda n: order.index(n) if n in order
+                                                  else len(order))}
+
+
+def _target_leaf(nodes: dict[str, Value], key: str) -> Value:
+    label = f"target_{key}"
+    return next(n for n in topological_order(nodes[f"E_{key}"]) if n.label == label)
+
+
+def mazur_waypoints(nodes: dict[str, Value]) -> list[Value]:
+    """The tutorial's waypoints: the named nodes except E_o1 and E_o2 (and the targets, which
+    are leaves), so that w1's paths read
+    dE_total/dout_o1 * dout_o1/dnet_o1 * dnet_o1/dout_h1 * dout_h1/dnet_h1 * dnet_h1/dw1."""
+    return [node for name, node in nodes.items() if name not in ("E_o1", "E_o2") and node.op is not None
+            or name in INPUTS or name in PARAMETER_NAMES]
+
+
+def mazur_explain(name: str, max_paths: int = 20) -> Explanation:
+    """dE_total/d(name) on the Mazur network, written over the tutorial's names."""
+    nodes = mazur_nodes()
+    if name not in nodes or name == "E_total":
+        raise ValueError(f"unknown Mazur node {name!r}: choose one of "
+                         f"{', '.join(n for n in nodes if n != 'E_total')}")
+    return explain(nodes["E_total"], nodes[name], waypoints=mazur_waypoints(nodes), max_paths=max_paths)
+
+
+def mazur_variables(nodes: dict[str, Value]) -> dict[str, float]:
+    """What a claim about the Mazur network may use: its named nodes' forward values and the
+    targets target_o1, target_o2."""
+    values = {name: node.data for name, node in nodes.items()}
+    values.update({f"target_{k}": v for k, v in TARGETS.items()})
+    return values
+
+
+def _network_at(point: dict[str, float]) -> MazurNetwork:
+    return MazurNetwork(weights={k: v for k, v in point.items() if k in WEIGHTS},
+                        biases={k: v for k, v in point.items() if k in BIASES})
+
+
+def mazur_check(assignment: str, rtol: float = RTOL, atol: float = ATOL, points: int = POINTS) -> ClaimCheck:
+    """Check "w5=FORMULA": FORMULA, over the network's named nodes, against dE_total/dw5 with the
+    tutorial's weights, and with the weights and biases moved around them (`points` seeded
+    points); the central difference shifts w5 in a fresh MazurNetwork."""
+    if "=" not in assignment:
+        raise ValueError(f"expected PARAMETER=FORMULA, got {assignment!r} (no '=')")
+    name, _, formula = assignment.partition("=")
+    name = name.strip()
+    if name not in PARAMETER_NAMES:
+        raise ValueError(f"{name!r} is not a parameter of the network: choose one of "
+                         f"{', '.join(PARAMETER_NAMES)}")
+    nodes = mazur_nodes()
+    variables = mazur_variables(nodes)
+    claimed = parse(formula)
+    unknown = [v for v in claimed.variables if v not in variables]
+    if unknown:
+        raise ExprError(f"the claim uses {unknown[0]!r}, which is not a name of the network "
+                        f"(the names are {', '.join(variables)})")
+    claim_value = claimed.value({v: variables[v] for v in claimed.variables})
+
+    def shifted(x: float) -> float:
+        return _network_at({name: x}).forward()["E_total"].data
+
+    def at(point: dict[str, float]) -> Instance:
+        there = mazur_nodes(_network_at(point))
+        values = mazur_variables(there)
+        claim_there = claimed.value({v: values[v] for v in claimed.variables})
+        return Instance(there["E_total"], there[name], claim_there)
+
+    params = {n: nodes[n] for n in PARAMETER_NAMES}
+    result = check_partial(nodes["E_total"], nodes[name], claim_value, rtol=rtol, atol=atol, numeric=shifted,
+                           waypoints=mazur_waypoints(nodes), others=params, at=at,
+                           given={n: nodes[n].data for n in PARAMETER_NAMES}, points=points)
+    result.claim_text = formula
+    result.point = {}  # the tutorial's weights: too many to list
+    return result

@@ -1,0 +1,115 @@
+"""LaTeX of names, formulas and partials, written from the op records (mathtext-safe)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from . import ops
+from .expr import ExprError, parse
+
+ATOM = 5
+_HASH = "zHASHz"  # #k in a node's name is read as this word followed by k (a placeholder)
+_NUMBER = re.compile(r"^(-?)(\d+(?:\.\d*)?)(?:e([+-]?\d+))?$")
+_TRAILING_DIGITS = re.compile(r"^([A-Za-z]+)(\d+)$")
+_SPECIAL = str.maketrans({"_": r"\_", "#": r"\#", "{": r"\{", "}": r"\}", "$": r"\$", "%": r"\%",
+                          "&": r"\&", "^": r"\^{}", "~": r"\~{}", "\\": r"\backslash "})
+
+
+def escape(text: str) -> str:
+    """Plain text for \\mathrm{...}: LaTeX's special characters escaped."""
+    return text.translate(_SPECIAL)
+
+
+@lru_cache(maxsize=65536)
+def name(text: str) -> str:
+    """A variable's or node's name in LaTeX: w1 as w_{1}, E_total as E_{total} (multi-letter words
+    upright), #k as \\#k, a sub-expression as its formula."""
+    if text.startswith(_HASH):
+        return r"\#" + text[len(_HASH):]
+    if text.isidentifier() and text.isascii():
+        base, underscore, sub = text.partition("_")
+        if not underscore:
+            m = _TRAILING_DIGITS.match(text)
+            if m:
+                base, sub = m.group(1), m.group(2)
+        if not base:
+            return rf"\mathrm{{{escape(text)}}}"
+        head = base if len(base) == 1 else rf"\mathrm{{{escape(base)}}}"
+        if not sub:
+            return head
+        tail = sub if sub.isdigit() else rf"\mathrm{{{escape(sub)}}}"
+        return f"{head}_{{{tail}}}"
+    return formula(text)
+
+
+def number(text: str) -> str:
+    m = _NUMBER.match(text)
+    if not m or m.group(3) is None:
+        return text
+    sign, mantissa, exponent = m.group(1), m.group(2), int(m.group(3))
+    power = f"10^{{{exponent}}}"
+    return f"{sign}{power}" if mantissa == "1" else rf"{sign}{mantissa} \times {power}"
+
+
+@lru_cache(maxsize=65536)
+def formula(text: str) -> str:
+    """An expression in the project's language (or a node's name: #k allowed) as LaTeX, each op
+    written with its record's latex template, parenthesised by its precedence."""
+    source = re.sub(r"#(\d+)", lambda m: f"{_HASH}{m.group(1)}", text)
+    try:
+        code = parse(source).code
+    except ExprError:
+        return rf"\mathrm{{{escape(text)}}}"
+    stack: list[tuple[str, int]] = []
+    for ins in code:
+        if ins.op == "num":
+            stack.append((number(ops._number_text(ins.value)), ATOM))
+        elif ins.op == "var":
+            stack.append((name(ins.name), ATOM))
+        elif ins.op == "neg":
+            a, p = stack.pop()
+            stack.append(("-" + _wrap(a, p < 3 or a.startswith("-")), 3))
+        elif ins.op == "call":
+            args = [a for a, _ in stack[len(stack) - ins.nargs:]]
+            del stack[len(stack) - ins.nargs:]
+            op = ops.OPS[ins.name]
+            stack.append((op.latex_for(ins.nargs).format(*args), ATOM))
+        else:
+            (b, pb), (a, pa) = stack.pop(), stack.pop()
+            op = ops.OPS["pow" if ins.op == "powc" else ins.op]
+            stack.append((_binary(op, a, pa, b, pb), op.precedence))
+    return stack[-1][0]
+
+
+def _binary(op: ops.Op, a: str, pa: int, b: str, pb: int) -> str:
+    prec = op.precedence
+    if prec == 4:  # a power: the base braced and parenthesised unless it is an atom
+        return op.latex_for(2).format(_wrap(a, pa < ATOM or a.startswith("-")), b)
+    if "frac" in op.latex_for(2):  # a fraction needs no parentheses
+        return op.latex_for(2).format(a, b)
+    left = _wrap(a, pa < prec)
+    right = _wrap(b, pb <= prec or b.startswith("-"))  # a - (b - c): the graph's own grouping
+    return op.latex_for(2).format(left, right)
+
+
+def _wrap(text: str, needed: bool) -> str:
+    return rf"\left({text}\right)" if needed else text
+
+
+@lru_cache(maxsize=65536)
+def partial(upper: str, lower: str) -> str:
+    """d(upper)/d(lower) as a fraction of partials over the names."""
+    return rf"\frac{{\partial {_atom(upper)}}}{{\partial {_atom(lower)}}}"
+
+
+def _atom(text: str) -> str:
+    """A name as it follows \\partial: parenthesised unless it is one word or #k."""
+    if text.isidentifier() or re.fullmatch(r"#\d+", text) or _NUMBER.match(text):
+        return name(text)
+    return rf"\left({formula(text)}\right)"
+
+
+def value(x: float, digits: int = 9) -> str:
+    """A number as LaTeX: 9 significant digits, exponents as powers of ten."""
+    return number(f"{x:.{digits}g}")

@@ -1,0 +1,641 @@
+"""Chain-rule paths: every node's name, and explain(), the partial written path by path."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+from . import latex
+from .engine import Value, grad, topological_order
+from .expr import Expression, parse
+
+MAX_PATHS = 20  # paths listed by explain(); the rest are counted and summed
+NAME_LIMIT = 40  # a sub-expression longer than this is named #k instead
+EXACT_DIGITS = 15  # a path count with more digits is printed as "about 1.2346e+4515"
+
+ATOM = 5  # the precedence of a name, a number or a call (ops use 1 to 4, see Op.precedence)
+
+
+# ------------------------------------------------------------------------------------ node names
+
+def node_names(output: Value, order: list[Value] | None = None) -> dict[int, str]:
+    """A readable name for every node of output's graph, by id: its label; else, for a constant,
+    its number; else its sub-expression written out (up to NAME_LIMIT characters); else "#k",
+    k its position in topological_order(output), the position draw() numbers its nodes by."""
+    return _names(output, order)[0]
+
+
+def _names(output: Value, order: list[Value] | None = None) -> tuple[dict[int, str], dict[int, int]]:
+    """node_names, and each name's precedence (ATOM for a label, a number, a call or #k)."""
+    names: dict[int, str] = {}
+    precedence: dict[int, int] = {}
+    for index, node in enumerate(topological_order(output) if order is None else order):
+        key = id(node)
+        precedence[key] = ATOM
+        if node.label:
+            names[key] = node.label
+            continue
+        if node.op is None:
+            names[key] = f"{node.data:g}"
+            if names[key].startswith("-"):
+                precedence[key] = 3
+            continue
+        text, prec = _render(node, names, precedence)
+        if len(text) > NAME_LIMIT:
+            text, prec = f"#{index}", ATOM
+        names[key], precedence[key] = text, prec
+    return names, precedence
+
+
+def _render(node: Value, names: dict[int, str], precedence: dict[int, int]) -> tuple[str, int]:
+    """node written over its inputs' names, as its op record says: an infix operator, a fixed
+    power, a call by name, a prefix minus (a one-input op of precedence 3), or a weighted sum
+    (an n-ary op: its inputs paired w1*x1 + w2*x2 + ... [+ b])."""
+    op = node.op
+    assert op is not None
+    inputs = node.inputs
+    prec = op.precedence
+
+    def arg(i: int, tighter: bool = False, level: int = prec) -> str:
+        """An input's name, parenthesised where the precedence needs it: -a*b is (-a)*b, but a
+        minus sign after an operator, or under a power, is written in parentheses."""
+        text, child = names[id(inputs[i])], precedence[id(inputs[i])]
+        signed = text.startswith("-") and (tighter or level >= 4)
+        if child < level or (tighter and child == level) or signed:
+            return f"({text})"
+        return text
+
+    if op.infix and len(inputs) == 2:
+        sep = f" {op.infix} " if prec == 1 else op.infix
+        if prec == 4:  # right-associative: a**b**c is a**(b**c)
+            return f"{arg(0, tighter=True)}{sep}{arg(1)}", prec
+        return f"{arg(0)}{sep}{arg(1, tighter=True)}", prec
+    if op.exponent is not None:
+        return f"{arg(0, tighter=True)}**{_exponent_text(op.exponent)}", prec
+    if op.function or op.precedence == ATOM:
+        return f"{op.name}({', '.join(names[id(p)] for p in inputs)})", ATOM
+    if len(inputs) == 1:
+        return f"-{arg(0)}", prec
+    n = len(inputs)
+    terms = [f"{arg(i, True, 2)}*{arg(i + 1, True, 2)}" for i in range(0, n - 1, 2)]
+    if n % 2:
+        terms.append(arg(n - 1, level=1))
+    return " + ".join(terms), prec
+
+
+def _exponent_text(n: float) -> str:
+    text = str(int(n)) if float(n).is_integer() and abs(n) < 1e16 else repr(float(n))
+    return f"({text})" if text.startswith("-") else text
+
+
+def d(name: str) -> str:
+    """name as it follows a d in d(upper)/d(lower): bare if it is one word, else parenthesised."""
+    return name if name.replace("_", "a").isalnum() else f"({name})"
+
+
+def count_text(n: int) -> str:
+    """A path count as text: exact up to EXACT_DIGITS digits, else "about 1.2346e+4515" (Python
+    refuses to print integers of more than 4,300 digits)."""
+    if n < 10 ** EXACT_DIGITS:
+        return str(n)
+    shift = max(0, n.bit_length() - 64)
+    log10 = math.log10(n >> shift) + shift * math.log10(2)
+    exponent = math.floor(log10)
+    return f"about {10 ** (log10 - exponent):.4f}e+{exponent}"
+
+
+def count_json(n: int) -> int | str:
+    """A path count for JSON: the integer while it is exact to print, else count_text's text."""
+    return n if n < 10 ** 4000 else count_text(n)
+
+
+# ------------------------------------------------------------------------------------ the graph
+
+class PathGraph:
+    """The part of output's graph that leads to wrt, analysed once: path counts, partial sums,
+    and the order and names every explanation and diagnosis of this partial shares."""
+
+    def __init__(self, output: Value, wrt: Value, names: Mapping[int, str] | None = None) -> None:
+        if not isinstance(output, Value) or not isinstance(wrt, Value):
+            raise TypeError("output and wrt must be Values")
+        self.output, self.wrt = output, wrt
+        self.order = order = topological_order(output)
+        self.names, self.precedence = _names(output, order)
+        self.names.setdefault(id(wrt), wrt.label or f"{wrt.data:g}")
+        if names:
+            self.names.update(names)
+        reach: dict[int, bool] = {}
+        below: dict[int, int] = {}  # paths from a node down to wrt
+        tangent: dict[int, float] = {}  # d node / d wrt (forward mode: the sum over those paths)
+        scale: dict[int, float] = {}  # the sum of |path products|: the size of the terms summed
+        for node in order:
+            k = id(node)
+            if node is wrt:
+                reach[k], below[k], tangent[k], scale[k] = True, 1, 1.0, 1.0
+                continue
+            edges = [(p, g) for p, g in zip(node.inputs, node.local_grads) if reach[id(p)]]
+            reach[k] = bool(edges)
+            if edges:
+                below[k] = sum(below[id(p)] for p, _ in edges)
+                tangent[k] = math.fsum(g * tangent[id(p)] for p, g in edges)
+                scale[k] = math.fsum(abs(g) * scale[id(p)] for p, g in edges)
+        self.reach, self.below, self.tangent, self.scale = reach, below, tangent, scale
+        above: dict[int, int] = {id(output): 1}  # paths from output down to a node
+        adjoint: dict[int, float] = {id(output): 1.0}  # d output / d node (reverse mode)
+        for node in reversed(order):
+            k = id(node)
+            if k not in above or node is wrt:
+                continue
+            for p, g in zip(node.inputs, node.local_grads):
+                if reach[id(p)]:
+                    above[id(p)] = above.get(id(p), 0) + above[k]
+                    adjoint[id(p)] = adjoint.get(id(p), 0.0) + g * adjoint[k]
+        self.above, self.adjoint = above, adjoint
+        self.partial = grad(output, [wrt])[0] if self.n_paths else 0.0
+
+    @property
+    def n_paths(self) -> int:
+        return self.below[id(self.output)] if self.reach.get(id(self.output)) else 0
+
+    @property
+    def magnitude(self) -> float:
+        """The sum of |path products|: the partial's terms before they cancel (rounding scale)."""
+        return self.scale.get(id(self.output), 0.0) if self.n_paths else 0.0
+
+    def name(self, node: Value) -> str:
+        return self.names[id(node)]
+
+    def through(self, node: Value) -> tuple[int, float]:
+        """How many paths pass node, and their sum: d output/d node * d node/d wrt."""
+        k = id(node)
+        if not self.reach.get(k) or k not in self.above:
+            return 0, 0.0
+        return self.above[k] * self.below[k], self.adjoint[k] * self.tangent[k]
+
+    def waypoint_ids(self, waypoints: Collection[Value] | None) -> set[int]:
+        if waypoints is None:
+            return {id(node) for node in self.order}
+        return {id(node) for node in waypoints} | {id(self.output), id(self.wrt)}
+
+    def edge_paths(self, limit: int) -> Iterator[list[tuple[Value, Value, float, int]]]:
+        """The first `limit` paths, each a list of edges (consumer, input, local derivative, the
+        input's position), depth first, inputs in order."""
+        if self.n_paths == 0 or limit <= 0:
+            return
+        if self.output is self.wrt:
+            yield []
+            return
+        found = 0
+        edges: list[tuple[Value, Value, float, int]] = []
+        stack = [self._edges(self.output)]
+        while stack:
+            step = next(stack[-1], None)
+            if step is None:
+                stack.pop()
+                if edges:
+                    edges.pop()
+                continue
+            edges.append(step)
+            if step[1] is self.wrt:
+                yield list(edges)
+                found += 1
+                if found >= limit:
+                    return
+                edges.pop()
+            else:
+                stack.append(self._edges(step[1]))
+
+    def _edges(self, node: Value) -> Iterator[tuple[Value, Value, float, int]]:
+        reach = self.reach
+        return ((node, p, g, i) for i, (p, g) in enumerate(zip(node.inputs, node.local_grads))
+                if reach[id(p)])
+
+    def splitting(self, waypoint_ids: set[int]) -> list[tuple[Value, int, float]]:
+        """Waypoints that some paths pass and others do not, with their path count and sum; one
+        per distinct (count, sum), the labelled one nearest the output naming it."""
+        total = self.n_paths
+        found: list[tuple[Value, int, float]] = []
+        seen: set[tuple[int, float]] = set()
+        candidates = [n for n in reversed(self.order) if id(n) in waypoint_ids
+                      and n is not self.output and n is not self.wrt]
+        candidates.sort(key=lambda n: not n.label)  # stable: labelled first, nearest the output first
+        for node in candidates:
+            count, value = self.through(node)
+            key = (count, float(f"{value:.11g}"))  # the same set of paths, up to rounding
+            if 0 < count < total and key not in seen:
+                seen.add(key)
+                found.append((node, count, value))
+        return found
+
+
+# ------------------------------------------------------------------------------ the explanation
+
+class Factor(NamedTuple):
+    """One factor of a path: d(upper)/d(lower) along the path's edges between two waypoints, its
+    value, and its formula: each edge's local derivative as its op record writes it, over the
+    nodes' names (a product when the factor spans several edges)."""
+
+    upper: str
+    lower: str
+    value: float
+    formula: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"d{d(self.upper)}/d{d(self.lower)}"
+
+
+@dataclass(repr=False)
+class Path:
+    """One path from the output down to the variable: its factors and their product."""
+
+    nodes: list[str]  # the waypoints it passes, output first, the variable last
+    factors: list[Factor]
+    product: float
+    through: str = ""  # the first waypoint that tells it from the other paths, if any
+    waypoints: tuple = field(default=(), compare=False)  # the Values, same order
+    consumers: tuple = field(default=(), compare=False)  # each edge's consumer (a Value)
+    positions: tuple = field(default=(), compare=False)  # each edge's input position
+    note: str = ""  # for paths through the same waypoints: the edge that tells them apart
+
+    @property
+    def formula(self) -> str:
+        """The factors' formulas multiplied, each in parentheses unless it is one name or number."""
+        return " * ".join(f"({f.formula})" if _compound(f.formula) else f.formula for f in self.factors)
+
+    def latex_symbols(self) -> str:
+        """The path's factors as partials: \\frac{\\partial E}{\\partial out} \\cdot ..."""
+        return r" \cdot ".join(latex.partial(f.upper, f.lower) for f in self.factors) or "1"
+
+    def latex_formulas(self) -> str:
+        """The factors' formulas in LaTeX, each parenthesised."""
+        return r" \cdot ".join(rf"\left({latex.formula(f.formula)}\right)" if _compound(f.formula)
+                                else latex.formula(f.formula) for f in self.factors) or "1"
+
+    def latex_numbers(self) -> str:
+        """The factors' values and the product: 0.741 \\cdot 0.187 \\cdot ... = 0.000439."""
+        values = r" \cdot ".join(latex.value(f.value) for f in self.factors) or "1"
+        return f"{values} = {latex.value(self.product)}"
+
+    def latex(self) -> str:
+        """The whole path on one line: symbols = formulas = numbers = product (mathtext-safe)."""
+        return f"{self.latex_symbols()} = {self.latex_formulas()} = {self.latex_numbers()}"
+
+    def to_json(self) -> dict:
+        return {"nodes": self.nodes, "through": self.through, "note": self.note, "product": self.product,
+                "latex": self.latex(),
+                "factors": [{"name": f.name, "formula": f.formula, "value": f.value} for f in self.factors]}
+
+    def __repr__(self) -> str:
+        return f"<Path {' -> '.join(self.nodes)}: product {self.product:.9g}>"
+
+
+def _signed(x: float, first: bool) -> str:
+    """A term of a sum in LaTeX: " - 0.2" rather than " + -0.2"."""
+    sign = ("-" if first else " - ") if x < 0 else ("" if first else " + ")
+    return sign + latex.value(abs(x))
+
+
+def _num(x: float) -> str:
+    return f"{x:.9g}"
+
+
+@dataclass(repr=False)
+class Explanation:
+    """The chain rule written out: the sum of the paths' products is the partial."""
+
+    output: str
+    wrt: str
+    partial: float  # by autograd
+    paths: list[Path]  # the first max_paths of them
+    n_paths: int  # all of them
+    listed_sum: float
+    groups: list[tuple[str, int, float]] = field(default_factory=list)  # (through, paths, sum)
+
+    @property
+    def omitted(self) -> int:
+        return self.n_paths - len(self.paths)
+
+    @property
+    def omitted_sum(self) -> float:
+        return self.partial - self.listed_sum
+
+    @property
+    def name(self) -> str:
+        return f"d{d(self.output)}/d{d(self.wrt)}"
+
+    def lines(self) -> Iterator[str]:
+        """The explanation as text, line by line (what `micrograd-bp explain` prints): per path its
+        factors as partials, as formulas over the nodes' names, as numbers, and their product."""
+        if self.n_paths == 0:
+            yield f"{self.output} does not depend on {self.wrt}: no path joins them, {self.name} = 0"
+            return
+        plural = "s" if self.n_paths != 1 else ""
+        yield (f"{self.name} by the chain rule: {count_text(self.n_paths)} path{plural} from {self.output} "
+               f"down to {self.wrt}")
+        for i, path in enumerate(self.paths, 1):
+            yield (f"path {i}" + (f", through {path.through}" if path.through else "")
+                   + (f" ({path.note})" if path.note else "") + ":")
+            if path.factors:
+                yield "  " + " * ".join(f.name for f in path.factors)
+                yield "  = " + path.formula
+                yield "  = " + " * ".join(_num(f.value) for f in path.factors)
+                yield f"  = {_num(path.product)}"
+            else:
+                yield f"  {self.name} = 1"
+        if self.omitted:
+            yield (f"... and {count_text(self.omitted)} more paths, not listed, "
+                   f"contributing {_num(self.omitted_sum)}")
+            yield (f"sum of all {count_text(self.n_paths)} paths = {_num(self.partial)} = {self.name} "
+                   "by autograd")
+        else:
+            yield (f"sum of the paths = {_num(self.listed_sum)}; {self.name} by autograd = "
+                   f"{_num(self.partial)}")
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    __repr__ = __str__
+
+    def latex(self) -> str:
+        """The partial as the sum of its listed paths' products, one line of LaTeX (mathtext-safe)."""
+        head = latex.partial(self.output, self.wrt)
+        if self.n_paths == 0:
+            return f"{head} = 0"
+        terms = "".join(_signed(p.product, first=i == 0) for i, p in enumerate(self.paths))
+        rest = r" + \ldots" if self.omitted else ""
+        return f"{head} = {terms}{rest} = {latex.value(self.partial)}"
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the chain rule typeset, path by path, the symbols first and the numbers under."""
+        out = [f"**{self.name}** by the chain rule: {count_text(self.n_paths)} "
+               f"path{'s' if self.n_paths != 1 else ''}", ""]
+        for i, path in enumerate(self.paths, 1):
+            label = f"path {i}" + (f", through `{path.through}`" if path.through else "")
+            out += [f"{label}:", "", f"$${path.latex_symbols()}$$", "", f"$$= {path.latex_formulas()}$$", "",
+                    f"$$= {path.latex_numbers()}$$", ""]
+        if self.omitted:
+            out += [f"... and {count_text(self.omitted)} more paths, not listed", ""]
+        out.append(f"$${self.latex()}$$")
+        return "\n".join(out)
+
+    def to_json_head(self) -> dict:
+        """to_json() without its paths (a caller can write them one by one)."""
+        return {"output": self.output, "wrt": self.wrt, "partial": self.partial,
+                "n_paths": count_json(self.n_paths), "omitted": count_json(self.omitted),
+                "listed_sum": self.listed_sum, "latex": self.latex()}
+
+    def to_json(self) -> dict:
+        return {**self.to_json_head(), "paths": [p.to_json() for p in self.paths]}
+
+
+def explain(output: Value, wrt: Value, *, waypoints: Collection[Value] | None = None,
+            max_paths: int = MAX_PATHS, names: Mapping[int, str] | None = None,
+            graph: PathGraph | None = None, formulas: bool = True) -> Explanation:
+    """Every path from output down to wrt, each factor and each path's product.
+
+    By default every node is a waypoint: one factor per edge, the local derivative recorded on it.
+    With `waypoints`, each run of edges between two waypoints is merged into one factor (their
+    product), so a path reads over named nodes only; the products are unchanged. The paths'
+    products sum to the partial; past max_paths they are counted, not listed. formulas=False
+    leaves each factor's formula out (faster, for a caller that needs only numbers). Time is linear in
+    the graph's size plus the paths listed; memory, in the graph plus what is listed.
+    """
+    if not isinstance(output, Value) or not isinstance(wrt, Value):
+        raise TypeError("explain: output and wrt must be Values")
+    if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 0:
+        raise ValueError(f"explain: max_paths must be a non-negative integer, got {max_paths!r}")
+    if graph is None:
+        graph = PathGraph(output, wrt, names)
+    all_names = graph.names
+    ids = graph.waypoint_ids(waypoints)
+    if output is wrt:
+        paths = [Path([all_names[id(output)]], [], 1.0, waypoints=(output,))][:max_paths]
+    else:
+        writer = _Formulas(graph) if formulas else None
+        paths = [_build_path(edges, ids, all_names, writer) for edges in graph.edge_paths(max_paths)]
+    splitting = graph.splitting(ids)
+    first_split = {id(n): i for i, (n, _, _) in enumerate(splitting)}
+    for path in paths:
+        hits = [first_split[id(n)] for n in path.waypoints if id(n) in first_split]
+        path.through = all_names[id(splitting[min(hits)][0])] if hits else ""
+    _note_twins(paths, all_names)
+    return Explanation(all_names[id(output)], all_names[id(wrt)], graph.partial, paths, graph.n_paths,
+                       math.fsum(p.product for p in paths),
+                       [(all_names[id(n)], c, v) for n, c, v in splitting])
+
+
+def _build_path(edges: list[tuple[Value, Value, float, int]], waypoint_ids: set[int],
+                names: Mapping[int, str], formulas: _Formulas | None) -> Path:
+    nodes = [edges[0][0]]
+    factors: list[Factor] = []
+    value = 1.0
+    texts: list[str] = []
+    for consumer, lower, g, position in edges:
+        value *= g
+        if formulas is not None:
+            texts.append(formulas.edge(consumer, position))
+        if id(lower) in waypoint_ids:
+            factors.append(Factor(names[id(nodes[-1])], names[id(lower)], value,
+                                  product_text(texts) if formulas is not None else ""))
+            nodes.append(lower)
+            value = 1.0
+            texts = []
+    product = 1.0
+    for f in factors:
+        product *= f.value
+    return Path([names[id(n)] for n in nodes], factors, product, waypoints=tuple(nodes),
+                consumers=tuple(e[0] for e in edges), positions=tuple(e[3] for e in edges))
+
+
+class _Formulas:
+    """Each edge's local derivative as its op record's formula over the nodes' names, once per edge."""
+
+    def __init__(self, graph: PathGraph) -> None:
+        self.graph = graph
+        self.cache: dict[tuple[int, int], str] = {}
+
+    def edge(self, consumer: Value, position: int) -> str:
+        key = (id(consumer), position)
+        text = self.cache.get(key)
+        if text is None:
+            text = self.cache[key] = self._formula(consumer, position)
+        return text
+
+    def _formula(self, consumer: Value, position: int) -> str:
+        op, inputs = consumer.op, consumer.inputs
+        assert op is not None
+        n = len(inputs)
+        nodes = dict(zip(op.input_names(n), inputs))
+        nodes["out"] = consumer
+        # a name that needs no parentheses (a label, a call, #k) goes in as a placeholder word,
+        # so that substitute() does not parenthesise it; anything else goes in as it is
+        renames, back = {}, {}
+        for k, (name, node) in enumerate(sorted(nodes.items())):
+            text = self.graph.names[id(node)]
+            if self.graph.precedence[id(node)] == ATOM:
+                renames[name] = back_key = f"\u03be{k}\u03be"
+                back[back_key] = text
+            else:
+                renames[name] = text
+        result = _substitute(op.formulas_for(n)[position], tuple(sorted(renames.items())))
+        for key, text in back.items():
+            result = result.replace(key, text)
+        return result
+
+
+def _substitute(formula: str, renames: tuple[tuple[str, str], ...]) -> str:
+    """ops.substitute, with each formula parsed once (a long path renames the same few formulas
+    over thousands of different names)."""
+    return _parsed_formula(formula).render(dict(renames))
+
+
+@lru_cache(maxsize=1024)
+def _parsed_formula(formula: str) -> Expression:
+    return parse(formula)
+
+
+def product_text(formulas: list[str]) -> str:
+    """Formulas multiplied: factors of 1 dropped, a sum or a negative term in parentheses."""
+    kept = [f for f in formulas if f != "1"]
+    if not kept:
+        return "1"
+    if len(kept) == 1:
+        return kept[0]
+    return "*".join(f"({f})" if _loose(f) else f for f in kept)
+
+
+def _loose(text: str) -> bool:
+    """Does text need parentheses as a factor: a sum or difference at its top level, or a minus
+    in front?"""
+    if text.startswith("-"):
+        return True
+    depth = 0
+    for i, c in enumerate(text):
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif depth == 0 and c in "+-" and 0 < i and text[i - 1] == " ":
+            return True
+    return False
+
+
+def _compound(formula: str) -> bool:
+    """Is a formula more than one name, number or call (so a product needs it in parentheses)?"""
+    if formula.isidentifier() or formula.replace(".", "", 1).isdigit() or re.fullmatch(r"#\d+", formula):
+        return False
+    head, bracket, _ = formula.partition("(")
+    if bracket and head.isidentifier() and formula.endswith(")"):  # a call, if its ( closes at the end
+        depth = 0
+        for i, c in enumerate(formula):
+            depth += (c == "(") - (c == ")")
+            if depth == 0 and i > len(head):
+                return i != len(formula) - 1
+    return True
+
+
+def _note_twins(paths: list[Path], names: Mapping[int, str]) -> None:
+    """Paths over the same waypoints differ in an edge (an input used twice, as in x*x): name the
+    first edge where each differs from some twin. In lexicographic order of the edges, that is
+    where it parts from the first or the last twin, so this is linear in the paths' length."""
+    by_nodes: dict[tuple, list[Path]] = {}
+    for path in paths:
+        by_nodes.setdefault(tuple(id(n) for n in path.waypoints), []).append(path)
+    for twins in by_nodes.values():
+        if len(twins) < 2:
+            continue
+        twins.sort(key=lambda p: [(id(c), i) for c, i in zip(p.consumers, p.positions)])
+        for path in twins:
+            others = [t for t in (twins[0], twins[-1]) if t is not path] or [twins[1]]
+            k = min(_common_prefix(path, other) for other in others)
+            if k < len(path.positions):
+                path.note = f"by input {path.positions[k] + 1} of {names[id(path.consumers[k])]}"
+
+
+def _common_prefix(a: Path, b: Path) -> int:
+    n = min(len(a.positions), len(b.positions))
+    for k in range(n):
+        if a.positions[k] != b.positions[k] or a.consumers[k] is not b.consumers[k]:
+            return k
+    return n
+
+
+# ------------------------------------------------------------------------ the paths in a drawing
+
+PATH_COLOR = "darkorange"
+PATH_FILL = "#fff0d9"
+OFF_PATH_COLOR = "gray75"
+NOTE_PATHS = 10  # paths listed in the drawing's note
+# draw()'s lines: v3 a value, o3 its op, v3u2 a leaf drawn again at its second use
+_EDGE_LINE = re.compile(r"^\t((v\d+)(?:u\d+)?|o\d+) -> (v\d+|o\d+)(?: \[(.*)\])?$")
+_NODE_LINE = re.compile(r"^\t((v\d+)(?:u\d+)?) \[(.*)\]$")
+_STYLE_ATTRS = re.compile(r'\s*\b(?:color|penwidth)=(?:"[^"]*"|\S+)')
+
+
+def highlight_paths(graph: Any, root: Value, node: Value, *, max_paths: int = NOTE_PATHS,
+                    waypoints: Collection[Value] | None = None) -> Any:
+    """A drawing of root's graph (a Digraph from viz.draw(root)) with every chain-rule path from
+    root down to node highlighted: the edges on a path thick and coloured, the others grey, the
+    nodes on a path filled (a leaf drawn again at each use, filled at each), and a note
+    with each path's factors (between waypoints, as in explain) and product (the first max_paths).
+    Returns the same graph."""
+    g = PathGraph(root, node)
+    position = {id(n): i for i, n in enumerate(g.order)}
+    on_edges: set[tuple[str, str]] = set()
+    on_nodes: set[str] = set()
+    for consumer in g.order:
+        if consumer.op is None or id(consumer) not in g.above or not g.reach.get(id(consumer)):
+            continue
+        k = position[id(consumer)]
+        on_nodes.add(f"v{k}")
+        on_edges.add((f"o{k}", f"v{k}"))
+        for parent in consumer.inputs:
+            if g.reach.get(id(parent)):
+                on_edges.add((f"v{position[id(parent)]}", f"o{k}"))
+                on_nodes.add(f"v{position[id(parent)]}")
+    body = []
+    for line in graph.body:
+        edge, vertex = _EDGE_LINE.match(line.rstrip("\n")), _NODE_LINE.match(line.rstrip("\n"))
+        if edge:
+            tail, head, attrs = edge.group(1), edge.group(3), edge.group(4) or ""
+            attrs = _STYLE_ATTRS.sub("", attrs).strip()
+            style = (f"color={PATH_COLOR} penwidth=3" if (edge.group(2) or tail, head) in on_edges
+                     else f"color={OFF_PATH_COLOR} penwidth=1")
+            line = f"\t{tail} -> {head} [{(attrs + ' ' + style).strip()}]\n"
+        elif vertex and vertex.group(2) in on_nodes:
+            attrs = re.sub(r'\s*\bstyle="?([a-z,]*)"?', "", vertex.group(3))
+            dashed = ",dashed" if "u" in vertex.group(1) else ""
+            line = f'\t{vertex.group(1)} [{attrs} style="filled{dashed}" fillcolor="{PATH_FILL}"]\n'
+        body.append(line)
+    graph.body[:] = body
+    ex = explain(root, node, max_paths=max_paths, graph=g, formulas=False, waypoints=waypoints)
+    lines = [f"{ex.name} = {_num(ex.partial)}: {count_text(ex.n_paths)} path{'s' * (ex.n_paths != 1)} "
+             "(highlighted: orange and thick; every other edge grey)"]
+    for i, path in enumerate(ex.paths, 1):
+        factors = " * ".join(_num(f.value) for f in path.factors) or "1"
+        lines.append(f"path {i}" + (f" through {path.through}" if path.through else "")
+                     + (f" ({path.note})" if path.note else "") + f": {factors} = {_num(path.product)}")
+    if ex.omitted:
+        lines.append(f"... and {count_text(ex.omitted)} more, contributing {_num(ex.omitted_sum)}")
+    text = "".join(_dot_text(line) + "\\l" for line in lines)
+    graph.node("paths", label=text, shape="note", fontsize="9", color=PATH_COLOR)
+    return graph
+
+
+def _dot_text(text: str) -> str:
+    """Text for a DOT label that the graphviz package quotes: its backslashes doubled."""
+    return text.replace("\\", "\\\\")
+
+
+def draw_paths(root: Value, node: Value, *, waypoints: Collection[Value] | None = None,
+               **options: Any) -> Any:
+    """viz.draw(root, **options) with the chain-rule paths from root down to node highlighted
+    (needs the graphviz package, as draw does)."""
+    from . import viz
+
+    return highlight_paths(viz.draw(root, **options), root, node, waypoints=waypoints)
