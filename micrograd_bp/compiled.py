@@ -259,9 +259,12 @@ class _Code:
         (which raises the eager engine's error, or says the learning rate is too large).
         """
         n = len(self.inputs)
-        updates = [f"u{i} = v{self.inputs[i]} - lr * P{i}" for i in trained]  # checked, then kept
-        step = (self.forward + self._backward_lines(False) + _sum_check([f"P{i}" for i in range(n)])
-                + updates + _sum_check([f"u{i}" for i in trained]) + [f"append({self.names[self.root]})"]
+        # The new values are checked before they are kept: one sum of them and of the untrained
+        # leaves' gradients (a trained leaf's inf or nan gradient makes its new value one too).
+        updates = [f"u{i} = v{self.inputs[i]} - lr * P{i}" for i in trained]
+        untrained = [f"P{i}" for i in range(n) if i not in set(trained)]
+        step = (self.forward + self._backward_lines(False) + updates
+                + _sum_check([f"u{i}" for i in trained] + untrained) + [f"append({self.names[self.root]})"]
                 + [f"v{self.inputs[i]} = u{i}" for i in trained])
         body = (self._unpack() + self._reads() + [f"P{i} = L{i}.grad" for i in range(n)]
                 + ["try:", "    for _ in range(steps):"] + ["        " + line for line in step]

@@ -474,6 +474,13 @@ def test_the_replay_raises_the_eager_overflow_errors_of_backward():
     with pytest.raises(OverflowError, match="overflow"):  # two finite terms whose sum is inf
         compile_graph(x * y + x * y, [x, y]).forward_backward()
     assert math.isfinite(y.grad)
+    z = Value(-1.0, "z")
+    c = Value(1.0, "c")
+    graph = compile_graph(1 / (z.relu() + 1e-200) + c, [z, c])
+    for params in ([z], [c], None):  # a trained leaf's gradient, or another leaf's, is not finite
+        with pytest.raises(OverflowError, match=r"backward: overflow.*div\(1\.0, 1e-200\)"):
+            graph.sgd_steps(2, 0.1, params)
+        assert (z.data, c.data) == (-1.0, 1.0)
 
 
 def test_a_zero_slope_before_an_infinite_derivative_gives_zero_in_the_replay():
