@@ -258,3 +258,14 @@ def test_the_closure_reference_trains_the_walkthroughs_network(order, train_bias
     other = "sequential" if order == "simultaneous" else "simultaneous"  # the options matter
     assert bench.mazur_closure_training(30, order=other, train_biases=train_biases) != closure
     assert bench.mazur_closure_training(30, order=order, train_biases=not train_biases) != closure
+
+
+def test_every_ratio_prints_in_words():
+    from micrograd_bp.cli import _ratio_name
+
+    workloads = [bench.bench_mazur(10, 1), bench.bench_memory(1_000)]
+    for workload in workloads:
+        for key in workload.ratios:
+            assert "_" not in _ratio_name(key).replace("micrograd_bp", ""), key
+    assert _ratio_name("closure_over_process: mazur --steps 20 --train-biases") == \
+        "closure reference / micrograd-bp mazur --steps 20 --train-biases"
