@@ -266,6 +266,6 @@ def test_every_ratio_prints_in_words():
     workloads = [bench.bench_mazur(10, 1), bench.bench_memory(1_000)]
     for workload in workloads:
         for key in workload.ratios:
-            assert "_" not in _ratio_name(key).replace("micrograd_bp", ""), key
+            assert "_over_" not in _ratio_name(key) and " / " in _ratio_name(key), key
     assert _ratio_name("closure_over_process: mazur --steps 20 --train-biases") == \
         "closure reference / micrograd-bp mazur --steps 20 --train-biases"
