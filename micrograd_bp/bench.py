@@ -8,6 +8,7 @@ import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -216,6 +217,12 @@ def mazur_ours_mlp(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
     return half_squared_error(mlp(inputs), targets).data
 
 
+def mazur_walkthrough(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
+    """The main job itself: the walk-through's training loop (MazurNetwork.step, what
+    `micrograd-bp mazur --steps N` runs), with its named nodes; E_total after `steps` steps."""
+    return mazur.walkthrough(steps, lr).final_error
+
+
 def mazur_compiled(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
     """Mazur's training by the compiled replay: the graph traced once (timed too), then a Python
     loop of forward_backward() and the update, as a user's own training loop would be."""
@@ -239,6 +246,85 @@ def mazur_compiled_sgd(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
 def mazur_closure(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
     """The same training on the closure reference engine."""
     return _train_mazur(ClosureValue, sum_net, ClosureValue.sigmoid, steps, lr)
+
+
+def mazur_closure_training(steps: int, lr: float = mazur.LEARNING_RATE, order: str = "simultaneous",
+                           train_biases: bool = False) -> float:
+    """The walk-through's training on the closure reference, in either order, biases trained or
+    not (what `micrograd-bp mazur --steps N [--order sequential] [--train-biases]` is timed against);
+    E_total after `steps` steps. The sequential order as MazurNetwork's: the output layer updated
+    first, then the hidden layer from the surrogate sum(delta_j * net_j) on the updated weights."""
+    c = ClosureValue
+    w = [c(v) for v in mazur.WEIGHTS.values()]
+    b1, b2 = (c(v) for v in mazur.BIASES.values())
+    t1, t2 = mazur.TARGETS.values()
+    hidden_params, output_params = w[:4] + [b1] * train_biases, w[4:] + [b2] * train_biases
+
+    def hidden() -> list:
+        i = [c(v) for v in mazur.INPUTS.values()]
+        return [sum_net(w[0:2], i, b1).sigmoid(), sum_net(w[2:4], i, b1).sigmoid()]
+
+    def error() -> tuple[Any, list]:
+        h = hidden()
+        nets = [sum_net(w[4:6], h, b2), sum_net(w[6:8], h, b2)]
+        o1, o2 = (n.sigmoid() for n in nets)
+        return 0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2, nets
+
+    for _ in range(steps):
+        loss, nets = error()
+        _zero_grads(w + [b1, b2])
+        loss.backward()
+        if order == "simultaneous":
+            _descend(hidden_params + output_params, lr)
+            continue
+        deltas = [n.grad for n in nets]
+        _descend(output_params, lr)
+        h = hidden()
+        surrogate = deltas[0] * sum_net(w[4:6], h, b2) + deltas[1] * sum_net(w[6:8], h, b2)
+        _zero_grads(w + [b1, b2])
+        surrogate.backward()
+        _descend(hidden_params, lr)
+    return error()[0].data
+
+
+def _process_seconds(argv: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, *argv], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def whole_processes(steps: int, repeats: int, order: str = "simultaneous",
+                    train_biases: bool = False) -> tuple[float, float]:
+    """The main job measured as whole processes: (seconds of `micrograd-bp mazur --steps N` minus
+    `--steps 1`, the same for the closure reference training the same network), each the fastest
+    of `repeats` runs, so start-up and the walk-through's printing cancel out."""
+    extra = (["--order", order] if order != "simultaneous" else []) + (["--train-biases"] * train_biases)
+
+    def ours(n: int) -> list[str]:
+        return ["-m", "micrograd_bp", "mazur", "--steps", str(n), *extra]
+
+    def closure(n: int) -> list[str]:
+        return ["-c", f"from micrograd_bp.bench import mazur_closure_training as t; "
+                      f"t({n}, order={order!r}, train_biases={train_biases!r})"]
+    runs: dict[str, list[float]] = {"ours": [], "ours1": [], "closure": [], "closure1": []}
+    for _ in range(repeats):
+        for key, argv in (("ours", ours(steps)), ("ours1", ours(1)), ("closure", closure(steps)),
+                          ("closure1", closure(1))):
+            runs[key].append(_process_seconds(argv))
+    best = {key: min(times) for key, times in runs.items()}
+    return best["ours"] - best["ours1"], best["closure"] - best["closure1"]
+
+
+def bench_processes(steps: int, repeats: int, configurations: Sequence[tuple[str, bool]]) -> Workload:
+    rows, ratios = [], {}
+    for order, train_biases in configurations:
+        name = f"mazur --steps {steps:,}" + (f" --order {order}" if order != "simultaneous" else "") + \
+            (" --train-biases" if train_biases else "")
+        ours, closure = whole_processes(steps, repeats, order, train_biases)
+        rows += [Row(name, ours), Row("closure reference, the same training", closure)]
+        ratios[f"closure_over_process: {name}"] = closure / ours
+    return Workload("processes", f"the main job as whole processes ({steps:,} steps minus 1, fastest "
+                    f"of {repeats})", "s", rows, ratios)
 
 
 NOT_INSTALLED = "micrograd is not installed (pip install 'micrograd_bp[bench]')"
@@ -447,11 +533,15 @@ class Sizes:
     chain_long: int = 1_000_000
     chain_short: int = 100_000
     memory_nodes: int = 100_000
+    process_steps: int = 10_000
+    process_configurations: tuple = (("simultaneous", False), ("simultaneous", True),
+                                     ("sequential", False), ("sequential", True))
 
 
 FULL = Sizes()
 QUICK = Sizes(mazur_steps=1_000, moons_steps=1, moons_repeats=1, chain_long=100_000,
-              chain_short=10_000, memory_nodes=20_000)
+              chain_short=10_000, memory_nodes=20_000, process_steps=1_000,
+              process_configurations=(("simultaneous", False),))
 
 
 def _timed(fn: Callable[..., Any], *args: Any) -> tuple[float, Any]:
@@ -514,6 +604,7 @@ def mazur_contenders(steps: int) -> dict[str, Contender]:
     return {
         "micrograd_bp": _once(mazur_ours, steps),
         "micrograd_bp via nn.MLP": _once(mazur_ours_mlp, steps),
+        "the walk-through (mazur --steps)": _once(mazur_walkthrough, steps),
         "closure reference": _once(mazur_closure, steps),
         "float floor": _once(mazur_floor, steps),
         "micrograd 0.1.0 + sigmoid": _once(mazur_micrograd, steps) if _micrograd() else None,
@@ -527,6 +618,8 @@ def bench_mazur(steps: int, repeats: int) -> Workload:
                          mazur_contenders(steps), repeats,
                          {"closure_over_ours": ("closure reference", "micrograd_bp"),
                           "closure_over_ours_mlp": ("closure reference", "micrograd_bp via nn.MLP"),
+                          "closure_over_walkthrough": ("closure reference",
+                                                       "the walk-through (mazur --steps)"),
                           "micrograd_over_ours": ("micrograd 0.1.0 + sigmoid", "micrograd_bp"),
                           "ours_over_floor": ("micrograd_bp", "float floor"),
                           "compiled_sgd_over_floor": ("compiled replay, sgd_steps", "float floor"),
@@ -611,6 +704,8 @@ def targets(workloads: list[Workload]) -> list[Target]:
     found = [
         Target("mazur: closure reference / ours", r["mazur"]["closure_over_ours"], ">= 3",
                r["mazur"]["closure_over_ours"] >= 3),
+        Target("mazur: closure reference / the walk-through's training (the main job)",
+               r["mazur"]["closure_over_walkthrough"], ">= 3", r["mazur"]["closure_over_walkthrough"] >= 3),
         Target("moons: closure reference / ours", r["moons"]["closure_over_ours"], ">= 5",
                r["moons"]["closure_over_ours"] >= 5),
         Target("chain: long / short backward", r["chain"]["long_over_short"], "< 12",
@@ -620,6 +715,9 @@ def targets(workloads: list[Workload]) -> list[Target]:
         Target("mazur: compiled replay (sgd_steps, with the compile) / float floor",
                r["mazur"]["compiled_sgd_over_floor"], "<= 2", r["mazur"]["compiled_sgd_over_floor"] <= 2),
     ]
+    for key, ratio in r.get("processes", {}).items():
+        found.append(Target(f"{key.split(': ', 1)[1]}: closure reference / ours, whole processes", ratio,
+                            ">= 3", ratio >= 3))
     over_compiled = r["moons"].get("micrograd_over_compiled")  # absent without micrograd installed
     if over_compiled is not None:
         found.append(Target("moons: micrograd 0.1.0 / compiled replay", over_compiled, ">= 100",
@@ -641,6 +739,8 @@ def run(repeats: int = 5, quick: bool = False,
         ("moons", lambda: bench_moons(sizes.moons_steps, sizes.moons_repeats or repeats)),
         ("chain", lambda: bench_chain(sizes.chain_long, sizes.chain_short, repeats)),
         ("memory", lambda: bench_memory(sizes.memory_nodes)),
+        ("the main job as whole processes", lambda: bench_processes(
+            sizes.process_steps, min(repeats, 3), sizes.process_configurations)),
     ]
     workloads = []
     for name, work in steps:

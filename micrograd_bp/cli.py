@@ -752,6 +752,7 @@ def run_bench(args: argparse.Namespace) -> int:
 RATIO_NAMES = {
     "closure_over_ours": "closure reference / micrograd_bp",
     "closure_over_ours_mlp": "closure reference / micrograd_bp via nn.MLP",
+    "closure_over_walkthrough": "closure reference / the walk-through's training (mazur --steps)",
     "micrograd_over_ours": "micrograd 0.1.0 / micrograd_bp",
     "ours_over_floor": "micrograd_bp / float floor",
     "compiled_sgd_over_floor": "compiled replay, sgd_steps / float floor",
@@ -760,6 +761,14 @@ RATIO_NAMES = {
     "long_over_short": "long chain / short chain",
     "ours_over_closure": "micrograd_bp / closure reference",
 }
+
+
+def _ratio_name(key: str) -> str:
+    """A ratio's key in words; the whole-process ones name their command."""
+    kind, _, command = key.partition(": ")
+    if kind == "closure_over_process":
+        return f"closure reference / micrograd-bp {command}"
+    return RATIO_NAMES[key]
 
 
 def _quantity(x: float, unit: str) -> str:
@@ -781,7 +790,7 @@ def format_bench(report: BenchReport) -> str:
             loss = f"  (loss {r.result:.9g})" if r.seconds is not None and r.result is not None else ""
             text = _quantity(measured, "bytes" if w.unit == "bytes" else "s") if measured is not None else "-"
             lines.append(f"  {r.engine:<{width}}  {text:>12}{loss}{'  ' + r.note if r.note else ''}")
-        lines += [f"  {RATIO_NAMES.get(k, k)}: {v:.2f}" for k, v in w.ratios.items()]
+        lines += [f"  {_ratio_name(k)}: {v:.2f}" for k, v in w.ratios.items()]
         if w.note:
             lines.append(f"  ({w.note})")
     lines += ["", "Targets"]

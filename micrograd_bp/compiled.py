@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Callable, Union
+from typing import Callable
 
-from .engine import Value, topological_order
+from .engine import Number, Value, finite_float, topological_order
+from .nn import descend
 from .ops import OPS, Op, Replay, _literal
 
-Number = Union[int, float]
+# The largest graph compile_graph takes: compiling the generated code peaks at 12-30 KB a node
+# (tracemalloc: 12 KB for a chain, 28 KB for the moons MLP step), so 20,000 nodes stay under 600 MB.
+MAX_NODES = 20_000
 
 
 class ShapeError(ValueError):
@@ -121,12 +124,7 @@ class _Code:
                 if positions is None or i in positions:
                     covered[self.index[id(parent)]] = True
         checked = sorted({self.root, *(k for k in risky if not covered[k])})
-        terms = [self.names[k] for k in checked if self.names[k][0] not in "(0123456789"]
-        if not terms:
-            return []
-        chunks = [" + ".join(terms[i:i + 50]) for i in range(0, len(terms), 50)]  # shallow trees
-        return ([f"c = {chunks[0]}"] + [f"c += {chunk}" for chunk in chunks[1:]]
-                + ["if c - c != 0.0: raise _Redo"])
+        return _sum_check([self.names[k] for k in checked if self.names[k][0] not in "(0123456789"])
 
     def _partials_check(self) -> list[str]:
         """Partials that can raise (pow, powc): forward() computes them, as eager does."""
@@ -235,12 +233,17 @@ class _Code:
         _General, and the general version keeps the two sums apart.
         """
         n = len(self.inputs)
+        # Eager raises OverflowError where a gradient leaves the float range; here a non-finite
+        # gradient reaches some leaf's (inf and nan propagate down every edge): one check at the end.
         if general:
-            backward = self._backward_lines(True) + [f"L{i}.grad = G{i}" for i in range(n)]
+            backward = (self._backward_lines(True) + _sum_check([f"P{i}" for i in range(n)]
+                                                               + [f"G{i}" for i in range(n)])
+                        + [f"L{i}.grad = G{i}" for i in range(n)])
             grads = "".join(f"P{i}, " for i in range(n))
             check = []
         else:
-            backward = self._backward_lines(False, from_grads=True) + [f"L{i}.grad = P{i}" for i in range(n)]
+            backward = (self._backward_lines(False, from_grads=True) + _sum_check([f"P{i}" for i in range(n)])
+                        + [f"L{i}.grad = P{i}" for i in range(n)])
             grads = "".join(f"0.0 + P{i}, " for i in range(n))
             check = [f"G{i} = L{i}.grad" for i in range(n)]
             check += [f"if {' or '.join(f'G{i}' for i in range(n))}: raise _General"] if n else []
@@ -252,17 +255,33 @@ class _Code:
         """steps times: forward, backward from zero grads, the output appended, p.data -= lr * p.grad.
 
         The leaves are read once and kept in locals. A step that raises stops the loop: the steps
-        completed are written back (and appended), and the caller redoes that step on the eager path.
+        completed are written back (and appended), and the caller redoes that step on the eager path
+        (which raises the eager engine's error, or says the learning rate is too large).
         """
         n = len(self.inputs)
-        step = (self.forward + self._backward_lines(False) + [f"append({self.names[self.root]})"]
-                + [f"v{self.inputs[i]} -= lr * P{i}" for i in trained])
+        # The new values are checked before they are kept: one sum of them and of the untrained
+        # leaves' gradients (a trained leaf's inf or nan gradient makes its new value one too).
+        updates = [f"u{i} = v{self.inputs[i]} - lr * P{i}" for i in trained]
+        untrained = [f"P{i}" for i in range(n) if i not in set(trained)]
+        step = (self.forward + self._backward_lines(False) + updates
+                + _sum_check([f"u{i}" for i in trained] + untrained) + [f"append({self.names[self.root]})"]
+                + [f"v{self.inputs[i]} = u{i}" for i in trained])
         body = (self._unpack() + self._reads() + [f"P{i} = L{i}.grad" for i in range(n)]
                 + ["try:", "    for _ in range(steps):"] + ["        " + line for line in step]
                 + ["except (_Redo, ArithmeticError, ValueError):", "    pass"]
                 + [f"L{i}.data = v{self.inputs[i]}" for i in trained]
                 + [f"L{i}.grad = P{i}" for i in range(n)])
         return _function("sgd", "L, steps, lr, append" + _FAST_NAMES, body)
+
+
+def _sum_check(terms: list[str]) -> list[str]:
+    """Lines raising _Redo unless every term is finite: one sum, checked by c - c (0.0 for a finite c,
+    nan otherwise). A sum that overflows with finite terms also redoes the pass on the eager path,
+    which then finds nothing wrong: slower, the same numbers."""
+    if not terms:
+        return []
+    chunks = [" + ".join(terms[i:i + 50]) for i in range(0, len(terms), 50)]  # shallow trees
+    return [f"c = {chunks[0]}"] + [f"c += {chunk}" for chunk in chunks[1:]] + ["if c - c != 0.0: raise _Redo"]
 
 
 def _function(name: str, params: str, body: list[str]) -> str:
@@ -360,8 +379,7 @@ class CompiledGraph:
         """
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise ValueError(f"sgd_steps: steps must be a non-negative integer, got {steps!r}")
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr):
-            raise ValueError(f"sgd_steps: the learning rate must be a finite number, got {lr!r}")
+        lr = finite_float(lr, "sgd_steps: the learning rate")
         trained = tuple(range(len(self.leaves))) if params is None else self._positions(params)
         if trained not in self._sgd:
             self._sgd[trained] = _build(self._code.sgd_source(list(trained)), "sgd")
@@ -371,9 +389,9 @@ class CompiledGraph:
             if len(losses) < steps:  # a step the fast loop could not finish: the checked path
                 for leaf in self.leaves:
                     leaf.grad = 0.0
-                losses.append(self.forward_backward())
-                for i in trained:
-                    self.leaves[i].data -= lr * self.leaves[i].grad
+                loss = self.forward_backward()
+                descend([self.leaves[i] for i in trained], lr)  # raises if lr is too large
+                losses.append(loss)
         if steps:
             self._grads = tuple(leaf.grad for leaf in self.leaves)
         return losses
@@ -483,11 +501,10 @@ def _describe(node: Value) -> str:
 
 
 def _number(value: object, name: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ShapeError(f"the value for {name!r} must be a number, got {type(value).__name__}: {value!r}")
-    if not math.isfinite(value):
-        raise ShapeError(f"the value for {name!r} must be finite, got {value!r}")
-    return float(value)
+    try:
+        return finite_float(value, f"the value for {name!r}")
+    except (TypeError, ValueError) as error:
+        raise ShapeError(str(error)) from None
 
 
 def compile_graph(root: Value, leaves: Sequence[Value] | None = None) -> CompiledGraph:
@@ -499,6 +516,10 @@ def compile_graph(root: Value, leaves: Sequence[Value] | None = None) -> Compile
     if not isinstance(root, Value):
         raise TypeError(f"compile_graph: root must be a Value, got {type(root).__name__}")
     order = topological_order(root)
+    if len(order) > MAX_NODES:
+        raise ValueError(f"compile_graph: the graph has {len(order):,} nodes, more than the replay takes "
+                         f"({MAX_NODES:,}): Python's compiler needs up to 30 KB a node for the generated "
+                         "code; train a graph this size with backward()")
     index = {id(node): k for k, node in enumerate(order)}
     if leaves is None:
         inputs = [k for k, node in enumerate(order) if node.op is None]

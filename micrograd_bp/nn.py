@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 
@@ -224,18 +225,37 @@ def mean_squared_error(outputs: Sequence[Value], targets: Sequence[Number]) -> V
 
 
 class SGD:
-    """Plain gradient descent: p <- p - lr * p.grad."""
+    """Plain gradient descent: p <- p - lr * p.grad (see descend)."""
 
     def __init__(self, parameters: Sequence[Value], lr: float = 0.01) -> None:
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-            raise ValueError(f"SGD: the learning rate must be a positive number, got {lr!r}")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0 or not math.isfinite(lr):
+            raise ValueError(f"SGD: the learning rate must be a positive finite number, got {lr!r}")
         self.parameters = list(parameters)
         self.lr = float(lr)
 
     def step(self) -> None:
-        for p in self.parameters:
-            p.data -= self.lr * p.grad
+        descend(self.parameters, self.lr)
 
     def zero_grad(self) -> None:
         for p in self.parameters:
             p.grad = 0.0
+
+
+def descend(parameters: Sequence[Value], lr: float) -> None:
+    """One step of gradient descent: p.data -= lr * p.grad for each parameter, in order.
+
+    If a new value would not be finite, raises OverflowError naming the parameter and saying the
+    learning rate is too large, and changes no parameter.
+    """
+    new = [p.data - lr * p.grad for p in parameters]
+    check = sum(new, 0.0)
+    if check - check != 0.0:  # some value is inf or nan (or only the sum overflowed)
+        for p, x in zip(parameters, new):
+            if not math.isfinite(x):
+                name = repr(p.label) if p.label else "a parameter"
+                raise OverflowError(
+                    f"gradient descent diverged: the step would make {name} {x!r} "
+                    f"(data {p.data!r}, grad {p.grad!r}, learning rate {lr!r}): the learning rate "
+                    "is too large")
+    for p, x in zip(parameters, new):
+        p.data = x

@@ -261,7 +261,7 @@ _BUILTIN = (
        symbol="neg", function=False, precedence=3, latex="-{0}", js="-{0}",
        sympy=lambda sp, a: -a,
        replay=Replay("{out} = -{0}", ("-1.0",), propagates=(0,))),
-    Op("pow", 2, _pow, lambda a, b, out: (b * a ** (b - 1), out * _call("log", a)),
+    Op("pow", 2, _pow, lambda a, b, out: (_scaled_power(b, a, b - 1), out * _call("log", a)),
        ("b*a**(b - 1)", "out*log(a)"),
        symbol="**", infix="**", precedence=4, latex="{{{0}}}^{{{1}}}",
        js='({0} <= 0 ? fail("pow: a Value exponent needs a positive base, got base " + repr({0})) '
@@ -378,9 +378,26 @@ def power_op(exponent: float) -> Op:
 def _power_partial(a: Any, n: float) -> Any:
     if n == 0:
         return 0.0
-    if isinstance(a, (int, float)) and a == 0 and n < 1:
-        raise ZeroDivisionError(f"pow: the derivative of x**{n!r} is infinite at x = 0")
+    if isinstance(a, (int, float)):
+        if a == 0 and n < 1:
+            raise ZeroDivisionError(f"pow: the derivative of x**{n!r} is infinite at x = 0")
+        try:
+            return n * a ** (n - 1)
+        except OverflowError:
+            return _scaled_power(n, a, n - 1)  # inf of the right sign
     return n * a ** (n - 1)
+
+
+def _scaled_power(c: Any, a: Any, e: Any) -> Any:
+    """c * a**e; on floats, an a**e past the float range gives inf of the product's sign (stored
+    on the edge: backward() and grad() complain only if a gradient flows through it)."""
+    if isinstance(a, (int, float)) and isinstance(e, (int, float)):
+        try:
+            return c * a ** e
+        except OverflowError:
+            negative = (c < 0) != (a < 0 and e % 2 == 1)
+            return -math.inf if negative else math.inf
+    return c * a ** e
 
 
 # ------------------------------------------------------------------------------- formulas

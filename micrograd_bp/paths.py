@@ -115,6 +115,18 @@ def count_json(n: int) -> int | str:
 
 # ------------------------------------------------------------------------------------ the graph
 
+def _sum_of_terms(node: Value, terms: list[float]) -> float:
+    """The exact sum of one node's path terms; OverflowError naming the op where they leave the range."""
+    try:
+        total = math.fsum(terms)
+    except (ValueError, OverflowError):
+        total = math.inf
+    if not math.isfinite(total):
+        raise OverflowError(f"{node.op.name if node.op else 'a leaf'}: the chain-rule paths through it "
+                            "have products past the float range")
+    return total
+
+
 class PathGraph:
     """The part of output's graph that leads to wrt, analysed once: path counts, partial sums,
     and the order and names every explanation and diagnosis of this partial shares."""
@@ -123,6 +135,7 @@ class PathGraph:
         if not isinstance(output, Value) or not isinstance(wrt, Value):
             raise TypeError("output and wrt must be Values")
         self.output, self.wrt = output, wrt
+        partial = grad(output, [wrt])[0]  # first: a gradient past the float range is its named error
         self.order = order = topological_order(output)
         self.names, self.precedence = _names(output, order)
         self.names.setdefault(id(wrt), wrt.label or f"{wrt.data:g}")
@@ -141,8 +154,8 @@ class PathGraph:
             reach[k] = bool(edges)
             if edges:
                 below[k] = sum(below[id(p)] for p, _ in edges)
-                tangent[k] = math.fsum(g * tangent[id(p)] for p, g in edges)
-                scale[k] = math.fsum(abs(g) * scale[id(p)] for p, g in edges)
+                tangent[k] = _sum_of_terms(node, [g * tangent[id(p)] for p, g in edges])
+                scale[k] = _sum_of_terms(node, [abs(g) * scale[id(p)] for p, g in edges])
         self.reach, self.below, self.tangent, self.scale = reach, below, tangent, scale
         above: dict[int, int] = {id(output): 1}  # paths from output down to a node
         adjoint: dict[int, float] = {id(output): 1.0}  # d output / d node (reverse mode)
@@ -155,7 +168,7 @@ class PathGraph:
                     above[id(p)] = above.get(id(p), 0) + above[k]
                     adjoint[id(p)] = adjoint.get(id(p), 0.0) + g * adjoint[k]
         self.above, self.adjoint = above, adjoint
-        self.partial = grad(output, [wrt])[0] if self.n_paths else 0.0
+        self.partial = partial
 
     @property
     def n_paths(self) -> int:

@@ -113,7 +113,8 @@ def test_a_wrong_engine_is_caught(monkeypatch):
 def test_bench_quick_json_from_the_command_line(capsys, monkeypatch):
     monkeypatch.setattr(bench, "QUICK", bench.Sizes(mazur_steps=50, moons_steps=1, moons_repeats=1,
                                                     chain_long=20_000, chain_short=2_000,
-                                                    memory_nodes=2_000))
+                                                    memory_nodes=2_000, process_steps=20,
+                                                    process_configurations=(("sequential", True),)))
     monkeypatch.setattr(bench, "make_moons", lambda n, noise, seed: make_moons(10, noise, seed))
     status = main(["bench", "--quick", "--json", "--repeats", "2"])
     out, err = capsys.readouterr()
@@ -121,14 +122,22 @@ def test_bench_quick_json_from_the_command_line(capsys, monkeypatch):
     data = json.loads(out)
     assert set(data) == {"machine", "repeats", "quick", "workloads", "targets"}
     assert data["quick"] is True and data["repeats"] == 2
-    assert set(data["workloads"]) == {"mazur", "moons", "chain", "memory"}
-    ratios = {k: v for w in data["workloads"].values() for k, v in w["ratios"].items()}
+    assert set(data["workloads"]) == {"mazur", "moons", "chain", "memory", "processes"}
+    ratios = {k: v for key, w in data["workloads"].items() for k, v in w["ratios"].items()
+              if key != "processes"}  # 20 steps minus 1 is start-up noise: only finite
+    assert all(math.isfinite(v) for v in data["workloads"]["processes"]["ratios"].values())
     for key in ("closure_over_ours", "ours_over_floor", "long_over_short", "ours_over_closure"):
         assert key in ratios
     assert all(math.isfinite(v) and v > 0 for v in ratios.values())
     mazur_rows = {r["engine"]: r for r in data["workloads"]["mazur"]["rows"]}
     assert len(mazur_rows["micrograd_bp"]["runs"]) == 2
-    assert {t["name"].split(":")[0] for t in data["targets"]} == {"mazur", "moons", "chain", "memory"}
+    assert {t["name"].split(":")[0].split(" ")[0] for t in data["targets"]} == {
+        "mazur", "moons", "chain", "memory"}
+    processes = data["workloads"]["processes"]
+    assert [r["engine"] for r in processes["rows"]] == [
+        "mazur --steps 20 --order sequential --train-biases", "closure reference, the same training"]
+    assert "mazur --steps 20 --order sequential --train-biases: closure reference / ours, whole " \
+           "processes" in {t["name"] for t in data["targets"]}
 
 
 def test_bench_text_table(capsys, monkeypatch):
@@ -171,3 +180,92 @@ def test_the_compiled_replay_rows_train_as_the_floor_and_the_engine():
     replay = bench.MoonsCompiled(bench.MOONS_SEED, points, labels)
     for k in range(2):
         assert close(replay.step(k), ours.step(k), 1e-12, 1e-15)
+
+
+# ------------------------------------------------------------- the main job at the engine's speed
+
+
+def test_the_walkthrough_row_trains_as_the_floor():
+    floor = bench.mazur_floor(200)
+    assert close(bench.mazur_walkthrough(200), floor, 1e-12, 1e-15)
+    assert bench.mazur_walkthrough(200) == bench.mazur_ours_mlp(200)  # the same floats, bit for bit
+    workload = bench.bench_mazur(20, 1)
+    assert "the walk-through (mazur --steps)" in {r.engine for r in workload.rows}
+    assert workload.ratios["closure_over_walkthrough"] > 0
+    assert "the main job" in " ".join(t.name for t in bench.targets(
+        [workload, bench.Workload("moons", "", "s", [], {"closure_over_ours": 1.0}),
+         bench.Workload("chain", "", "s", [], {"long_over_short": 1.0}),
+         bench.Workload("memory", "", "bytes", [], {"ours_over_closure": 1.0})]))
+
+
+@pytest.mark.parametrize("order", mazur.ORDERS)
+@pytest.mark.parametrize("train_biases", [False, True])
+def test_a_training_step_walks_no_graph(monkeypatch, order, train_biases):
+    """The step builds E_total and keeps the nodes it needs as they are made: no topological_order,
+    no name dictionary. The numbers are those of the reference walk (forward() by names)."""
+    expected = mazur.MazurNetwork()
+    for _ in range(3):
+        expected.step(0.5, order, train_biases)
+    network = mazur.MazurNetwork()
+
+    def no_walk(root):
+        raise AssertionError("a training step walked the graph")
+    monkeypatch.setattr(mazur, "topological_order", no_walk)
+    for _ in range(3):
+        network.step(0.5, order, train_biases)
+    assert network.weights() == expected.weights()
+    monkeypatch.undo()
+    by_hand = mazur.MazurNetwork()
+    for _ in range(3):
+        slow_step(by_hand, 0.5, order, train_biases)
+    assert network.weights() == by_hand.weights()
+
+
+def slow_step(network: mazur.MazurNetwork, lr: float, order: str, train_biases: bool) -> None:
+    """The step as first written: every node found by name in a walk of the graph."""
+    trainable = [n for n in mazur.PARAMETER_NAMES if train_biases or n.startswith("w")]
+    layers = network.mlp.layers
+    network.mlp.zero_grad()
+    nodes = network.forward()
+    nodes["E_total"].backward()
+    if order == "simultaneous":
+        for name in trainable:
+            network.params[name].data -= lr * network.params[name].grad
+        return
+    deltas = [nodes[f"net_{n.name}"].grad for n in layers[-1].neurons]
+    for param in layers[-1].parameters():
+        if param.label in trainable:
+            param.data -= lr * param.grad
+    activations = network.inputs()
+    activations = layers[0](activations)
+    surrogate = sum((d * n.net(activations) for d, n in zip(deltas, layers[1].neurons)), Value(0.0))
+    network.mlp.zero_grad()
+    surrogate.backward()
+    below = {node.label: node for node in topological_order(surrogate)}
+    for param in layers[0].parameters():
+        if param.label in trainable:
+            param.data -= lr * param.grad
+    assert [below[f"net_{n.name}"].grad for n in layers[0].neurons]  # the hidden deltas existed
+
+
+
+@pytest.mark.parametrize("order", mazur.ORDERS)
+@pytest.mark.parametrize("train_biases", [False, True])
+def test_the_closure_reference_trains_the_walkthroughs_network(order, train_biases):
+    ours = mazur.walkthrough(30, order=order, train_biases=train_biases).final_error
+    closure = bench.mazur_closure_training(30, order=order, train_biases=train_biases)
+    assert close(closure, ours, 1e-12, 1e-15)
+    other = "sequential" if order == "simultaneous" else "simultaneous"  # the options matter
+    assert bench.mazur_closure_training(30, order=other, train_biases=train_biases) != closure
+    assert bench.mazur_closure_training(30, order=order, train_biases=not train_biases) != closure
+
+
+def test_every_ratio_prints_in_words():
+    from micrograd_bp.cli import _ratio_name
+
+    workloads = [bench.bench_mazur(10, 1), bench.bench_memory(1_000)]
+    for workload in workloads:
+        for key in workload.ratios:
+            assert "_over_" not in _ratio_name(key) and " / " in _ratio_name(key), key
+    assert _ratio_name("closure_over_process: mazur --steps 20 --train-biases") == \
+        "closure reference / micrograd-bp mazur --steps 20 --train-biases"

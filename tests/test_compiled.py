@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import tracemalloc
+from fractions import Fraction
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from micrograd_bp import OPS, Value, linear
+from micrograd_bp import OPS, Value, compiled, grad, linear
 from micrograd_bp.cli import main
 from micrograd_bp.compiled import ShapeError, compile_graph, template_for
 from micrograd_bp.examples import mazur
@@ -453,3 +455,82 @@ def test_sgd_steps_that_overflow_stop_where_eager_does():
                     w.data -= -1.0 * w.grad
         return w.data, str(raised.value)
     assert run(True) == run(False)
+
+
+# ------------------------------------------------- never a silent inf or nan, limits that hold
+
+
+def test_the_replay_raises_the_eager_overflow_errors_of_backward():
+    z = Value(-1.0, "z")
+    graph = compile_graph(1 / (z.relu() + 1e-200), [z])  # d out/d(relu(z) + 1e-200) = -1e400
+    with pytest.raises(OverflowError, match=r"backward: overflow, the local derivative d out/d b of "
+                                            r"div\(1\.0, 1e-200\) is -inf"):
+        graph.forward_backward()
+    x = Value(1e-103, "x")
+    with pytest.raises(OverflowError, match=r"d out/d a of powc\(1e-103\) is -inf"):
+        compile_graph(x ** -2, [x]).forward_backward()
+    x = Value(1.5e308, "x")
+    y = Value(1e-300, "y")
+    with pytest.raises(OverflowError, match="overflow"):  # two finite terms whose sum is inf
+        compile_graph(x * y + x * y, [x, y]).forward_backward()
+    assert math.isfinite(y.grad)
+    z = Value(-1.0, "z")
+    c = Value(1.0, "c")
+    graph = compile_graph(1 / (z.relu() + 1e-200) + c, [z, c])
+    for params in ([z], [c], None):  # a trained leaf's gradient, or another leaf's, is not finite
+        with pytest.raises(OverflowError, match=r"backward: overflow.*div\(1\.0, 1e-200\)"):
+            graph.sgd_steps(2, 0.1, params)
+        assert (z.data, c.data) == (-1.0, 1.0)
+
+
+def test_a_zero_slope_before_an_infinite_derivative_gives_zero_in_the_replay():
+    x = Value(1e-200, "x")
+    graph = compile_graph((1 / x) ** 0, [x])
+    assert graph.forward_backward() == 1.0 and graph.gradients() == [0.0] == grad((1 / x) ** 0, [x])
+
+
+def test_sgd_steps_with_a_learning_rate_too_large_stops_with_a_clear_error():
+    w = Value(0.5, "w")
+    graph = compile_graph((w * 3.0 - 1.0) ** 2, [w])  # d/dw = 6 (3w - 1) = 3 at w = 0.5
+    with pytest.raises(OverflowError, match="'w'.*the learning rate is too large"):
+        graph.sgd_steps(3, 1e308)  # 0.5 - 3e308 is -inf
+    assert w.data == 0.5  # the step that would make it infinite changed nothing
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**309)])
+def test_huge_integers_are_a_shape_error(value):
+    x = Value(1.0, "x")
+    graph = compile_graph(x * 2.0, [x])
+    for call in (graph.forward, graph.forward_backward):
+        with pytest.raises(ShapeError, match="the value for 'x' must be finite.*too large for a float"):
+            call([value])
+        with pytest.raises(ShapeError, match="must be finite"):
+            call({"x": value})
+    assert graph.forward([Fraction(1, 4)]) == 0.5  # any real number type
+
+
+def test_a_graph_past_the_documented_size_is_refused_clearly(monkeypatch):
+    monkeypatch.setattr(compiled, "MAX_NODES", 10)
+    x = Value(1.0, "x")
+    y = x
+    for _ in range(5):
+        y = y * 1.5  # 6 nodes + 5 constants = 11
+    with pytest.raises(ValueError, match="the graph has 11 nodes, more than the replay takes \\(10\\)"):
+        compile_graph(y)
+    assert compile_graph(x * 1.5).n_nodes == 3
+
+
+def test_compile_memory_per_node_stays_under_the_documented_bound():
+    # the bound MAX_NODES rests on: at most 30 KB a node at the peak (building and compiling the code)
+    x = Value(0.5, "x")
+    y = x
+    for i in range(2_000):
+        y = (y * 0.999 + x).tanh() if i % 3 == 0 else y * 1.0001 + 0.01
+    tracemalloc.start()
+    try:
+        graph = compile_graph(y, [x])
+        graph.forward_backward()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak / graph.n_nodes < 30_000, peak / graph.n_nodes

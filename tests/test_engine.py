@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import math
+import numbers
+import sys
+import threading
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 import sympy
@@ -10,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracles import VARIABLES, build, central_difference, close, trees
 
-from micrograd_bp import OPS, Value, grad, topological_order
-from micrograd_bp.engine import linear
+from micrograd_bp import OPS, Value, engine, grad, topological_order
+from micrograd_bp.engine import finite_float, is_finite_real, linear
 from micrograd_bp.ops import Op
 
 # ----------------------------------------------------------------------------- construction
@@ -381,3 +386,330 @@ def test_sigmoid_is_stable_at_the_extremes():
 def test_sigmoid_symmetry_law():
     for x in (-30.0, -2.5, 0.0, 0.7, 12.0):
         assert close(Value(-x).sigmoid().data, 1 - Value(x).sigmoid().data, rtol=1e-12, atol=1e-15)
+
+
+# ------------------------------------------------------------------- numbers the engine takes
+
+
+class RealLike:
+    """A real number type that is not a float subclass (as numpy.float32 is): numbers.Real by
+    registration, read through float()."""
+
+    def __init__(self, x: float) -> None:
+        self.x = x
+
+    def __float__(self) -> float:
+        return self.x
+
+
+class IntegralLike:
+    """An integer type that is not an int subclass (as numpy.int64 is): read through __index__."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __index__(self) -> int:
+        return self.n
+
+    def __float__(self) -> float:  # deliberately wrong: the engine must read __index__
+        return -1.0
+
+
+numbers.Real.register(RealLike)
+numbers.Integral.register(IntegralLike)
+
+
+def test_any_real_number_type_is_accepted_as_data_constant_and_exponent():
+    assert Value(RealLike(2.5)).data == 2.5 and type(Value(RealLike(2.5)).data) is float
+    assert Value(IntegralLike(2)).data == 2.0
+    assert Value(Fraction(5, 2)).data == 2.5
+    x = Value(3.0)
+    assert (x * RealLike(0.5)).data == 1.5 and (Fraction(1, 4) + x).data == 3.25
+    assert (x ** IntegralLike(2)).data == 9.0 and (x ** IntegralLike(2)).op.exponent == 2.0
+    assert finite_float(IntegralLike(7)) == 7.0 and finite_float(10**20) == 1e20
+
+
+@pytest.mark.parametrize("bad, error, words", [
+    (True, TypeError, ["bool"]), ("2", TypeError, ["str"]), (None, TypeError, ["NoneType"]),
+    (1j, TypeError, ["complex"]), (Decimal("1.5"), TypeError, ["Decimal"]),
+    (float("nan"), ValueError, ["finite", "nan"]), (-math.inf, ValueError, ["finite", "-inf"]),
+    (10**400, ValueError, ["finite", "1329 bits"]), (RealLike(math.inf), ValueError, ["finite"]),
+])
+def test_finite_float_is_the_one_check_of_a_number(bad, error, words):
+    assert not is_finite_real(bad)
+    for check in (finite_float, Value):
+        with pytest.raises(error) as caught:
+            check(bad)
+        assert all(word in str(caught.value) for word in words), str(caught.value)
+    assert is_finite_real(Fraction(1, 3)) and is_finite_real(-0.0) and is_finite_real(RealLike(1.0))
+
+
+def test_a_label_must_be_a_string():
+    with pytest.raises(TypeError, match="label must be a str, got int: 3"):
+        Value(2, 3)
+    assert Value(2, "x").label == "x"
+
+
+def test_grad_explains_a_misuse():
+    x = Value(2.0)
+    with pytest.raises(TypeError, match=r"grad\(y, \[x\]\)"):
+        grad(x * x, x)
+    with pytest.raises(TypeError, match="output must be a Value, got float"):
+        grad(3.0, [x])
+
+
+# ------------------------------------------------------------------- no trace of a pass
+
+
+def test_every_grad_is_a_plain_float_after_backward():
+    y = Value(0.5)
+    s = y * y
+    out = (s.exp() * 0.0) + y  # s: nothing reaches it (its consumer's upstream is zero)
+    out.backward()
+    assert type(s.grad) is float and s.grad == 0.0
+    assert all(type(n.grad) is float for n in topological_order(out))
+    z = Value(-1.0)
+    masked = (z * 3.0).relu() + z  # relu off: its input gets exactly 0.0
+    masked.backward()
+    assert [type(n.grad) for n in topological_order(masked)] == [float] * 5
+    assert z.grad == 1.0
+
+
+def old_topological_order(root: Value) -> list[Value]:
+    """The first implementation (a set of id()s, (node, flag) pairs): the oracle of the order."""
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in reversed(node.inputs):
+            if id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+@settings(max_examples=100, deadline=None)
+@given(tree=trees(), point=st.tuples(*[st.floats(-2, 2) for _ in VARIABLES]))
+def test_topological_order_is_the_first_implementations_order(tree, point):
+    try:
+        root = shared_graph(tree, point)
+        wide = linear([root, root, Value(2.0)], [Value(1.0), root, root], root)  # many inputs
+    except (OverflowError, ZeroDivisionError, ValueError):
+        return
+    for r in (root, wide):
+        assert [id(n) for n in topological_order(r)] == [id(n) for n in old_topological_order(r)]
+
+
+def test_a_failed_pass_leaves_plain_floats_and_the_lock_free():
+    z = Value(-1.0, "z")
+    out = 1 / (z.relu() + 1e-200)
+    with pytest.raises(OverflowError):
+        out.backward()
+    assert all(type(n.grad) is float for n in topological_order(out))
+    (out * 0.0 + z).backward()  # the next pass runs (the lock was released)
+    assert z.grad == 1.0
+
+
+# ------------------------------------------------------------------- threads
+
+
+def wide_shared_graph(n: int) -> tuple[Value, Value, list[Value]]:
+    """Two roots over a long shared interior chain: backward() from both at once used to collide."""
+    x = Value(0.5, "x")
+    h = x
+    for i in range(n):
+        h = (h * 1.0001 + 0.001).tanh() if i % 2 else h * 0.9999 + x
+    return h * 2.0, h * 3.0, [x]
+
+
+def run_switching_often(threads: list[threading.Thread]) -> None:
+    """Start and join the threads, the interpreter switching between them every 10 microseconds."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def test_backward_from_several_threads_on_shared_nodes_gives_every_pass_whole():
+    first, second, (x,) = wide_shared_graph(3_000)
+    first.backward()
+    once_first = x.grad
+    x.grad = 0.0
+    second.backward()
+    once_second = x.grad
+    x.grad = 0.0
+    rounds = 4
+    threads = [threading.Thread(target=lambda r=r: [r.backward() for _ in range(rounds)])
+               for r in (first, second) for _ in range(2)]
+    run_switching_often(threads)
+    expected = 2 * rounds * (once_first + once_second)
+    assert close(x.grad, expected, rtol=1e-12, atol=0)
+    assert all(type(n.grad) is float for n in topological_order(first))
+
+
+def test_grad_is_thread_safe():
+    first, second, (x,) = wide_shared_graph(2_000)
+    alone = [grad(first, [x])[0], grad(second, [x])[0]]
+    results: list[list[float]] = []
+
+    def work():
+        results.append([grad(r, [x])[0] for r in (first, second) for _ in range(3)])
+    run_switching_often([threading.Thread(target=work) for _ in range(4)])
+    assert results == [[alone[0]] * 3 + [alone[1]] * 3] * 4
+    assert x.grad == 0.0
+
+
+# ------------------------------------------------- never a silent inf or nan (the edges of the range)
+
+
+def both_passes(out: Value, wrt: list[Value]) -> tuple[list[float], list[float]]:
+    """(backward()'s grads, grad()'s floats) for the leaves wrt, from zeroed grads."""
+    for x in wrt:
+        x.grad = 0.0
+    out.backward()
+    return [x.grad for x in wrt], grad(out, wrt)
+
+
+def test_second_derivative_of_y_log_y_at_the_edge_of_the_range():
+    # y = e^x, f = y log y = x e^x: f'' = (x + 2) e^x, exactly 416 e^414 = 2.6122e182 at x = 414.
+    # log's partial 1/y (3.7e-180) met an upstream of y^2 (past the range): inf * -0.0 was nan.
+    x = Value(414.0)
+    y = x.exp()
+    (g,) = grad(y * y.log(), [x], create_graph=True)
+    (second,) = grad(g, [x])
+    assert close(g.data, 415 * math.exp(414), rtol=1e-14, atol=0)
+    assert close(second, 416 * math.exp(414), rtol=1e-14, atol=0)
+
+
+def test_a_zero_slope_stays_zero_before_an_infinite_derivative():
+    x = Value(1e-206)  # log x = -474: relu is off; d(1/x)/dx = -1e412 is past the range
+    (g,) = grad(x.log().relu(), [x], create_graph=True)
+    assert g.data == 0.0 and grad(g, [x]) == [0.0]
+    x = Value(1e-200)
+    out = (1 / x) ** 0  # d/dx = 0 * (-1e400): exactly 0, as PyTorch gives
+    assert both_passes(out, [x]) == ([0.0], [0.0])
+    assert grad(out, [x], create_graph=True)[0].data == 0.0
+
+
+def test_an_infinite_local_derivative_that_carries_a_gradient_is_an_overflow_error():
+    z = Value(-1.0, "z")
+    out = 1 / (z.relu() + 1e-200)  # built fine: out is 1e200; d out/d(relu(z) + 1e-200) is -1e400
+    assert out.data == 1e200 and out.local_grads[1] == -math.inf
+    for run, where in ((out.backward, "backward"), (lambda: grad(out, [z]), "grad")):
+        with pytest.raises(OverflowError) as caught:
+            run()
+        message = str(caught.value)
+        assert message.startswith(f"{where}: overflow") and "div(1.0, 1e-200)" in message, message
+        assert "-inf" in message and "d out/d b" in message
+    assert z.grad == 0.0 and math.isfinite(out.grad)
+
+
+@pytest.mark.parametrize("make, at", [
+    (lambda x, y: x * y * y, (1e-300, 1e300)),  # (1e-300 * 1e300) * 1e300: d/dx = 1e600
+    (lambda x, y: 1 / x - 1 / x, (1e-200, 1.0)),  # -inf + inf was nan
+    (lambda x, y: x * y + x * y, (1.5e308, 1e-300)),  # d/dy: two terms of 1.5e308, their sum inf
+])
+def test_a_gradient_that_leaves_the_float_range_is_an_overflow_error_never_inf_or_nan(make, at):
+    x, y = Value(at[0], "x"), Value(at[1], "y")
+    out = make(x, y)
+    with pytest.raises(OverflowError, match="overflow"):
+        out.backward()
+    assert all(math.isfinite(n.grad) and type(n.grad) is float for n in topological_order(out))
+    with pytest.raises(OverflowError, match="overflow"):
+        grad(out, [x, y])
+
+
+def test_a_power_whose_derivative_overflows_builds_and_complains_only_when_used():
+    y = Value(1e-160) ** -1  # 1e160; its derivative -1e320 is past the range: stored as -inf
+    assert y.data == 1e160 and y.local_grads == (-math.inf,)
+    x = Value(1e-103)
+    sq = x ** -2  # 1e206; d/dx = -2e309
+    assert sq.local_grads == (-math.inf,) and (Value(-1e-103) ** -2).local_grads == (math.inf,)
+    with pytest.raises(OverflowError, match=r"overflow, the local derivative d out/d a of powc\(1e-103\)"):
+        grad(sq, [x])
+    assert grad(sq * 0.0, [x]) == [0.0]  # no gradient reaches it: no complaint
+    with pytest.raises(OverflowError, match="overflow"):
+        grad(Value(1e-103) ** Value(-2.0), [x])  # a Value exponent: the same partial, the same error
+    assert (Value(2.0) ** Value(3.0)).local_grads[0] == 12.0
+
+
+# ------------------------------------------------------------------- the generated builders
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3), min_size=0, max_size=80))
+def test_linear_nodes_of_every_width_are_built_as_the_op_record_says(xs):
+    values = [Value(x) for x in xs]
+    weights, inputs = values[0:len(values) // 2 * 2:2], values[1:len(values) // 2 * 2:2]
+    bias = values[-1] if len(values) % 2 else None
+    node = linear(weights, inputs, bias)
+    args = [*(p for pair in zip(weights, inputs) for p in pair), *([bias] if bias is not None else [])]
+    data = [a.data for a in args]
+    out = OPS["linear"].forward(*data)
+    assert node.data == out and node.inputs == tuple(args)
+    assert node.local_grads == OPS["linear"].partials(*data, out)
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "tanh",
+                                  "sigmoid", "relu"])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_the_operators_build_what_the_op_record_computes_bit_for_bit(name, data):
+    op = OPS[name]
+    xs = [data.draw(st.floats(-50, 50, allow_nan=False)) for _ in range(op.arity)]
+    try:
+        out = op.forward(*xs)
+        expected = op.partials(*xs, out)
+        failure = None
+    except (ArithmeticError, ValueError) as error:
+        failure = type(error)
+    values = [Value(x) for x in xs]
+    operators = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+                 "div": lambda a, b: a / b, "pow": lambda a, b: a ** b, "neg": lambda a: -a}
+    build = operators.get(name) or getattr(Value, name)
+    if failure is not None or not math.isfinite(out):
+        with pytest.raises((ArithmeticError, ValueError)):
+            build(*values)
+        return
+    node = build(*values)
+    assert node.op is op and node.data == out and node.local_grads == expected
+    assert [math.copysign(1, g) for g in node.local_grads] == [math.copysign(1, g) for g in expected]
+
+
+def test_a_pass_started_during_another_waits_for_it(monkeypatch):
+    """The worst interleaving, forced: a second backward() from another thread starts while the
+    first is between its traversal and its loop. It must wait (else its marks and sums would be
+    mixed into the first pass's)."""
+    first, second, (x,) = wide_shared_graph(200)
+    first.backward()
+    alone_first = x.grad
+    x.grad = 0.0
+    second.backward()
+    alone_second = x.grad
+    x.grad = 0.0
+    traverse = engine._interior_order
+    others: list[threading.Thread] = []
+
+    def traverse_then_let_another_pass_run(root: Value) -> list[Value]:
+        order = traverse(root)
+        if not others:
+            other = threading.Thread(target=second.backward)
+            others.append(other)
+            other.start()
+            other.join(timeout=0.3)  # with the lock it cannot finish now: it waits for this pass
+        return order
+    monkeypatch.setattr(engine, "_interior_order", traverse_then_let_another_pass_run)
+    first.backward()
+    others[0].join()
+    assert close(x.grad, alone_first + alone_second, rtol=1e-12, atol=0)
+    assert first.grad == 1.0 and second.grad == 1.0

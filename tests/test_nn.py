@@ -145,3 +145,20 @@ def test_an_unnamed_neurons_message_has_no_stray_space():
     with pytest.raises(ValueError) as error:
         Neuron(2, weights=[1.0], name="h1")
     assert str(error.value) == "neuron h1: 1 weights for 2 inputs"
+
+
+def test_sgd_refuses_a_step_that_makes_a_parameter_non_finite():
+    from micrograd_bp.nn import SGD
+    w, b = Value(0.5, "w"), Value(0.25, "b")
+    loss = (w * 3.0 + b - 1.0) ** 2  # d/dw = 2 (3w + b - 1) 3 = 4.5, d/db = 1.5 at (0.5, 0.25)
+    loss.backward()
+    optimizer = SGD([b, w], lr=1e308)  # b: 0.25 - 1.5e308 is finite; w: 0.5 - 4.5e308 is -inf
+    with pytest.raises(OverflowError, match=r"'w' -inf .*learning rate 1e\+308\): the learning rate "
+                                            "is too large"):
+        optimizer.step()
+    assert (w.data, b.data) == (0.5, 0.25)  # the step changed nothing
+    SGD([b, w], lr=0.1).step()
+    assert (w.data, b.data) == (0.5 - 0.1 * 4.5, 0.25 - 0.1 * 1.5)
+    for bad in (0.0, -1.0, math.inf, math.nan, True):
+        with pytest.raises(ValueError, match="learning rate must be a positive finite number"):
+            SGD([w], lr=bad)

@@ -11,6 +11,7 @@ import time
 import tracemalloc
 
 import matplotlib
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracles import VARIABLES, build, close, trees
@@ -269,3 +270,13 @@ def test_draw_paths_follows_a_leaf_drawn_again_at_each_use():
     assert all(re.search(rf"\t{c} \[[^\n]*style=\"filled,dashed\"", source) for c in copies)
     assert re.findall(r"\tv0u\d+ -> o\d+ \[[^\n]*color=(\w+)", source) == ["darkorange"] * 59
     assert "gray75" not in source
+
+
+def test_explain_of_a_gradient_past_the_float_range_is_a_named_overflow_error():
+    """1/x - 1/x at x = 1e-200: each path's product is -1e400 (past the range), they cancel to 0;
+    the partial cannot be computed in floats, and explain says where instead of failing in fsum."""
+    ev = parse("1/x - 1/x").evaluate(x=1e-200)
+    with pytest.raises(OverflowError, match=r"div\(1\.0, 1e-200\) is -inf"):
+        explain(ev.output, ev.variables["x"])
+    with pytest.raises(OverflowError, match="div"):
+        check_expression("1/x - 1/x", "x", "0", {"x": 1e-200})

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..diagnose import ATOL, POINTS, RTOL, ClaimCheck, Instance, check_partial
-from ..engine import Value, topological_order
+from ..engine import Value, linear, topological_order
 from ..expr import ExprError, parse
-from ..nn import MLP, half_squared_error
+from ..nn import MLP, descend, half_squared_error
 from ..paths import Explanation, explain
 
 INPUTS = {"i1": 0.05, "i2": 0.10}
@@ -22,6 +22,8 @@ LEARNING_RATE = 0.5
 FORWARD_NAMES = ("net_h1", "out_h1", "net_h2", "out_h2", "net_o1", "out_o1",
                  "net_o2", "out_o2", "E_o1", "E_o2", "E_total")
 PARAMETER_NAMES = (*WEIGHTS, *BIASES)
+_TARGETS = tuple(TARGETS.values())
+_ERROR_LABELS = ("E_o1", "E_o2")
 
 Order = Literal["simultaneous", "sequential"]
 ORDERS = ("simultaneous", "sequential")
@@ -47,39 +49,83 @@ class MazurNetwork:
                        weights=[[[p["w1"], p["w2"]], [p["w3"], p["w4"]]],
                                 [[p["w5"], p["w6"]], [p["w7"], p["w8"]]]],
                        biases=[p["b1"], p["b2"]], names=[["h1", "h2"], ["o1", "o2"]])
+        self._trainable_cache: dict[tuple, list[Value]] = {}
+        # What a training step reads of each neuron, once: its weights, bias and node labels.
+        self._neurons = [[(n.weights, n.bias, f"net_{n.name}", f"out_{n.name}") for n in layer.neurons]
+                         for layer in self.mlp.layers]
 
     def inputs(self) -> list[Value]:
         return [Value(v, name) for name, v in INPUTS.items()]
 
     def forward(self) -> dict[str, Value]:
         """Build the graph; every named node by its name (i1, w1, net_h1, ..., E_total)."""
-        outputs = self.mlp(self.inputs())
-        total = half_squared_error(outputs, list(TARGETS.values()), labels=["E_o1", "E_o2"])
-        total.label = "E_total"
+        total, _ = self.loss()
         return {node.label: node for node in topological_order(total) if node.label}
 
     def weights(self) -> dict[str, float]:
         return {name: v.data for name, v in self.params.items()}
 
+    def loss(self) -> tuple[Value, list[list[Value]]]:
+        """E_total, and each layer's nets (net_h1, net_h2, ...) kept as they are made: what a
+        training step reads, without a walk of the graph."""
+        activations: list[Value] = self.inputs()
+        nets: list[list[Value]] = []
+        for k in range(len(self._neurons)):
+            activations, layer_nets = self._layer(k, activations)
+            nets.append(layer_nets)
+        total = half_squared_error(activations, _TARGETS, labels=_ERROR_LABELS)
+        total.label = "E_total"
+        return total, nets
+
+    def _layer(self, k: int, inputs: list[Value]) -> tuple[list[Value], list[Value]]:
+        """Layer k of the MLP on inputs, as its Neurons compute it (one linear node, net_NAME, then
+        the sigmoid, out_NAME; the same nodes and floats) with the labels made once: (outs, nets)."""
+        outs, nets = [], []
+        for weights, bias, net_label, out_label in self._neurons[k]:
+            net = linear(weights, inputs, bias)
+            net.label = net_label
+            out = net.sigmoid()
+            out.label = out_label
+            nets.append(net)
+            outs.append(out)
+        return outs, nets
+
     def step(self, lr: float = LEARNING_RATE, order: Order = "simultaneous",
              train_biases: bool = False) -> None:
-        """One step of gradient descent in the given update order."""
-        trainable = [name for name in PARAMETER_NAMES if train_biases or name.startswith("w")]
+        """One step of gradient descent in the given update order.
+
+        Raises OverflowError, saying the learning rate is too large, if a step would make a
+        parameter not finite (the parameters are then left as they were before that update).
+        """
         if order == "simultaneous":
-            self._simultaneous_step(lr, trainable)
+            self._simultaneous_step(lr, self._trainable(train_biases))
         elif order == "sequential":
-            self._sequential_step(lr, trainable)
+            self._sequential_step(lr, train_biases)
         else:
             raise ValueError(f"unknown update order {order!r}: choose one of {', '.join(ORDERS)}")
 
-    def _simultaneous_step(self, lr: float, trainable: list[str]) -> None:
-        self.mlp.zero_grad()
-        self.forward()["E_total"].backward()
-        for name in trainable:
-            param = self.params[name]
-            param.data -= lr * param.grad
+    def _trainable(self, train_biases: bool, layer: int | None = None) -> list[Value]:
+        """The parameters a step updates (of one layer, or all), in PARAMETER_NAMES order; cached."""
+        key = (train_biases, layer)
+        found = self._trainable_cache.get(key)
+        if found is None:
+            mine = self.params.values() if layer is None else self.mlp.layers[layer].parameters()
+            ids = {id(p) for p in mine}
+            found = [self.params[name] for name in PARAMETER_NAMES
+                     if (train_biases or name.startswith("w")) and id(self.params[name]) in ids]
+            self._trainable_cache[key] = found
+        return found
 
-    def _sequential_step(self, lr: float, trainable: list[str]) -> None:
+    def _zero_grad(self) -> None:
+        for param in self.params.values():  # the MLP's parameters, each once
+            param.grad = 0.0
+
+    def _simultaneous_step(self, lr: float, trainable: list[Value]) -> None:
+        self._zero_grad()
+        self.loss()[0].backward()
+        descend(trainable, lr)
+
+    def _sequential_step(self, lr: float, train_biases: bool) -> None:
         """Layer by layer from the output: each layer is updated before the error goes further back.
 
         The deltas dE/dnet of the layer above are kept from the forward pass; the layer below then
@@ -87,28 +133,24 @@ class MazurNetwork:
         already-updated weights. That is the published figures' order, computed by the engine.
         """
         layers = self.mlp.layers
-        self.mlp.zero_grad()
-        nodes = self.forward()
-        nodes["E_total"].backward()
-        deltas = [nodes[f"net_{n.name}"].grad for n in layers[-1].neurons]
-        self._update(layers[-1], lr, trainable)
+        self._zero_grad()
+        total, nets = self.loss()
+        total.backward()
+        deltas = [net.grad for net in nets[-1]]
+        descend(self._trainable(train_biases, len(layers) - 1), lr)
         for k in range(len(layers) - 2, -1, -1):
             activations = self.inputs()
-            for layer in layers[: k + 1]:
-                activations = layer(activations)
-            above = layers[k + 1].neurons
-            surrogate = sum((d * n.net(activations) for d, n in zip(deltas, above)), Value(0.0))
-            self.mlp.zero_grad()
+            for j in range(k + 1):
+                activations, below = self._layer(j, activations)  # below: layer k's nets, at the end
+            surrogate = Value(0.0)
+            for d, (weights, bias, net_label, _) in zip(deltas, self._neurons[k + 1]):
+                net = linear(weights, activations, bias)
+                net.label = net_label
+                surrogate = surrogate + d * net
+            self._zero_grad()
             surrogate.backward()
-            below = {node.label: node for node in topological_order(surrogate)}
-            deltas = [below[f"net_{n.name}"].grad for n in layers[k].neurons]
-            self._update(layers[k], lr, trainable)
-
-    @staticmethod
-    def _update(layer, lr: float, trainable: list[str]) -> None:
-        for param in layer.parameters():
-            if param.label in trainable:
-                param.data -= lr * param.grad
+            deltas = [net.grad for net in below]
+            descend(self._trainable(train_biases, k), lr)
 
 
 @dataclass
@@ -278,9 +320,9 @@ def walkthrough(steps: int = 1, lr: float = LEARNING_RATE, order: Order = "simul
         network.step(lr, order, train_biases)
         if step == 0:
             after_one = network.weights()
-            error_after_one = network.forward()["E_total"].data
+            error_after_one = network.loss()[0].data
         if record_history:
-            history.append(network.forward()["E_total"].data)
+            history.append(network.loss()[0].data)
     final = network.forward()
     return Walkthrough(
         forward=forward, gradients=gradients, factors=factors, steps=steps, order=order, lr=lr,
