@@ -115,9 +115,10 @@ def _check_options(rankdir: str, decimals: int) -> None:
 
 def _strength(flow: float, largest: float) -> float:
     """0..1: the share of the width/colour range for a flow, log-scaled against the largest."""
-    if flow == 0 or largest == 0:
+    ratio = abs(flow) / largest if flow != 0 and largest != 0 else 0.0
+    if ratio == 0.0:  # also a ratio below the float range (1e-300 against 1e300): no flow to show
         return 0.0
-    return max(0.0, 1.0 + math.log10(abs(flow) / largest) / DECADES)
+    return max(0.0, 1.0 + math.log10(ratio) / DECADES)
 
 
 def _flow_style(flow: float, largest: float) -> dict[str, str]:

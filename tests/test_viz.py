@@ -812,3 +812,14 @@ def test_a_networks_inputs_used_side_by_side_stay_one_box():
     loss.backward()
     source = draw(loss).source  # x1 feeds 16 neurons, all on one level: no copies
     assert re.search(r"\bv\d+u\d+ \[", source) is None and "dashed box" not in source
+
+
+def test_flows_too_far_apart_for_a_float_ratio_are_drawn():
+    # f = x*y + x*y at x = 1e300, y = 1e-300: df/dx = 2y = 2e-300, df/dy = 2x = 2e300 (by hand);
+    # x's edges carry 1e-300 against y's 1e300, a ratio of 1e-600 that underflows to 0
+    x, y = Value(1e300, "x"), Value(1e-300, "y")
+    f = (x * y + x * y).named("f")
+    f.backward()
+    assert (x.grad, y.grad) == (2e-300, 2e300)
+    labels = node_labels(draw(f).source)
+    assert "x|data 1e+300|grad 2e-300" in labels.values() and "y|data 1e-300|grad 2e+300" in labels.values()
