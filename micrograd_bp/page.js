@@ -15,6 +15,7 @@
 
   function repr(x) { // Python's repr of a float
     if (x === 0) return 1 / x < 0 ? "-0.0" : "0.0";
+    if (!isFinite(x)) return isNaN(x) ? "nan" : x < 0 ? "-inf" : "inf";
     const sign = x < 0 ? "-" : "";
     const [m, ex] = Math.abs(x).toExponential().split("e");
     const e = parseInt(ex, 10);
@@ -75,17 +76,25 @@
     fail(node.op + ": overflow, the result of " + node.op + "(" + args + ") is not finite");
   }
 
-  // The engine computes a node's local derivatives when it makes the node: one that is not finite
-  // (which Python would store) stops the page there, so no grad is ever inf or NaN.
-  function locals(i) {
-    const values = l[i];
-    for (let k = 0; k < values.length; k++) {
-      if (!isFinite(values[k])) {
-        const names = KINDS[NODES[i].kind].names;
-        fail(NODES[i].op + ": the local derivative d(out)/d(" + names[k] + ") is not finite at " +
-             NODES[i].inputs.map((p, j) => names[j] + " = " + repr(v[p])).join(", "));
+  // engine._not_finite: a gradient that would leave the float range stops the pass at its node,
+  // with Python's message (an infinite local derivative on an edge that carries a gradient, or a
+  // sum that overflows), so no grad is ever inf or NaN. Python stores such a local derivative
+  // when it makes the node, and so does the page: only using it is an error.
+  function notFinite(c, upstream) {
+    const node = NODES[c];
+    const names = KINDS[node.kind].names;
+    const call = node.op + "(" + node.inputs.map((p) => repr(v[p])).join(", ") + ")";
+    for (let k = 0; k < node.inputs.length; k++) {
+      if (!isFinite(l[c][k])) {
+        const label = NODES[node.inputs[k]].label;
+        fail("backward: overflow, the local derivative d out/d " + names[k] + (label ? " (" + label + ")" : "") +
+             " of " + call + " is " + repr(l[c][k]) + ", past the float range, and the gradient reaching it is " +
+             repr(upstream) + ", not zero");
       }
     }
+    fail("backward: overflow at " + call + ": the gradient reaching it, " + repr(upstream) +
+         ", times its local derivatives (" + l[c].map(repr).join(", ") + (l[c].length === 1 ? "," : "") +
+         ") gives a gradient past the float range");
   }
 
   // GENERATED CODE
@@ -103,13 +112,20 @@
       for (let i = S.at; i < N; i++) if (NODES[i].op !== null) { v[i] = null; l[i] = null; }
       return;
     }
-    backward();
+    try {
+      backward(S);
+    } catch (e) {
+      if (!(e instanceof DomainError)) throw e;
+      error = { node: S.at, message: e.message };
+      for (let i = 0; i < N; i++) g[i] = null; // no grad at all rather than half a pass
+      steps = [];
+    }
   }
 
   // engine.Value.backward: interior grads from zero, the root's 1, then in reverse topological
   // order each node sends local * upstream to its inputs, in input order. A node whose upstream
   // is 0 sends nothing (backward() skips it); the ledger still lists it, as trace_backward does.
-  function backward() {
+  function backward(S) {
     for (let i = 0; i < N; i++) g[i] = 0;
     g[ROOT] = 1;
     for (let c = ROOT; c >= 0; c--) {
@@ -121,7 +137,10 @@
         const p = inputs[k];
         const before = g[p];
         const amount = upstream === 0 ? 0 : l[c][k] * upstream;
-        if (upstream !== 0) g[p] = before + amount;
+        if (upstream !== 0) {
+          g[p] = before + amount;
+          if (!isFinite(g[p])) { S.at = c; notFinite(c, upstream); }
+        }
         sends.push({ input: k, parent: p, local: l[c][k], amount, before, after: g[p] });
       }
       steps.push({ node: c, grad: upstream, sends });

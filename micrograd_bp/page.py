@@ -149,7 +149,7 @@ def _generate(order: list[Value], index: dict[int, int]) -> tuple[str, dict[str,
         forward = _fill(_op_js(node.op, n), inputs)
         partials = ", ".join(_js(f, env) for f in formulas)
         lines.append(f"S.at = {i}; v[{i}] = {forward}; if (v[{i}] - v[{i}] !== 0) overflow({i}); "
-                     f"l[{i}] = [{partials}]; locals({i});")
+                     f"l[{i}] = [{partials}];")
         kind = _kind(node.op, n)
         if kind not in kinds:
             local = {**{name: f"x[{k}]" for k, name in enumerate(names)}, "out": "out"}
@@ -178,7 +178,11 @@ def _fresh_backward(root: Value, order: list[Value]) -> Iterator[None]:
     for node in order:
         node.grad = 0.0
     try:
-        root.backward()
+        try:
+            root.backward()
+        except OverflowError:  # a gradient past the float range: the page shows where and why
+            for node in order:
+                node.grad = 0.0
         yield
     finally:
         for node, g in zip(order, saved):
