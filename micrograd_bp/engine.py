@@ -365,36 +365,51 @@ def linear(weights: Sequence[Value | Number], inputs: Sequence[Value | Number],
 
 
 def topological_order(root: Value) -> list[Value]:
-    """Every node of the graph ending at root, each after all of its inputs (root last)."""
+    """Every node of the graph ending at root, each after all of its inputs (root last).
+
+    The depth-first search of backward() (see _interior_order), leaves included: the visit marks
+    are kept in the grads, each node's grad saved on entry and put back when the walk ends (under
+    backward()'s lock, so no pass sees the marks; other threads reading a .grad meanwhile may).
+    """
     order: list[Value] = []
-    placed: dict[Value, bool] = {}  # False: its inputs are pending; True: in the order
+    entered_nodes: list[Value] = []
+    saved: list[float] = []
+    entered, done = _Mark(), _Mark()
     stack = [root]
-    pop, push, append, state = stack.pop, stack.append, order.append, placed.get
-    while stack:
-        node = pop()
-        mark = state(node)
-        if mark is None:
-            placed[node] = False
-            push(node)
-            edges = node.edges
-            n = len(edges)
-            if n == 4:
-                a, b, _, _ = edges
-                if b not in placed:
-                    push(b)
-                if a not in placed:
-                    push(a)
-            elif n == 2:
-                a = edges[0]
-                if a not in placed:
-                    push(a)
-            else:
-                for parent in edges[(n >> 1) - 1::-1]:
-                    if parent not in placed:
-                        push(parent)
-        elif not mark:
-            placed[node] = True
-            append(node)
+    pop, push, append = stack.pop, stack.append, order.append
+    enter, save = entered_nodes.append, saved.append
+    with _ONE_PASS_AT_A_TIME:
+        try:
+            while stack:
+                node = pop()
+                mark = node.grad
+                if mark is entered:  # its inputs are placed: its place in the order
+                    node.grad = done
+                    append(node)
+                elif mark is not done:
+                    enter(node)
+                    save(mark)
+                    node.grad = entered
+                    push(node)
+                    edges = node.edges  # the inputs are pushed last first; one and two unrolled
+                    n = len(edges)
+                    if n == 4:
+                        a, b, _, _ = edges
+                        if b.grad is not done:
+                            push(b)
+                        if a.grad is not done:
+                            push(a)
+                    elif n == 2:
+                        a = edges[0]
+                        if a.grad is not done:
+                            push(a)
+                    elif n:
+                        for parent in edges[(n >> 1) - 1::-1]:
+                            if parent.grad is not done:
+                                push(parent)
+        finally:
+            for node, grad_before in zip(entered_nodes, saved):
+                node.grad = grad_before
     return order
 
 
