@@ -339,8 +339,21 @@
   // The drawing's caption ("f = 6.0794; grad on each node = df/d(node), after backward()") is
   // drawn by Python with the first values: the page keeps its value and what the grads are current.
   let caption = null; // [the text element, the part before " = <value>", the original rest]
+  let networkCaption = null; // the network view's "edges: weight and dE/dweight after backward()"
+  function drawNetworkCaption(stepping) {
+    if (networkCaption === null) {
+      const text = Array.from(svg.querySelectorAll("g.graph > text"))
+        .find((t) => t.textContent.endsWith(" after backward()"));
+      networkCaption = text ? [text, text.textContent.slice(0, -" after backward()".length)] : false;
+    }
+    if (!networkCaption) return;
+    const [text, head] = networkCaption;
+    text.textContent = head + (error ? " (no backward pass: see the error above)"
+      : stepping ? " after step " + step + " of " + steps.length + " of backward()" : " after backward()");
+  }
+
   function drawCaption(stepping) {
-    if (DATA.kind !== "graph") return;
+    if (DATA.kind !== "graph") { drawNetworkCaption(stepping); return; }
     if (caption === null) {
       caption = false;
       for (const text of svg.querySelectorAll("g.graph > text")) {

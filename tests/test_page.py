@@ -334,6 +334,25 @@ def test_the_caption_follows_the_values_the_step_and_an_error(browser, pages):
     assert browser.execute_script("return window.micrograd.state().nodes[0].data") == 2.5
 
 
+def test_the_network_views_caption_follows_the_step_and_an_error(browser, pages):
+    def captions() -> list[str]:
+        return browser.execute_script(
+            "return Array.from(document.querySelectorAll('svg g.graph > text'), t => t.textContent)")
+
+    total, nodes, network = mazur_total()
+    page = explore_network(network.mlp, loss=total, inputs=[nodes["i1"], nodes["i2"]])
+    load(browser, page, pages, "netcap")
+    assert "edges: weight and dE/dweight after backward()" in captions()
+    browser.execute_script("window.micrograd.step(6)")  # Mazur's backward pass has 15 steps
+    assert "edges: weight and dE/dweight after step 6 of 15 of backward()" in captions()
+    browser.execute_script("window.micrograd.step(15)")
+    assert "edges: weight and dE/dweight after backward()" in captions()
+    browser.execute_script("window.micrograd.setLeaf('i1', 1e308)")
+    state = browser.execute_script("return window.micrograd.setLeaf('w1', 1e308)")  # w1*i1 overflows
+    assert state["error"]["message"].startswith("linear: overflow")
+    assert "edges: weight and dE/dweight (no backward pass: see the error above)" in captions()
+
+
 def test_scripting_errors_are_clear(browser, pages, mazur_page):
     page, _, _ = mazur_page
     load(browser, page, pages, "mazur")
