@@ -382,7 +382,8 @@ class Expression:
              apply: Callable[[ops.Op, list[T]], T]) -> T:
         """The expression in any form: each number and variable mapped, then each op's record
         applied to its arguments' forms, in order (a number exponent is pow's record). Text, LaTeX,
-        SymPy and the page's JavaScript are all folds; evaluation builds Values the same way."""
+        SymPy and the page's JavaScript are folds (evaluation keeps its own loop: it tells a
+        number exponent, which gets no edge, from a Value one)."""
         stack: list[T] = []
         for ins in self.code:
             if ins.op == "num":
