@@ -7,9 +7,12 @@ import math
 import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar
 
 from . import ops
 from .engine import Number, Value, grad
+
+T = TypeVar("T")
 
 MAX_LENGTH = 10_000  # characters of input
 MAX_DEPTH = 100  # nesting: parentheses, calls, unary signs and exponents, counted together
@@ -375,35 +378,37 @@ class Expression:
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
 
+    def fold(self, number: Callable[[float], T], variable: Callable[[str], T],
+             apply: Callable[[ops.Op, list[T]], T]) -> T:
+        """The expression in any form: each number and variable mapped, then each op's record
+        applied to its arguments' forms, in order (a number exponent is pow's record). Text, LaTeX,
+        SymPy and the page's JavaScript are folds (evaluation keeps its own loop: it tells a
+        number exponent, which gets no edge, from a Value one)."""
+        stack: list[T] = []
+        for ins in self.code:
+            if ins.op == "num":
+                stack.append(number(ins.value))
+            elif ins.op == "var":
+                stack.append(variable(ins.name))
+            else:
+                n = ins.nargs if ins.op == "call" else 1 if ins.op == "neg" else 2
+                args = stack[len(stack) - n:]
+                del stack[len(stack) - n:]
+                name = ins.name if ins.op == "call" else "pow" if ins.op == "powc" else ins.op
+                stack.append(apply(ops.OPS[name], args))
+        return stack[-1]
+
     def render(self, names: Mapping[str, str] | None = None) -> str:
         """The expression written out again, variables renamed by names, with only the parentheses
         the precedence of each op needs (a renamed variable that is not a plain name is an atom only
         inside parentheses)."""
         names = names or {}
-        stack: list[tuple[str, int]] = []
-        for ins in self.code:
-            if ins.op == "num":
-                stack.append((ops._number_text(ins.value), 5))
-            elif ins.op == "var":
-                text = names.get(ins.name, ins.name)
-                stack.append((text, 5 if _is_atom(text) else 0))
-            elif ins.op == "neg":
-                text, prec = stack.pop()
-                stack.append((f"-{_wrap(text, prec < 3 or text.startswith('-'))}", 3))
-            elif ins.op == "call":
-                args = [text for text, _ in stack[len(stack) - ins.nargs:]]
-                del stack[len(stack) - ins.nargs:]
-                stack.append((f"{ins.name}({', '.join(args)})", 5))
-            else:
-                (b, b_prec), (a, a_prec) = stack.pop(), stack.pop()
-                op = ops.OPS["pow" if ins.op == "powc" else ins.op]
-                p = op.precedence
-                left = _wrap(a, a_prec < p or (p == 4 and a_prec == 4))  # -a*b is (-a)*b; -a**b is not
-                right = _wrap(b, b_prec < p or (b_prec == p and ins.op in ("sub", "div"))
-                              or (p >= 2 and b.startswith("-")))
-                sep = f" {op.infix} " if p == 1 else op.infix
-                stack.append((f"{left}{sep}{right}", p))
-        return stack[-1][0]
+
+        def variable(name: str) -> tuple[str, int]:
+            text = names.get(name, name)
+            return text, 5 if _is_atom(text) else 0
+
+        return self.fold(lambda x: (ops._number_text(x), 5), variable, _render_op)[0]
 
     def evaluate(self, values: Mapping[str, Number] | None = None, **more: Number) -> Evaluation:
         """Build the Value graph at the given values (a mapping, keywords, or both)."""
@@ -425,6 +430,22 @@ class Expression:
     def value(self, values: Mapping[str, Number] | None = None, **more: Number) -> float:
         """The expression's value (a float) at the given values."""
         return self.evaluate(values, **more).output.data
+
+
+def _render_op(op: ops.Op, args: list[tuple[str, int]]) -> tuple[str, int]:
+    """One op of Expression.render: (text, precedence) from its arguments' (text, precedence)."""
+    if not op.infix and op.precedence == 3:  # unary minus
+        (text, prec), = args
+        return f"-{_wrap(text, prec < 3 or text.startswith('-'))}", 3
+    if not op.infix:  # a call
+        return f"{op.name}({', '.join(text for text, _ in args)})", 5
+    (a, a_prec), (b, b_prec) = args
+    p = op.precedence
+    left = _wrap(a, a_prec < p or (p == 4 and a_prec == 4))  # -a*b is (-a)*b; -a**b is not
+    right = _wrap(b, b_prec < p or (b_prec == p and op.name in ("sub", "div"))
+                  or (p >= 2 and b.startswith("-")))
+    sep = f" {op.infix} " if p == 1 else op.infix
+    return f"{left}{sep}{right}", p
 
 
 def _is_atom(text: str) -> bool:

@@ -58,28 +58,22 @@ def formula(text: str) -> str:
     written with its record's latex template, parenthesised by its precedence."""
     source = re.sub(r"#(\d+)", lambda m: f"{_HASH}{m.group(1)}", text)
     try:
-        code = parse(source).code
+        expression = parse(source)
     except ExprError:
         return rf"\mathrm{{{escape(text)}}}"
-    stack: list[tuple[str, int]] = []
-    for ins in code:
-        if ins.op == "num":
-            stack.append((number(ops._number_text(ins.value)), ATOM))
-        elif ins.op == "var":
-            stack.append((name(ins.name), ATOM))
-        elif ins.op == "neg":
-            a, p = stack.pop()
-            stack.append(("-" + _wrap(a, p < 3 or a.startswith("-")), 3))
-        elif ins.op == "call":
-            args = [a for a, _ in stack[len(stack) - ins.nargs:]]
-            del stack[len(stack) - ins.nargs:]
-            op = ops.OPS[ins.name]
-            stack.append((op.latex_for(ins.nargs).format(*args), ATOM))
-        else:
-            (b, pb), (a, pa) = stack.pop(), stack.pop()
-            op = ops.OPS["pow" if ins.op == "powc" else ins.op]
-            stack.append((_binary(op, a, pa, b, pb), op.precedence))
-    return stack[-1][0]
+    return expression.fold(lambda x: (number(ops._number_text(x)), ATOM), lambda n: (name(n), ATOM),
+                           _latex_op)[0]
+
+
+def _latex_op(op: ops.Op, args: list[tuple[str, int]]) -> tuple[str, int]:
+    """One op as LaTeX from its arguments' (LaTeX, precedence): its record's template."""
+    if op.infix:
+        (a, pa), (b, pb) = args
+        return _binary(op, a, pa, b, pb), op.precedence
+    if op.precedence == 3:  # unary minus
+        (a, p), = args
+        return "-" + _wrap(a, p < 3 or a.startswith("-")), 3
+    return op.latex_for(len(args)).format(*(a for a, _ in args)), ATOM
 
 
 def _binary(op: ops.Op, a: str, pa: int, b: str, pb: int) -> str:

@@ -42,12 +42,12 @@ def _op_js(op: Op, n: int) -> str:
 
 
 # ------------------------------------------------------------------ formula text -> JavaScript
-# A formula is parsed by the expression language's parser into its stack program, which is
-# turned into a small tree; the tree becomes JavaScript, display text, and its top-level factors.
+# A formula is parsed by the expression language's parser and folded into a small tree; the tree
+# becomes JavaScript, display text, and its top-level factors.
 
 def _record(kind: str) -> Op:
-    """The op record of a formula's operator (a number exponent is still pow's ** there)."""
-    return OPS["pow" if kind == "powc" else kind]
+    """The op record of a formula tree's operator."""
+    return OPS[kind]
 
 
 def _infix(op: Op) -> str:
@@ -61,22 +61,10 @@ def _fill(template: str, args: Sequence[str]) -> str:
 
 
 def _tree(formula: str) -> tuple:
-    stack: list[tuple] = []
-    for ins in expr.parse(formula).code:
-        if ins.op == "num":
-            stack.append(("num", ins.value))
-        elif ins.op == "var":
-            stack.append(("var", ins.name))
-        elif ins.op == "neg":
-            stack.append(("neg", stack.pop()))
-        elif ins.op == "call":
-            args = stack[len(stack) - ins.nargs:]
-            del stack[len(stack) - ins.nargs:]
-            stack.append(("call", ins.name, *args))
-        else:
-            b, a = stack.pop(), stack.pop()
-            stack.append((ins.op, a, b))
-    return stack[0]
+    """The formula as a tree: ("num", x), ("var", name), ("call", name, *args) or (op name, *args)."""
+    return expr.parse(formula).fold(lambda x: ("num", x), lambda n: ("var", n),
+                                    lambda op, args: ("call", op.name, *args) if op.function
+                                    else (op.name, *args))
 
 
 def _js(tree: tuple, env: dict[str, str]) -> str:
@@ -92,7 +80,7 @@ def _js(tree: tuple, env: dict[str, str]) -> str:
         args = [_js(t, env) for t in tree[2:]]
         return _fill(_op_js(OPS[tree[1]], len(args)), args)
     a, b = _js(tree[1], env), _js(tree[2], env)
-    if kind in ("pow", "powc"):
+    if kind == "pow":
         return f"Math.pow({a}, {b})"
     return f"({a} {_record(kind).infix} {b})"
 
@@ -111,7 +99,7 @@ def _text(tree: tuple) -> tuple[str, int]:
         inner, p = _text(tree[1])
         return "-" + (f"({inner})" if p < prec else inner), prec
     (left, lp), (right, rp) = _text(tree[1]), _text(tree[2])
-    if lp < prec or (kind in ("pow", "powc") and lp == prec):
+    if lp < prec or (kind == "pow" and lp == prec):
         left = f"({left})"
     if rp < prec or (rp == prec and kind in ("sub", "div")):
         right = f"({right})"

@@ -63,22 +63,8 @@ def to_sympy(value: Value | Expression | str) -> Any:
 
 
 def _expression_to_sympy(sp: ModuleType, expression: Expression) -> Any:
-    stack: list[Any] = []
-    for ins in expression.code:
-        if ins.op == "num":
-            stack.append(_number(sp, ins.value))
-        elif ins.op == "var":
-            stack.append(sp.Symbol(ins.name, real=True))
-        elif ins.op == "neg":
-            stack.append(_sympy_form(ops.OPS["neg"])(sp, stack.pop()))
-        elif ins.op == "call":
-            args = stack[len(stack) - ins.nargs:]
-            del stack[len(stack) - ins.nargs:]
-            stack.append(_sympy_form(ops.OPS[ins.name])(sp, *args))
-        else:
-            b, a = stack.pop(), stack.pop()
-            stack.append(_sympy_form(ops.OPS["pow" if ins.op == "powc" else ins.op])(sp, a, b))
-    return stack[-1]
+    return expression.fold(lambda x: _number(sp, x), lambda n: sp.Symbol(n, real=True),
+                           lambda op, args: _sympy_form(op)(sp, *args))
 
 
 @lru_cache(maxsize=1)
