@@ -453,7 +453,8 @@ def draw_mazur(graph_path: str | None, network_path: str | None) -> None:
         title = "Matt Mazur's 2-2-2 network with the tutorial's weights"
         _write_picture(viz.draw_network(network.mlp, inputs=network.inputs(), title=title),
                        network_path, lambda: page.explore_network(
-                           network.mlp, loss=total, inputs=[nodes["i1"], nodes["i2"]], title=title))
+                           network.mlp, loss=total, inputs=[nodes["i1"], nodes["i2"]],
+                           title="Matt Mazur's 2-2-2 network, starting from the tutorial's weights"))
 
 
 # ----------------------------------------------------------------------------------- one-weight

@@ -236,6 +236,9 @@ class SGD:
     def step(self) -> None:
         descend(self.parameters, self.lr)
 
+    def __repr__(self) -> str:
+        return f"SGD({len(self.parameters)} parameters, lr={self.lr:g})"
+
     def zero_grad(self) -> None:
         for p in self.parameters:
             p.grad = 0.0

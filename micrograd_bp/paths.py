@@ -355,9 +355,10 @@ class Explanation:
                    + (f" ({path.note})" if path.note else "") + ":")
             if path.factors:
                 yield "  " + " * ".join(f.name for f in path.factors)
-                yield "  = " + path.formula
-                yield "  = " + " * ".join(_num(f.value) for f in path.factors)
-                yield f"  = {_num(path.product)}"
+                steps = [path.formula, " * ".join(_num(f.value) for f in path.factors), _num(path.product)]
+                for j, step in enumerate(steps):
+                    if j == 0 or step != steps[j - 1]:  # one factor: its number is the product
+                        yield "  = " + step
             else:
                 yield f"  {self.name} = 1"
         if self.omitted:

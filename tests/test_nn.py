@@ -162,3 +162,12 @@ def test_sgd_refuses_a_step_that_makes_a_parameter_non_finite():
     for bad in (0.0, -1.0, math.inf, math.nan, True):
         with pytest.raises(ValueError, match="learning rate must be a positive finite number"):
             SGD([w], lr=bad)
+
+
+def test_sgd_and_the_mazur_network_print_what_they_hold():
+    from micrograd_bp.examples.mazur import MazurNetwork
+
+    network = MazurNetwork()
+    assert repr(network) == ("MazurNetwork(w1=0.15, w2=0.2, w3=0.25, w4=0.3, w5=0.4, w6=0.45, w7=0.5, "
+                             "w8=0.55, b1=0.35, b2=0.6)")  # the tutorial's starting weights
+    assert repr(SGD(network.mlp.parameters(), lr=0.5)) == "SGD(10 parameters, lr=0.5)"

@@ -681,6 +681,8 @@ def test_the_cli_writes_pages_for_every_drawing(browser, pages):
         state = browser.execute_script("return window.micrograd.state()")
         assert state["kind"] == kind
         assert_matches_python(state, total)
+        if kind == "network":  # its weights can be edited: the title does not claim they are the tutorial's
+            assert browser.title == "Matt Mazur's 2-2-2 network, starting from the tutorial's weights"
     status, _, _ = run_cli("grad", "x*log(y)", "x=2", "y=3", "--graph", pages / "e.html")
     assert status == 0
     browser.get((pages / "e.html").as_uri())

@@ -280,3 +280,11 @@ def test_explain_of_a_gradient_past_the_float_range_is_a_named_overflow_error():
         explain(ev.output, ev.variables["x"])
     with pytest.raises(OverflowError, match="div"):
         check_expression("1/x - 1/x", "x", "0", {"x": 1e-200})
+
+
+def test_a_one_factor_path_says_its_number_once():
+    """d(x*y)/dx = y = 3: the factor's number is the path's product, written once."""
+    status, out, _ = run_cli("explain", "x*y", "--wrt", "x", "x=2", "y=3")
+    assert status == 0
+    assert out.splitlines()[1:5] == ["path 1:", "  d(x*y)/dx", "  = y", "  = 3"]
+    assert out.splitlines()[5] == "sum of the paths = 3; d(x*y)/dx by autograd = 3"

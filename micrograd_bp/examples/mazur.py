@@ -54,6 +54,10 @@ class MazurNetwork:
         self._neurons = [[(n.weights, n.bias, f"net_{n.name}", f"out_{n.name}") for n in layer.neurons]
                          for layer in self.mlp.layers]
 
+    def __repr__(self) -> str:
+        weights = ", ".join(f"{name}={v.data:g}" for name, v in self.params.items())
+        return f"MazurNetwork({weights})"
+
     def inputs(self) -> list[Value]:
         return [Value(v, name) for name, v in INPUTS.items()]
 
