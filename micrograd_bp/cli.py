@@ -341,17 +341,21 @@ def run_trace(args: argparse.Namespace) -> int:
     check_animation_size(args, output)
     if not output.label:
         output.label = "f"  # as grad prints df/dNAME
-    _emit_ledger(trace_backward(output), args)
+    _emit_ledger(trace_backward(output), args, evaluation.unused)
     if args.graph is not None:
         _write_picture(_viz().draw(output), args.graph, lambda: _page().explore(output))
     return 0
 
 
-def _emit_ledger(ledger: BackwardTrace, args: argparse.Namespace) -> None:
+def _emit_ledger(ledger: BackwardTrace, args: argparse.Namespace, unused: Sequence[str] = ()) -> None:
+    """The ledger as text or JSON; variables given but not used are noted (as grad notes them)."""
+    max_steps = getattr(args, "max_steps", None)
     if args.json:
-        emit_json(ledger.to_json(getattr(args, "max_steps", None)))
+        emit_json({**ledger.to_json(max_steps), **({"unused": list(unused)} if unused else {})})
     else:
-        emit(ledger.format(getattr(args, "max_steps", None)))
+        emit("\n".join([ledger.format(max_steps)] + [
+            f"note: {name} is given but not used in the expression: backward() never reaches it"
+            for name in unused]))
     if args.animate is not None:
         _write_animation(ledger, args.animate)
 

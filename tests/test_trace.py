@@ -405,3 +405,13 @@ def test_cli_animate_writes_one_frame_per_step(tmp_path):
         assert gif.n_frames == 2 + 2  # two steps, plus the first and the last picture
     # the pass ran once: the printed partials, and the grads, are the partials
     assert "df/dx  4" in out
+
+
+def test_trace_notes_a_variable_given_but_not_used():
+    status, out, _ = run_cli("trace", "2*y", "x=1", "y=2")
+    assert status == 0
+    assert out.rstrip().endswith("note: x is given but not used in the expression: "
+                                 "backward() never reaches it")
+    assert "y.grad 0 + 2 = 2" in out  # d(2y)/dy = 2, by hand
+    status, out, _ = run_cli("trace", "2*y", "x=1", "y=2", "--json")
+    assert status == 0 and json.loads(out)["unused"] == ["x"]
