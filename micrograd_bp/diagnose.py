@@ -324,15 +324,17 @@ class ClaimCheck:
 
     def _repr_markdown_(self) -> str:
         """Jupyter: the verdict in words and the claim against the partial typeset."""
-        verdict = "**right**" if self.ok else "**wrong**"
-        out = [f"{verdict}: {self.message}", "", f"$${self.latex()}$$", ""]
+        verdict = "right" if self.ok else "wrong"
+        rest = self.message[len(verdict):] if self.message.startswith(verdict) else ": " + self.message
+        out = [f"**{verdict}**{latex.markdown(rest)}", "", f"$${self.latex()}$$", ""]
         if not self.ok:
             c = self.counterexample
             if c is not None and self.at_point_ok:
-                out += [f"counterexample at {_point_text(c.point)}: the claim is {_fmt(c.claim)}, the "
-                        f"partial {_fmt(c.partial)}; {c.diagnosis.message}"]
+                text = (f"counterexample at {_point_text(c.point)}: the claim is {_fmt(c.claim)}, the "
+                        f"partial {_fmt(c.partial)}; {c.diagnosis.message}")
+                out += [latex.markdown(text)]
             else:
-                out += [f"diagnosis: {self.diagnosis.message}"]
+                out += [latex.markdown(f"diagnosis: {self.diagnosis.message}")]
         return "\n".join(out)
 
     def to_json(self) -> dict:

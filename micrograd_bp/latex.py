@@ -16,6 +16,14 @@ _SPECIAL = str.maketrans({"_": r"\_", "#": r"\#", "{": r"\{", "}": r"\}", "$": r
                           "&": r"\&", "^": r"\^{}", "~": r"\~{}", "\\": r"\backslash "})
 
 
+_MARKDOWN = re.compile(r"([\\`*$\[\]<>])")  # not _: E_total's inner _ makes no emphasis
+
+
+def markdown(text: str) -> str:
+    """Plain text for Markdown (Jupyter): x**3 stays x**3, not bold; a $ starts no formula."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
 def escape(text: str) -> str:
     """Plain text for \\mathrm{...}: LaTeX's special characters escaped."""
     return text.translate(_SPECIAL)

@@ -386,7 +386,7 @@ class Explanation:
 
     def _repr_markdown_(self) -> str:
         """Jupyter: the chain rule typeset, path by path, the symbols first and the numbers under."""
-        out = [f"**{self.name}** by the chain rule: {count_text(self.n_paths)} "
+        out = [f"**{latex.markdown(self.name)}** by the chain rule: {count_text(self.n_paths)} "
                f"path{'s' if self.n_paths != 1 else ''}", ""]
         for i, path in enumerate(self.paths, 1):
             label = f"path {i}" + (f", through `{path.through}`" if path.through else "")

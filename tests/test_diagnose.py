@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 import sympy
@@ -153,6 +154,22 @@ def test_results_read_as_text_in_the_repl_and_as_math_in_jupyter():
     assert markdown.startswith("**right**") and "$$" in markdown
     assert r"\frac{\partial {x}^{3}}" not in markdown  # the output's name is parenthesised
     assert r"\frac{\partial \left({x}^{3}\right)}{\partial x}" in markdown
+
+
+def _prose(markdown: str) -> str:
+    """Markdown's text outside $$ formulas, with the escapes taken out: what Jupyter shows as prose."""
+    return re.sub(r"\\(.)", r"\1", "".join(markdown.split("$$")[0::2]))
+
+
+def test_the_jupyter_verdict_is_said_once_and_products_are_not_bold():
+    result = check_expression("x*y", "x", "2.0004 + x*y - x*y", {"x": 1.0, "y": 2.0})
+    markdown = result._repr_markdown_()
+    assert markdown.startswith("**wrong**: the claim is 2.0004, d(x\\*y)/dx is 2")
+    assert "wrong: " not in markdown  # the verdict once, in bold
+    outside = "".join(markdown.split("$$")[0::2])[len("**wrong**"):]
+    assert re.search(r"(?<!\\)[*$]", outside) is None  # no stray emphasis or formula markers
+    assert result.message[len("wrong"):] in _prose(markdown)
+    assert result.diagnosis.message in _prose(markdown)
 
 
 def test_a_point_where_the_claim_is_undefined_is_skipped_not_wrong():

@@ -209,6 +209,14 @@ def test_explanations_read_as_text_in_the_repl_and_as_math_in_jupyter():
     assert data["paths"][0]["factors"][2]["formula"] == "out_h1"
 
 
+def test_a_title_with_a_power_is_not_broken_bold_in_jupyter():
+    ev = parse("x**3*y").evaluate(x=0.5, y=2.0)
+    markdown = explain(ev.output, ev.variables["x"])._repr_markdown_()
+    title = markdown.splitlines()[0]
+    assert title == "**d(x\\*\\*3\\*y)/dx** by the chain rule: 1 path"
+    assert re.sub(r"\\(.)", r"\1", title[2:title.index("** by")]) == "d(x**3*y)/dx"
+
+
 # --------------------------------------------------------------------------------- the drawing
 
 def test_draw_paths_highlights_exactly_the_edges_on_a_path():
