@@ -182,3 +182,83 @@ def test_an_op_prints_what_it_computes_and_its_local_derivatives():
     assert repr(OPS["linear"]) == "Op('linear': linear(w1, x1, b); d/dw1 = x1, d/dx1 = w1, d/db = 1)"
     assert repr(power_op(2.0)) == "Op('powc': a ** 2; d/da = 2*a)"
     assert repr(SOFTPLUS) == "Op('softplus': softplus(a); d/da = sigmoid(a))"
+
+
+# The same user's op through the rest of the features: the checker, the backward ledger, gradcheck_op,
+# the HTML page and the symbolic tutor (each with what a record without js or sympy gives).
+
+def test_a_registered_op_is_checked_as_a_claim(softplus):
+    from micrograd_bp.diagnose import check_expression
+
+    # by hand: d softplus(2x)/dx = 2 sigmoid(2x); the claim sigmoid(2x) misses the factor 2
+    right = check_expression("softplus(2*x)", "x", "2*sigmoid(2*x)", {"x": 0.3})
+    assert right.ok and right.points_agreeing == right.points_checked >= 21
+    assert close(right.autograd, 2 / (1 + math.exp(-0.6)), 1e-15)
+    wrong = check_expression("softplus(2*x)", "x", "sigmoid(2*x)", {"x": 0.3})
+    assert not wrong.ok and "half" in wrong.diagnosis.message
+
+
+def test_a_registered_op_in_the_backward_ledger(softplus):
+    from micrograd_bp.trace import trace_backward
+
+    x = Value(0.3, "x")
+    y = softplus(2 * x).named("y")
+    ledger = trace_backward(y)
+    text = str(ledger)
+    s = 1 / (1 + math.exp(-0.6))  # by hand: the local derivative sigmoid(2x), then times 2
+    assert "step 1: y (softplus), grad 1" in text
+    assert f"local sigmoid(2*x) = {s:.9g}" in text
+    assert ledger.final["x"] == x.grad and close(x.grad, 2 * s, 1e-15)
+
+
+def test_gradcheck_op_passes_the_op_and_catches_a_wrong_partial(softplus):
+    from micrograd_bp import gradcheck_op
+
+    result = gradcheck_op(softplus)
+    assert result.ok and result.points_checked == 50 and result.worst is not None
+    w = result.worst
+    assert close(w.analytic, 1 / (1 + math.exp(-w.inputs[0])), 1e-12)  # sigmoid, by hand
+    halved = dataclasses.replace(softplus, name="halfplus", symbol="halfplus",
+                                 partials=lambda a, out: (0.5 * (1 - _exp(-out)),))
+    bad = gradcheck_op(halved)
+    assert not bad.ok and "d/d(input 1)" in bad.problems[0]
+
+
+def test_a_registered_op_without_js_is_a_clear_page_error_and_with_js_a_page(softplus):
+    from micrograd_bp.page import PageError, explore
+
+    x = Value(0.3, "x")
+    with pytest.raises(PageError, match="'softplus' has no JavaScript template"):
+        explore(softplus(2 * x))
+    with_js = register_op(dataclasses.replace(SOFTPLUS, name="softplus_js", symbol="softplus_js",
+                                              js="Math.log1p(Math.exp({0}))"))
+    try:
+        page = explore(with_js(2 * x).named("y"))
+        assert '"op":"softplus_js"' in page.html and "Math.log1p(Math.exp(" in page.html
+        assert f'"data":{math.log1p(math.exp(0.6))!r}' in page.html  # the forward's value, shown
+    finally:
+        unregister_op("softplus_js")
+
+
+def test_a_registered_op_in_the_symbolic_tutor(softplus):
+    import sympy
+
+    from micrograd_bp import to_sympy
+    from micrograd_bp.symbolic import diff
+
+    with pytest.raises(ValueError, match="'softplus' has no SymPy form"):
+        to_sympy(softplus(Value(0.3, "x")))
+    with pytest.raises(ValueError, match="'softplus' has no SymPy form"):
+        diff("softplus(x)", "x")
+    named = register_op(dataclasses.replace(SOFTPLUS, name="softplus_sp", symbol="softplus_sp",
+                                            sympy=lambda sp, a: sp.log(1 + sp.exp(a))))
+    try:
+        d = diff("softplus_sp(2*x)", "x")
+        x = sympy.Symbol("x", real=True)
+        truth = sympy.diff(sympy.log(1 + sympy.exp(2 * x)), x)  # SymPy's own derivative
+        assert sympy.simplify(d.sympy - truth) == 0
+        for t in (-2.0, 0.3, 4.0):  # and the text it prints is read back by the expression language
+            assert close(parse(d.derivative).value({"x": t}), 2 / (1 + math.exp(-2 * t)), 1e-12)
+        assert to_sympy(named(Value(0.3, "x"))) == sympy.log(1 + sympy.exp(x))
+    finally:
+        unregister_op("softplus_sp")
