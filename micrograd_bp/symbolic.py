@@ -54,8 +54,12 @@ def to_sympy(value: Value | Expression | str) -> Any:
     if not isinstance(value, Value):
         raise TypeError(f"to_sympy: expected a Value or an expression, got {type(value).__name__}")
     symbols: dict[int, Any] = {}
+    named: dict[str, Value] = {}
     for node in topological_order(value):
         if node.op is None:
+            if node.label and named.setdefault(node.label, node) is not node:
+                raise ValueError(f"two different leaves are named {node.label!r}: as symbols they would be "
+                                 "one variable; give them different labels")
             symbols[id(node)] = sp.Symbol(node.label, real=True) if node.label else _number(sp, node.data)
         else:
             symbols[id(node)] = _sympy_form(node.op)(sp, *(symbols[id(p)] for p in node.inputs))
@@ -195,11 +199,12 @@ def diff(expression: str | Value, wrt: str) -> Derivative:
     if isinstance(source, Expression) and wrt not in source.variables:
         known = ", ".join(source.variables) or "none"
         raise ExprError(f"the variable {wrt!r} is not in the expression (its variables: {known})")
-    raw = sp.diff(to_sympy(source), sp.Symbol(wrt, real=True))
+    function = to_sympy(source)
+    raw = sp.diff(function, sp.Symbol(wrt, real=True))
     raw = raw.replace(sp.DiracDelta, lambda *args: sp.Integer(0))  # step's slope, as the engine takes it
     derivative, written = _writable(raw)
     if not text:
-        text = to_text(to_sympy(source))
+        text = to_text(function)
     return Derivative(text.strip(), wrt, written, latex.formula(written), derivative)
 
 

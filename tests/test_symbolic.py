@@ -164,3 +164,11 @@ def test_without_sympy_diff_and_symbolic_exit_2_with_the_install_command(monkeyp
     assert status == 0 and "right:" in out  # everything else works
     with pytest.raises(ImportError, match="pip install"):
         to_sympy(Value(1.0, "x"))
+
+
+def test_two_leaves_with_one_label_are_refused_not_merged():
+    a, b = Value(1.0, "x"), Value(2.0, "x")  # two variables: d(a*b)/da = b = 2, d(a*b)/db = a = 1
+    with pytest.raises(ValueError, match="two different leaves are named 'x'"):
+        to_sympy(a * b)
+    assert to_sympy(a * a) == sympy.Symbol("x", real=True) ** 2  # one leaf used twice is one variable
+
