@@ -448,7 +448,6 @@ def draw_mazur(graph_path: str | None, network_path: str | None) -> None:
     viz, page = _viz(), _page()
     network = mazur.MazurNetwork()
     nodes = network.forward()
-    mazur.name_targets(nodes)
     total = nodes["E_total"]
     total.backward()
     if graph_path is not None:

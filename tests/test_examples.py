@@ -163,3 +163,15 @@ def test_cli_bad_options_exit_2_with_one_line(argv, words):
     status, out, err = run_cli(*argv)
     assert status == 2 and out == ""
     assert words in err and "Traceback" not in err
+
+
+def test_the_network_labels_its_targets_as_the_checker_names_them():
+    """The targets are labelled where they are made, so every drawing and ledger shows them by name."""
+    from micrograd_bp.viz import draw
+
+    nodes = mazur.MazurNetwork().forward()
+    assert nodes["target_o1"].data == 0.01 and nodes["target_o2"].data == 0.99  # the reference targets
+    total = nodes["E_total"]
+    total.backward()
+    source = draw(total).source
+    assert "target_o1" in source and "target_o2" in source

@@ -675,7 +675,6 @@ def test_the_cli_writes_pages_for_every_drawing(browser, pages):
     status, _, err = run_cli("mazur", "--graph", pages / "g.html", "--network", pages / "n.html")
     assert status == 0 and f"wrote {pages / 'g.html'}" in err
     total, nodes, _ = mazur_total()
-    mazur.name_targets(nodes)  # the command line names them target_o1, target_o2
     for name, kind in (("g", "graph"), ("n", "network")):
         browser.get((pages / f"{name}.html").as_uri())
         state = browser.execute_script("return window.micrograd.state()")

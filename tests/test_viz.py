@@ -563,7 +563,6 @@ def test_cli_mazur_graph_dot_is_the_drawing_of_e_total(tmp_path):
     status, out, _ = run_cli("mazur", "--json", "--graph", str(path))
     assert status == 0 and out.lstrip().startswith("{")
     _, nodes = mazur_after_backward()
-    mazur.name_targets(nodes)  # the command line names the targets, as the checker does
     assert path.read_text() == draw(nodes["E_total"]).source
 
 
@@ -723,7 +722,6 @@ def test_positions_are_shown_where_the_ledger_names_by_position():
 
 def test_the_mazur_targets_are_named_in_the_drawing():
     nodes = mazur.MazurNetwork().forward()
-    mazur.name_targets(nodes)
     source = draw(nodes["E_total"]).source
     labels = node_labels(source)
     assert any(label.startswith("target_o1|data 0.0100") for label in labels.values())

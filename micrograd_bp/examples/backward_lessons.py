@@ -16,7 +16,6 @@ def mazur_ledger() -> BackwardTrace:
     """The ledger of backward() from E_total on the tutorial's network (targets named target_o1,
     target_o2, as the checker names them)."""
     nodes = mazur.MazurNetwork().forward()
-    mazur.name_targets(nodes)
     return trace_backward(nodes["E_total"])
 
 
@@ -142,7 +141,6 @@ def why_topological_order() -> list[OrderComparison]:
     f = (y * y).named("f")
     small = OrderComparison("f = y*y, y = x + 1, at x = 2", trace_backward(f).final, naive_backward(f))
     nodes = mazur.MazurNetwork().forward()
-    mazur.name_targets(nodes)
     total = nodes["E_total"]
     naive = naive_backward(total)
     return [small, OrderComparison("Matt Mazur's network, dE_total/d(node)", trace_backward(total).final,
@@ -169,7 +167,6 @@ def why_zero_grad() -> ZeroGradLesson:
     """A second backward() adds to the leaves' grads (the weights show twice the partial) while
     interior nodes hold this pass's gradient; zero_grad() first gives the partials again."""
     nodes = mazur.MazurNetwork().forward()
-    mazur.name_targets(nodes)
     total = nodes["E_total"]
     first = trace_backward(total).final
     second = trace_backward(total)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -77,7 +76,8 @@ class MazurNetwork:
         for k in range(len(self._neurons)):
             activations, layer_nets = self._layer(k, activations)
             nets.append(layer_nets)
-        total = half_squared_error(activations, _TARGETS, labels=_ERROR_LABELS)
+        targets = [Value(t, f"target_{key}") for key, t in TARGETS.items()]  # the checker's names
+        total = half_squared_error(activations, targets, labels=_ERROR_LABELS)
         total.label = "E_total"
         return total, nets
 
@@ -354,17 +354,6 @@ def _compiled_training(network: MazurNetwork, total: Value, steps: int, lr: floa
     return error_after_one, after_one
 
 
-def name_targets(nodes: Mapping[str, Value]) -> None:
-    """Label the targets' constant leaves target_o1 and target_o2, the checker's names for them,
-    so that drawings and the backward ledger show them by name (nodes: forward()'s dict)."""
-    for key in TARGETS:
-        out = nodes[f"out_{key}"]
-        for node in topological_order(nodes[f"E_{key}"]):
-            inputs = node.inputs
-            if len(inputs) == 2 and inputs[1] is out and inputs[0].op is None and not inputs[0].label:
-                inputs[0].label = f"target_{key}"
-
-
 # ------------------------------------------------------------------- the checker on this network
 # (explain and check_partial over the tutorial's names; the CLI's mazur --explain and --check)
 
@@ -372,16 +361,9 @@ def mazur_nodes(network: MazurNetwork | None = None) -> dict[str, Value]:
     """A network's named nodes (a fresh one's by default) in the tutorial's order: i1, i2, w1, ...,
     E_total."""
     nodes = (network or MazurNetwork()).forward()
-    name_targets(nodes)  # so that formulas read (target_o1 - out_o1), as the tutorial writes them
-    nodes.update({f"target_{key}": _target_leaf(nodes, key) for key in TARGETS})
     order = [*INPUTS, *PARAMETER_NAMES, *FORWARD_NAMES]
     return {name: nodes[name] for name in sorted(nodes, key=lambda n: order.index(n) if n in order
                                                   else len(order))}
-
-
-def _target_leaf(nodes: dict[str, Value], key: str) -> Value:
-    label = f"target_{key}"
-    return next(n for n in topological_order(nodes[f"E_{key}"]) if n.label == label)
 
 
 def mazur_waypoints(nodes: dict[str, Value]) -> list[Value]:
