@@ -541,6 +541,10 @@ def check_expression(text: str, wrt: str, claim: str, values: Mapping[str, Numbe
     extra = [v for v in claimed.variables if v not in evaluation.variables]
     if extra:
         raise ExprError(f"the claim uses {extra[0]!r}, which is not given a value")
+    unused = [v for v in claimed.variables if v not in expression.variables]
+    if unused:
+        raise ExprError(f"the claim uses {unused[0]!r}, which the expression {text.strip()!r} does not: "
+                        f"its partial cannot depend on {unused[0]!r}")
     given = {k: v.data for k, v in evaluation.variables.items()}
     claim_value = claimed.value(given)
 

@@ -176,3 +176,9 @@ def test_a_point_where_the_claim_is_undefined_is_skipped_not_wrong():
     result = check_expression("x*x", "x", "2*x + log(x) - log(x)", {"x": 0.2})
     assert result.ok and result.skipped > 0
     assert math.isfinite(result.claim)
+
+
+def test_a_claim_over_a_variable_the_expression_lacks_is_refused_by_name():
+    status, _, err = run_cli("check", "x*y", "--wrt", "x", "--claim", "z", "x=1", "y=2", "z=2")
+    assert status == 2
+    assert "the claim uses 'z', which the expression 'x*y' does not" in err
