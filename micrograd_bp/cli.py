@@ -333,14 +333,21 @@ def add_trace(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_trace)
 
 
-def run_trace(args: argparse.Namespace) -> int:
+def _evaluate_to_draw(args: argparse.Namespace) -> expressions.Evaluation:
+    """grad's and trace's start: picture and animation paths checked before any work, then the
+    expression evaluated (its output labelled f, as the printed df/dNAME) and its size checked."""
     check_pictures(args, "--graph")
     check_animation(args)
     evaluation = _evaluate(args)
+    check_animation_size(args, evaluation.output)
+    if not evaluation.output.label:
+        evaluation.output.label = "f"
+    return evaluation
+
+
+def run_trace(args: argparse.Namespace) -> int:
+    evaluation = _evaluate_to_draw(args)
     output = evaluation.output
-    check_animation_size(args, output)
-    if not output.label:
-        output.label = "f"  # as grad prints df/dNAME
     _emit_ledger(trace_backward(output), args, evaluation.unused)
     if args.graph is not None:
         _write_picture(_viz().draw(output), args.graph, lambda: _page().explore(output))
@@ -564,18 +571,13 @@ def add_grad(sub: argparse._SubParsersAction) -> None:
 
 
 def run_grad(args: argparse.Namespace) -> int:
-    check_pictures(args, "--graph")
-    check_animation(args)
-    evaluation = _evaluate(args)
-    check_animation_size(args, evaluation.output)
+    evaluation = _evaluate_to_draw(args)
     if args.json:
         emit_json(evaluation)
     else:
         emit(expressions.evaluation_text(evaluation))
     if args.graph is not None or args.animate is not None:
         output = evaluation.output
-        if not output.label:
-            output.label = "f"  # as in the printed df/dNAME
         ledger = _backward(output, args.animate)
         if args.graph is not None:
             _write_picture(_viz().draw(output), args.graph, lambda: _page().explore(output))
