@@ -181,6 +181,8 @@ def eager_pass(values, program, grads=None):
 _NEG_LOG_NEG = [("neg", [1, 0, 0, 0, 0], 2.0, 0.0), ("neg", [0, 0, 0, 0, 0], 2.0, 0.0),
                 ("log", [0, 0, 0, 0, 0], 2.0, 0.0), ("neg", [948, 0, 0, 0, 0], 2.0, 0.0)]
 
+_NEG = ("neg", [0, 0, 0, 0, 0], 2.0, 0.0)
+
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(number, min_size=1, max_size=4), st.lists(instruction, min_size=1, max_size=14),
@@ -188,11 +190,24 @@ _NEG_LOG_NEG = [("neg", [1, 0, 0, 0, 0], 2.0, 0.0), ("neg", [0, 0, 0, 0, 0], 2.0
 @example(values=[0.0] * 4, program=_NEG_LOG_NEG, other=[1.0, 0.0, 0.0, 0.0])
 @example(values=[0.0] * 4, program=[_NEG_LOG_NEG[0], _NEG_LOG_NEG[1], ("log", [244, 0, 0, 0, 0], 2.0, 0.0),
                                     _NEG_LOG_NEG[3]], other=[0.0, -1.0, 0.0, 0.0])
+@example(values=[1.0, 0.0, 0.0, 0.0],  # found by hypothesis: a div's derivative past the float range
+         program=[_NEG, _NEG, _NEG, ("const", [0, 0, 1, 0, 0], 2.0, 1.5142228696237992e-156),
+                  _NEG, _NEG, _NEG, _NEG, _NEG, ("div", [0, 787, 0, 0, 0], 2.0, 0.0)],
+         other=[0.0, 0.0, 0.0, 0.0])
 def test_random_expressions_replay_bit_for_bit(values, program, other):
     leaves, root = run_program(values, program)
     graph = compile_graph(root)
     inputs = [leaf for leaf in graph.leaves if leaf.label]  # the x_i; the constants are leaves too
-    root.backward()
+    try:
+        root.backward()
+    except OverflowError as error:  # a gradient past the float range: the replay says the same
+        for leaf in graph.leaves:
+            leaf.grad = 0.0
+        assert bits(graph.forward()) == bits(root.data)
+        with pytest.raises(OverflowError) as raised:
+            graph.forward_backward()
+        assert str(raised.value) == str(error)
+        return
     eager = [leaf.grad for leaf in graph.leaves]
     for leaf in graph.leaves:
         leaf.grad = 0.0
