@@ -5,15 +5,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint graphs screenshot notebooks bench dot browser clean
+.PHONY: demo test lint docs pictures graphs screenshot notebooks bench dot browser clean
 
 demo: $(STAMP)
 	$(VENV)/bin/micrograd-bp mazur
 	$(VENV)/bin/micrograd-bp mazur --steps 10000 --summary
 
+# pytest also builds the site strictly and runs every example of the README and the site's pages
+# (tests/test_docs.py).
 test: $(STAMP) dot browser
 	$(PY) -m ruff check micrograd_bp tests
 	$(PY) -m pytest -q
+
+# The documentation site, into site/: strict, so a broken link or a missing reference fails.
+# Open site/index.html from disk; no server needed.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 lint: $(STAMP)
 	$(PY) -m ruff check micrograd_bp tests
@@ -43,14 +50,18 @@ browser:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 	@/usr/bin/chromedriver --version
 
-# The README's pictures, drawn by the command line into docs/ (stdout, the walk-through, is dropped).
+# Every picture of the README and the site, from the project's own code: the drawings, then the
+# screenshot of the live page.
+pictures: graphs screenshot
+
+# The drawings, by the command line into docs/ (stdout, the walk-through, is dropped).
 graphs: $(STAMP) dot
 	mkdir -p docs
 	$(VENV)/bin/micrograd-bp mazur --network docs/mazur_network.svg --graph docs/mazur_graph.svg >/dev/null
 	$(VENV)/bin/micrograd-bp one-weight --graph docs/one_weight_graph.svg >/dev/null
 	$(VENV)/bin/micrograd-bp mazur --trace --animate docs/mazur_backward.gif >/dev/null
 
-# The README's screenshot of the live page (the Mazur graph after a click on w1), in headless Chromium.
+# The screenshot of the live page (the Mazur graph after a click on w1), in headless Chromium.
 screenshot: $(STAMP) dot browser
 	mkdir -p docs
 	$(PY) tests/test_page.py docs/mazur_page.png
@@ -61,4 +72,4 @@ bench: $(STAMP)
 	$(VENV)/bin/micrograd-bp bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache .ruff_cache
