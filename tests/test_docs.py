@@ -55,6 +55,30 @@ def test_every_page_is_built_as_a_file_that_opens_from_disk(site):
     assert "fonts.googleapis.com" not in index
 
 
+def test_the_site_opened_from_disk_searches_and_fetches_nothing(site):
+    """In headless Chromium from file://: the search finds a page by a word on it; and no page
+    loads a script, a stylesheet, a font or a picture from anywhere but the site itself."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from test_page import start_browser
+
+    browser = start_browser("1280,900")
+    try:
+        browser.get((site / "tutorial" / "check-a-partial.html").as_uri())
+        browser.execute_script("document.getElementById('__search').click()")
+        browser.find_element(By.CSS_SELECTOR, "input.md-search__input").send_keys("zero_grad")
+        WebDriverWait(browser, 20).until(
+            lambda b: b.find_elements(By.CSS_SELECTOR, ".md-search-result__item"))
+        titles = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".md-search-result__item h1")]
+        assert any("Build an expression" in title for title in titles), titles
+    finally:
+        browser.quit()
+    remote = re.compile(r'<(?:script|img|iframe)[^>]* src="(?:https?:)?//[^"]*"'
+                        r'|<link[^>]* href="(?:https?:)?//[^"]*"')
+    for page in site.rglob("*.html"):
+        assert not remote.findall(page.read_text()), page
+
+
 def test_the_api_reference_documents_every_public_name(site):
     """Every name micrograd_bp exports has its entry, generated from its docstring."""
     html = (site / "reference" / "python-api.html").read_text()
