@@ -88,6 +88,17 @@ def test_the_api_reference_documents_every_public_name(site):
     assert "The chain rule from this node" in html  # Value.backward's docstring
 
 
+def test_the_api_reference_has_every_module():
+    """Each module of the package has its ::: block (a new module is documented, not forgotten)."""
+    text = TEXT["docs/reference/python-api.md"]
+    package = REPO / "micrograd_bp"
+    modules = [".".join(path.relative_to(REPO).with_suffix("").parts) for path in package.rglob("*.py")
+               if path.name not in ("__init__.py", "__main__.py", "cli.py")]
+    assert len(modules) >= 15
+    for module in modules:
+        assert f"::: {module}\n" in text, module
+
+
 def commands(parser: argparse.ArgumentParser, path: str = "") -> list[tuple[str, argparse.ArgumentParser]]:
     """Every command and sub-command of the command line, as ("exercise new", its parser)."""
     found = [(path, parser)] if path else []
