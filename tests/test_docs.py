@@ -21,6 +21,7 @@ from markdown_examples import matches, python_scripts, rewrite_file, run_transcr
 
 from micrograd_bp import __all__ as PUBLIC
 from micrograd_bp.cli import build_parser
+from micrograd_bp.ops import OPS, unregister_op
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 TEXT = {page.relative_to(REPO).as_posix(): page.read_text() for page in PAGES}
@@ -133,6 +134,16 @@ def test_every_picture_on_the_site_is_redrawn_by_make_pictures():
 
 
 # ----------------------------------------------------------------------------------- the examples
+
+@pytest.fixture(autouse=True)
+def ops_put_back():
+    """An op a page registers (as a reader would) is removed afterwards, so the other tests see
+    only the built-in table."""
+    before = set(OPS)
+    yield
+    for name in set(OPS) - before:
+        unregister_op(name)
+
 
 @pytest.mark.parametrize("name", [n for n, t in TEXT.items() if doctest.DocTestParser().get_examples(t)])
 def test_the_doctests(name):
