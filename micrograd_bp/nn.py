@@ -6,7 +6,8 @@ import math
 import random
 from collections.abc import Sequence
 
-from .engine import Number, Value, lift, linear
+from . import engine
+from .engine import Number, Value, lift
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "none")
 
@@ -75,7 +76,7 @@ class Neuron(Module):
         if len(inputs) != len(weights):
             raise ValueError(f"{_describe('neuron', self.name)}: got {len(inputs)} inputs, "
                              f"expected {len(weights)}")
-        net = linear(weights, inputs, self.bias)
+        net = engine.linear(weights, inputs, self.bias)  # the fast layer's, when it is on
         if self.name:
             net.label = f"net_{self.name}"
         return net
