@@ -214,3 +214,26 @@ def test_an_op_named_like_a_value_attribute_leaves_the_attribute_alone():
         unregister_op("backward_")
     engine.add_op_method(Op("grad", 1, lambda a: a, lambda a, out: (1.0,), ("1",)))
     assert "grad" in Value.__slots__ and inspect.ismemberdescriptor(Value.__dict__["grad"])
+
+
+def test_the_bench_times_the_plain_core_beside_the_fast_layer():
+    from micrograd_bp import bench
+
+    workload = bench.bench_processes(20, 1, [("simultaneous", False)])
+    assert [row.engine for row in workload.rows] == [
+        "mazur --steps 20", "closure reference, the same training",
+        "mazur --steps 20, the plain core alone (MICROGRAD_BP_PLAIN=1)"]
+    assert set(workload.ratios) == {"closure_over_process: mazur --steps 20",
+                                    "closure_over_plain_process: mazur --steps 20"}
+    assert [t.name for t in bench.targets([*_stub_workloads(), workload])][-1] == \
+        "mazur --steps 20: closure reference / ours, whole processes"  # the plain ratio is no target
+
+
+def _stub_workloads() -> list:
+    from micrograd_bp import bench
+
+    ratios = {"mazur": {"closure_over_ours": 3.0, "closure_over_walkthrough": 3.0,
+                        "compiled_sgd_over_floor": 1.0},
+              "moons": {"closure_over_ours": 5.0}, "chain": {"long_over_short": 2.0},
+              "memory": {"ours_over_closure": 0.27}}
+    return [bench.Workload(key, key, "s", [], r) for key, r in ratios.items()]
