@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import math
@@ -237,3 +238,13 @@ def _stub_workloads() -> list:
               "moons": {"closure_over_ours": 5.0}, "chain": {"long_over_short": 2.0},
               "memory": {"ours_over_closure": 0.27}}
     return [bench.Workload(key, key, "s", [], r) for key, r in ratios.items()]
+
+
+def test_a_replaced_record_is_built_by_its_own_partials_on_both_layers(layer, monkeypatch):
+    from micrograd_bp import ops
+
+    wrong = dataclasses.replace(ops.OPS["tanh"], partials=lambda a, out: (1.0 - out,))  # keeps the template
+    monkeypatch.setitem(ops.OPS, "tanh", wrong)
+    x = Value(0.4)
+    for node in (x.tanh(), Value.apply(wrong, x), wrong(x)):
+        assert node.local_grads == (1.0 - math.tanh(0.4),)  # the record's rule, not its template's
