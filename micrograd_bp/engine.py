@@ -136,13 +136,13 @@ def add_op_method(op: Op) -> None:
         return Value.apply(OPS[name], self)
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"{name}(self) as a new node: the op {name!r} of OPS."
+    method.registered = True  # type: ignore[attr-defined]
     setattr(Value, name, method)
 
 
 def remove_op_method(name: str) -> None:
     """Undo add_op_method when unregister_op removes the op."""
-    method = Value.__dict__.get(name)
-    if method is not None and getattr(method, "__doc__", "").endswith(f"the op {name!r} of OPS."):
+    if getattr(Value.__dict__.get(name), "registered", False):
         delattr(Value, name)
 
 
