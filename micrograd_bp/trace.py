@@ -286,8 +286,13 @@ def trace_backward(root: Value) -> BackwardTrace:
     earlier = {names[k]: g for k, g in enumerate(grads) if order[k].op is None and g != 0.0}
     carried = {k for k, node in enumerate(order) if node.op is None and node.grad != 0.0}
     grads[-1] += 1.0
+    try:
+        walked = list(backward_steps(root, order))
+    except OverflowError:  # backward() stops at the same +=: it raises the same error, leaving the
+        root.backward()  # grads as a failed pass leaves them
+        raise RuntimeError("the walk overflowed where backward() did not") from None
     steps: list[Step] = []
-    for step in backward_steps(root, order):
+    for step in walked:
         node, k = step.node, position[id(step.node)]
         n = len(node.inputs)
         formulas = _formulas(node.op, n)

@@ -75,3 +75,19 @@ def test_a_gradient_past_the_float_range_stops_the_walk_as_it_stops_backward():
         out.backward()
     assert str(walking.value) == str(running.value) and str(walking.value).startswith("backward: overflow")
     assert math.isfinite(x.grad)
+
+
+def test_a_ledger_that_overflows_leaves_the_grads_as_backward_leaves_them():
+    from micrograd_bp.trace import trace_backward
+
+    def graph() -> tuple[Value, Value, Value]:
+        x, y = Value(1e-300, "x"), Value(1e300, "y")
+        return x * y * y + y, x, y  # y gets 1 from the +, 1 from the outer *; then d/dx = 1e600
+    out, x, y = graph()
+    with pytest.raises(OverflowError) as tracing:
+        trace_backward(out)
+    traced = (x.grad, y.grad)
+    out, x, y = graph()
+    with pytest.raises(OverflowError) as running:
+        out.backward()
+    assert str(tracing.value) == str(running.value) and traced == (x.grad, y.grad) == (0.0, 2.0)
