@@ -1,5 +1,6 @@
 """micrograd_bp: a scalar autograd engine for learning backpropagation by number."""
 
+from . import fast  # noqa: F401  (the speed layer installs itself; MICROGRAD_BP_PLAIN=1 leaves it off)
 from .compiled import CompiledGraph, ShapeError, compile_graph
 from .diagnose import check_partial
 from .engine import Value, grad, linear, topological_order

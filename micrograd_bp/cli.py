@@ -774,6 +774,8 @@ def _ratio_name(key: str) -> str:
     kind, _, command = key.partition(": ")
     if kind == "closure_over_process":
         return f"closure reference / micrograd-bp {command}"
+    if kind == "closure_over_plain_process":
+        return f"closure reference / MICROGRAD_BP_PLAIN=1 micrograd-bp {command}"
     return RATIO_NAMES[key]
 
 

@@ -6,12 +6,11 @@ import math
 import random
 from collections.abc import Sequence
 
-from .engine import Number, Value, lift, linear
+from . import engine
+from .engine import Number, Value, lift
+from .ops import OPS
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "none")
-
-
-_ACTIVATE = {"sigmoid": Value.sigmoid, "tanh": Value.tanh, "relu": Value.relu, "none": None}
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "none")  # the usual ones; any one-input op of OPS works too
 
 
 def _describe(kind: str, name: str) -> str:
@@ -19,9 +18,21 @@ def _describe(kind: str, name: str) -> str:
 
 
 def _check_activation(activation: str) -> str:
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}: choose one of {', '.join(ACTIVATIONS)}")
+    """"none", or the name of a one-input op in OPS (sigmoid, tanh, relu, a registered softplus...)."""
+    op = OPS.get(activation) if isinstance(activation, str) else None
+    if activation != "none" and (op is None or op.arity != 1 or not op.function):
+        raise ValueError(f"unknown activation {activation!r}: choose one of {', '.join(ACTIVATIONS)} "
+                         "or another one-input op of OPS")
     return activation
+
+
+def _activate(activation: str, net: Value) -> Value:
+    """The activation on net: x.sigmoid() for a method of Value (the fast layer's builders), else
+    the op of that name."""
+    if activation == "none":
+        return net
+    method = getattr(net, activation, None)
+    return method() if callable(method) else Value.apply(OPS[activation], net)
 
 
 def _as_parameter(x: Value | Number, label: str) -> Value:
@@ -75,17 +86,16 @@ class Neuron(Module):
         if len(inputs) != len(weights):
             raise ValueError(f"{_describe('neuron', self.name)}: got {len(inputs)} inputs, "
                              f"expected {len(weights)}")
-        net = linear(weights, inputs, self.bias)
+        net = engine.linear(weights, inputs, self.bias)  # the fast layer's, when it is on
         if self.name:
             net.label = f"net_{self.name}"
         return net
 
     def __call__(self, inputs: Sequence[Value | Number]) -> Value:
         net = self.net(inputs)
-        activate = _ACTIVATE[self.activation]
-        if activate is None:
+        if self.activation == "none":
             return net
-        out = activate(net)
+        out = _activate(self.activation, net)
         if self.name:
             out.label = f"out_{self.name}"
         return out

@@ -500,6 +500,9 @@ def register_op(op: Op) -> Op:
     """
     _check_record(op)
     OPS[op.name] = op
+    from .engine import add_op_method  # x.NAME() for a one-input op (engine reads this module)
+
+    add_op_method(op)
     return op
 
 
@@ -510,3 +513,6 @@ def unregister_op(name: str) -> None:
     if name not in OPS:
         raise ValueError(f"unregister_op: no op named {name!r}")
     del OPS[name]
+    from .engine import remove_op_method
+
+    remove_op_method(name)

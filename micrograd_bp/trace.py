@@ -1,4 +1,4 @@
-"""The backward ledger: what backward() does, node by node, with every += it makes."""
+"""The backward ledger: the walk of backward() (walk.py), named and annotated for reading."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from .engine import Value, topological_order
 from .ops import Op, substitute
 from .paths import node_names as expression_names
+from .walk import backward_steps
 
 MAX_STEPS = 200  # steps that str() and the CLI print before saying how many were left out
 
@@ -272,46 +273,44 @@ def _same(a: float, b: float) -> bool:
 def trace_backward(root: Value) -> BackwardTrace:
     """Run root.backward() and return its ledger: each node processed, each += it made.
 
-    The ledger is computed in the engine's own order (reverse topological, each node's inputs in
-    order) with the engine's own arithmetic, then backward() runs for real and every node's grad
-    is compared with the ledger's, bit for bit: the ledger is what backward() did.
+    The ledger is the walk of backward()'s loop (walk.backward_steps: its order, its arithmetic),
+    named and annotated; then backward() runs for real and every node's grad is compared with the
+    ledger's, bit for bit: the ledger is what backward() did.
     """
     if not isinstance(root, Value):
         raise TypeError(f"trace_backward: expected a Value, got {type(root).__name__}")
     order, names = ledger_names(root)
     position = {id(node): k for k, node in enumerate(order)}
-    # backward(): interior nodes start from 0 (this pass), leaves keep what they hold, root = 1.
+    # backward(): interior nodes start from 0 (this pass), leaves keep what they hold, root + 1.
     grads = [0.0 if node.op is not None else node.grad for node in order]
     earlier = {names[k]: g for k, g in enumerate(grads) if order[k].op is None and g != 0.0}
     carried = {k for k, node in enumerate(order) if node.op is None and node.grad != 0.0}
+    grads[-1] += 1.0
+    try:
+        walked = list(backward_steps(root, order))
+    except OverflowError:  # backward() stops at the same +=: it raises the same error, leaving the
+        root.backward()  # grads as a failed pass leaves them
+        raise RuntimeError("the walk overflowed where backward() did not") from None
     steps: list[Step] = []
-    if root.op is None:
-        grads[-1] = grads[-1] + 1.0
-    else:
-        grads[-1] = 1.0
-        for k in range(len(order) - 1, -1, -1):
-            node = order[k]
-            if node.op is None:
-                continue
-            upstream = grads[k]
-            inputs, locals_ = node.inputs, node.local_grads
-            n = len(inputs)
-            formulas = _formulas(node.op, n)
-            input_names = [names[position[id(p)]] for p in inputs]
+    for step in walked:
+        node, k = step.node, position[id(step.node)]
+        n = len(node.inputs)
+        formulas = _formulas(node.op, n)
+        input_names = [names[position[id(p)]] for p in node.inputs]
+        named = [_named_formula(f, node.op, n, input_names, names[k]) for f in formulas]
+        if step.skipped:  # backward() sends nothing: each edge shown with an amount of 0
+            sends = [Send(names[j], j, local, formulas[i], named[i], 0.0, grads[j], grads[j])
+                     for i, (j, local) in enumerate(zip((position[id(p)] for p in node.inputs),
+                                                        node.local_grads))]
+        else:
             sends = []
-            for i, (parent, local) in enumerate(zip(inputs, locals_)):
-                j = position[id(parent)]
-                named = _named_formula(formulas[i], node.op, n, input_names, names[k])
-                if upstream == 0.0:  # backward() skips the node: nothing is added
-                    sends.append(Send(names[j], j, local, formulas[i], named, 0.0, grads[j], grads[j]))
-                    continue
-                amount = local * upstream
-                before = grads[j]
-                grads[j] = before + amount
-                sends.append(Send(names[j], j, local, formulas[i], named, amount, before, grads[j],
-                                  carried=j in carried))
+            for i, add in enumerate(step.adds):
+                j = position[id(add.target)]
+                sends.append(Send(names[j], j, add.local, formulas[i], named[i], add.amount, add.before,
+                                  add.after, carried=j in carried))
+                grads[j] = add.after
                 carried.discard(j)
-            steps.append(Step(len(steps) + 1, names[k], k, node.op.symbol, upstream, tuple(sends)))
+        steps.append(Step(len(steps) + 1, names[k], k, node.op.symbol, step.upstream, tuple(sends)))
     root.backward()
     for k, node in enumerate(order):
         if not _same(node.grad, grads[k]):

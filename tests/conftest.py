@@ -7,8 +7,12 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from micrograd_bp import fast
 from micrograd_bp.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,3 +31,14 @@ def cli_process(*argv: object, **popen: object) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "micrograd_bp", *map(str, argv)],
                             cwd=REPO, env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
                             **popen)
+
+
+@pytest.fixture(params=["fast", "plain"])
+def layer(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The test runs twice: on the fast layer, and on engine.py's plain core alone."""
+    was = fast.installed()
+    (fast.install if request.param == "fast" else fast.uninstall)()
+    try:
+        yield request.param
+    finally:
+        (fast.install if was else fast.uninstall)()
