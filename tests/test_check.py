@@ -210,10 +210,12 @@ def test_other_diagnoses_on_the_network():
     assert "the factor dE_o1/d((target_o1 - out_o1)**2) = 0.5 is used twice" in half.diagnosis.message
     other = mazur_check(f"w5={DELTA_O1}*out_h2")  # that is dE/dw6
     assert other.diagnosis.kind == "wrong-factor"  # dnet_o1/dw5 = out_h1, out_h2 written for it
-    assert "dnet_o1/dw5 = out_h1 = 0.593269992 was replaced by out_h2 = 0.596884378" in other.diagnosis.message
+    message = other.diagnosis.message
+    assert "dnet_o1/dw5 = out_h1 = 0.593269992 was replaced by out_h2 = 0.596884378" in message
     stops = mazur_check(f"w1=({DELTA_O1}*w5 + {DELTA_O2}*w7)*out_h1*(1 - out_h1)")
     assert stops.diagnosis.kind == "stopped-early"
-    assert "the chain stops at net_h1; the factor dnet_h1/dw1 = i1 = 0.05 is missing" in stops.diagnosis.message
+    message = stops.diagnosis.message
+    assert "the chain stops at net_h1; the factor dnet_h1/dw1 = i1 = 0.05 is missing" in message
     none = mazur_check("w5=0.123")
     assert none.diagnosis.kind == "unknown"
     assert "matches none of the chain rule's pieces" in none.diagnosis.message
