@@ -157,7 +157,7 @@ def first_match(found: list[Candidate], value: float, rtol: float, atol: float =
 
 def _sign(s: Subject) -> Iterator[Candidate]:
     if s.total != 0:
-        yield Candidate("sign", "sign", -s.total, f"the right magnitude with the wrong sign: {s.name} = "
+        yield Candidate("sign", "sign", -s.total, f"your value has the wrong sign: {s.name} = "
                         f"{fmt(s.total)}")
 
 
