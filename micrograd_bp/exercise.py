@@ -149,7 +149,9 @@ class Exercise:
     ex.grade(answers) -> Result, ex.to_json() / Exercise.from_json(text).
 
     Made by Exercise.from_expression, Exercise.mazur or Exercise.mlp. rtol: the relative
-    tolerance of a right answer (default 1e-4). show_answers: an `unknown` answer's message shows
+    tolerance of a right answer (default 1e-4). The other-variable mistake is tried with the
+    gradients of the nodes beside a question (its users, their inputs, its own inputs).
+    show_answers: an `unknown` answer's message shows
     the key (else it is withheld, and so is Grade.expected). lr: the learning rate that the
     update-step mistake is tried with.
     """
@@ -172,12 +174,18 @@ class Exercise:
         self.questions = [self.names[id(n)] for n in finished if self.names[id(n)] in self.keys]
         forms = _carried_forms(root, order, {id(self.nodes[q]): q for q in self.questions})
         points = None if waypoints is None else list(waypoints)
-        others = {self.names[id(n)]: steps_keys[id(n)] for n in order
-                  if (n.label or self.names[id(n)] in self.keys) and id(n) in steps_keys}
+        users: dict[int, list[Value]] = {}
+        for n in order:
+            for p in n.inputs:
+                users.setdefault(id(p), []).append(n)
         self._questions: dict[str, Question] = {}
         for name in self.questions:
             node = self.nodes[name]
             graph = PathGraph(root, node, {id(n): self.names[id(n)] for n in order}, order=order)
+            near = [*users.get(id(node), []), *node.inputs,
+                    *(q for user in users.get(id(node), []) for q in user.inputs)]
+            others = {self.names[id(n)]: steps_keys[id(n)] for n in near
+                      if n is not node and _askable(n, root)}
             subject = Subject(graph, points, others, self.lr if node.is_leaf else None)
             const, terms = forms[id(node)]
             self._questions[name] = Question(

@@ -422,16 +422,17 @@ def _bare(text: str) -> str:
 
 def _wrong_factor(s: Subject) -> Iterator[Candidate]:
     g = s.graph
-    labelled = {g.name(n): (n, k) for k, n in enumerate(g.order) if n.label}
+    labelled = {g.name(n): n for n in g.order if n.label}
+    users = _users(g.order)
     for c, i, p, local in g.edges():
         assert c.op is not None
         edge = f"d{d(g.name(c))}/d{d(g.name(p))}"
         text, where = g.formula(c, i), _where(s, c, p, "", ", the factor ") or "the factor "
         named = labelled.get(text)  # the factor is one named node (w7): another may be written for it
-        for node, k in labelled.values() if named else ():
-            if node is named[0] or node.data == local or _role(node) != _role(named[0]):
+        for node in _confusable(named, c, p, users) if named is not None else ():
+            if node.data == local:
                 continue
-            yield Candidate("wrong-factor", f"wrong-factor:{s.position(c)}.{i}:node{k}",
+            yield Candidate("wrong-factor", f"wrong-factor:{s.position(c)}.{i}:node{s.position(node)}",
                             _replaced(s, c, p, local, node.data),
                             f"{where}{edge} = {_formula_is(text, local)} was replaced by "
                             f"{g.name(node)} = {fmt(node.data)}; {s.name} = {fmt(s.total)}")
@@ -455,6 +456,27 @@ def _wrong_factor(s: Subject) -> Iterator[Candidate]:
                             f"{where}{edge} = {_formula_is(text, local)} lost its factor "
                             f"{_formula_is(shown_piece, dropped)}: you used {_formula_is(shown_rest, new)}; "
                             f"{s.name} = {fmt(s.total)}")
+
+
+def _users(order: list[Value]) -> dict[int, list[Value]]:
+    """The nodes that use each node, by id."""
+    users: dict[int, list[Value]] = {}
+    for node in order:
+        for p in node.inputs:
+            users.setdefault(id(p), []).append(node)
+    return users
+
+
+def _confusable(named: Value, consumer: Value, inp: Value, users: Mapping[int, list[Value]]) -> list[Value]:
+    """The labelled nodes a learner may write for `named` (the local derivative of consumer's edge
+    from inp): of the same role, inputs of the consumer or of another node that uses inp (w6 or
+    w8 for w7 at net_o2 -> out_h1: the weights beside it and those of out_h1's other neuron)."""
+    found: dict[int, Value] = {}
+    for user in [consumer, *users.get(id(inp), [])]:
+        for q in user.inputs:
+            if q.label and q is not named and q is not inp and _role(q) == _role(named):
+                found.setdefault(id(q), q)
+    return list(found.values())
 
 
 def _role(node: Value) -> str:
