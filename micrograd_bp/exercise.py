@@ -148,6 +148,13 @@ class Exercise:
     """A graph whose gradients the learner fills in: ex.questions (backward's finishing order),
     ex.grade(answers) -> Result, ex.to_json() / Exercise.from_json(text).
 
+    Attributes: root (the output Value), order (its topological order: draw() numbers nodes by
+    the position in it), names (id -> name of every node), nodes (name -> Value of every node
+    that can be asked), keys (question -> the engine's gradient), question(name) (a Question:
+    its key, candidates and carried form), source (how from_json rebuilds it: a dict with "kind"
+    "expression", "mazur" or "mlp"; an Exercise(root, source) made directly from a graph with
+    another kind grades and writes JSON, but from_json cannot rebuild it).
+
     Made by Exercise.from_expression, Exercise.mazur or Exercise.mlp. rtol: the relative
     tolerance of a right answer (default 1e-4). The other-variable mistake is tried with the
     gradients of the nodes beside a question (its users, their inputs, its own inputs).

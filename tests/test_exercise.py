@@ -9,9 +9,9 @@ import pytest
 import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracles import close
+from oracles import VARIABLES, build, close, trees
 
-from micrograd_bp import Exercise
+from micrograd_bp import Exercise, Value
 from micrograd_bp.examples.mazur import mazur_nodes
 
 # The oracle: Mazur's tutorial (shared/reference/mazur-2-2-2.md), written out by hand here.
@@ -271,3 +271,32 @@ def test_a_small_mlp():
     assert ex.grade({weight: key})[weight].ok
     again = Exercise.from_json(ex.to_json())
     assert again.questions == ex.questions and again.to_json() == ex.to_json()
+
+
+@settings(max_examples=20, deadline=None)
+@given(trees(max_leaves=6), st.floats(-1.5, 1.5), st.floats(-1.5, 1.5), st.floats(-1.5, 1.5))
+def test_random_graphs_keys_signs_and_the_json_grader(tree, x, y, z):
+    """Random expression trees (tests/oracles.py): the key of each variable is sympy's partial; the
+    negated key is `sign`; each candidate, answered, is named by it, by Python and by the JSON."""
+    env = {k: Value(v, k) for k, v in zip(VARIABLES, (x, y, z))}
+    root = build(tree, env, "engine")
+    if root.op is None:
+        return  # a bare variable or number: nothing to ask
+    ex = Exercise(root, {"kind": "test"}, show_answers=True)
+    symbols = {k: sympy.Symbol(k) for k in VARIABLES}
+    exact = build(tree, symbols, "sympy")
+    at = {symbols[k]: v for k, v in zip(VARIABLES, (x, y, z))}
+    data = json.loads(ex.to_json())
+    for name in ex.questions:
+        key = ex.question(name).expected
+        if name in VARIABLES:
+            assert close(key, float(sympy.diff(exact, symbols[name]).subs(at)), 1e-9, 1e-12)
+        if abs(key) > 1e-9:
+            assert ex.grade({name: -key})[name].diagnosis == "sign"
+        found = ex.question(name).candidates
+        for candidate in found[:40]:
+            grade = ex.grade({name: candidate.value})[name]
+            first = next(c for c in found if abs(c.value - candidate.value)
+                         <= ex.rtol * max(abs(c.value), abs(candidate.value)))  # the first that matches
+            assert (grade.diagnosis, grade.message) == (first.id, first.message)
+            assert _json_grade(data, {name: candidate.value})[name] == (grade.diagnosis, grade.message)
