@@ -75,8 +75,13 @@ class Case:
         return self.subject.graph
 
 
-def _analyse(point: dict[str, float], claim: float, subject: Subject, rtol: float, atol: float) -> Case:
-    matched = {c.key: c for c in candidates(subject) if matches(claim, c.value, rtol, atol)}
+def _analyse(point: dict[str, float], claim: float, subject: Subject, rtol: float, atol: float,
+             first: Case | None = None) -> Case:
+    """The candidates the claim matches at one point; after the first point where it is wrong,
+    only the mistakes that matched there are tried (a diagnosis must hold at every point)."""
+    ids = None if first is None else {c.id for c in first.matched.values()}
+    found = candidates(subject, ids) if ids is None or ids else []
+    matched = {c.key: c for c in found if matches(claim, c.value, rtol, atol)}
     return Case(point, claim, subject, matched)
 
 
@@ -428,7 +433,8 @@ def _around(at: Callable[[dict[str, float]], Instance], given: dict[str, float],
         if claims_agree(claim, partial, setup.rtol, setup.atol, graph.magnitude):
             agreeing += 1
         else:
-            cases.append(_analyse(point, claim, setup.subject(graph), setup.rtol, setup.atol))
+            cases.append(_analyse(point, claim, setup.subject(graph), setup.rtol, setup.atol,
+                                  cases[0] if cases else None))
     return agreeing, checked, skipped
 
 
