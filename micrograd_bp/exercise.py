@@ -137,11 +137,18 @@ class Result:
 
     @classmethod
     def from_json(cls, text: str) -> Result:
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"not a graded exercise: the JSON does not parse ({error.msg})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT + " result":
             raise ValueError("not a graded exercise: the JSON has no format "
                              f"{FORMAT + ' result'!r}")
-        return cls({g["name"]: Grade(**g) for g in data["grades"]})
+        try:
+            return cls({g["name"]: Grade(**g) for g in data["grades"]})
+        except (KeyError, TypeError):
+            raise ValueError("not a graded exercise: its grades are not name, ok, expected, given, "
+                             "diagnosis, message, credit") from None
 
 
 class Exercise:
@@ -156,11 +163,11 @@ class Exercise:
     another kind grades and writes JSON, but from_json cannot rebuild it).
 
     Made by Exercise.from_expression, Exercise.mazur or Exercise.mlp. rtol: the relative
-    tolerance of a right answer (default 1e-4). The other-variable mistake is tried with the
-    gradients of the nodes beside a question (its users, their inputs, its own inputs).
-    show_answers: an `unknown` answer's message shows
+    tolerance of a right answer (default 1e-4). show_answers: an `unknown` answer's message shows
     the key (else it is withheld, and so is Grade.expected). lr: the learning rate that the
-    update-step mistake is tried with.
+    update-step mistake is tried with. The other-variable mistake is tried with the gradients of
+    the nodes beside a question (its users, their inputs, its own inputs); the waypoints (Mazur's
+    named nodes) are the nodes a path is read over in the messages.
     """
 
     def __init__(self, root: Value, source: dict, ask: str | Sequence[str] = "all", *,
@@ -173,31 +180,32 @@ class Exercise:
         self.order = order = topological_order(root)  # the one sort: everything below reads it
         self.names = _unique_names(root, order)
         self.nodes = {self.names[id(n)]: n for n in order if _askable(n, root)}
-        steps_keys, finished = _keys_and_finish_order(root, order)
+        if not self.nodes:
+            raise ValueError(f"{self.names[id(root)]} has no gradient to ask: it is a single leaf")
+        grads, finished = _keys_and_finish_order(root, order)
         self.ask = "all" if ask == "all" else list(ask)
-        asked = _asked(ask, self.nodes)
-        self.keys = {name: steps_keys[id(self.nodes[name])] for name in asked}
-        position = {id(n): i for i, n in enumerate(order)}
+        self.keys = {name: grads[id(self.nodes[name])] for name in _asked(ask, self.nodes)}
         self.questions = [self.names[id(n)] for n in finished if self.names[id(n)] in self.keys]
         forms = _carried_forms(root, order, {id(self.nodes[q]): q for q in self.questions})
-        points = None if waypoints is None else list(waypoints)
+        ways = None if waypoints is None else list(waypoints)
         users: dict[int, list[Value]] = {}
         for n in order:
             for p in n.inputs:
                 users.setdefault(id(p), []).append(n)
-        self._questions: dict[str, Question] = {}
-        for name in self.questions:
-            node = self.nodes[name]
-            graph = PathGraph(root, node, {id(n): self.names[id(n)] for n in order}, order=order)
-            near = [*users.get(id(node), []), *node.inputs,
-                    *(q for user in users.get(id(node), []) for q in user.inputs)]
-            others = {self.names[id(n)]: steps_keys[id(n)] for n in near
-                      if n is not node and _askable(n, root)}
-            subject = Subject(graph, points, others, self.lr if node.is_leaf else None)
-            const, terms = forms[id(node)]
-            self._questions[name] = Question(
-                name, f"d{d(self.names[id(root)])}/d{d(name)}", position[id(node)], self.keys[name],
-                _distinct(candidates(subject), self.keys[name], self.rtol), const, terms)
+        self._questions = {name: self._question(name, grads, forms, users, ways) for name in self.questions}
+
+    def _question(self, name: str, grads: Mapping[int, float], forms: Mapping, users: Mapping[int, list],
+                  waypoints: list[Value] | None) -> Question:
+        """One question: its key, its candidates (the catalogue on its PathGraph), its carried form."""
+        root, order, node = self.root, self.order, self.nodes[name]
+        graph = PathGraph(root, node, self.names, order=order)
+        near = [*users.get(id(node), []), *node.inputs,
+                *(q for user in users.get(id(node), []) for q in user.inputs)]
+        others = {self.names[id(n)]: grads[id(n)] for n in near if n is not node and _askable(n, root)}
+        subject = Subject(graph, waypoints, others, self.lr if node.is_leaf else None)
+        const, terms = forms[id(node)]
+        return Question(name, f"d{d(self.names[id(root)])}/d{d(name)}", order.index(node), self.keys[name],
+                        _distinct(candidates(subject), self.keys[name], self.rtol), const, terms)
 
     # ---------------------------------------------------------------- constructors
 
@@ -324,15 +332,20 @@ class Exercise:
                              f"{error.lineno})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"not an exercise: the JSON has no format {FORMAT!r}")
-        source, ask = data["source"], data["ask"]
-        options = {"rtol": data["rtol"], "lr": data["lr"], "show_answers": data["show_answers"]}
-        kind = source.get("kind")
-        if kind == "expression":
-            return cls.from_expression(source["text"], source["values"], ask, source["seed"], **options)
-        if kind == "mazur":
-            return cls.mazur(ask, source["seed"], **options)
-        if kind == "mlp":
-            return cls.mlp(source["sizes"], source["seed"], ask, source["activation"], **options)
+        try:
+            source, ask = data["source"], data["ask"]
+            options = {"rtol": data["rtol"], "lr": data["lr"], "show_answers": data["show_answers"]}
+            kind = source.get("kind")
+            if kind == "expression":
+                return cls.from_expression(source["text"], source["values"], ask, source["seed"], **options)
+            if kind == "mazur":
+                return cls.mazur(ask, source["seed"], **options)
+            if kind == "mlp":
+                return cls.mlp(source["sizes"], source["seed"], ask, source["activation"], **options)
+        except KeyError as error:
+            raise ValueError(f"not an exercise: the JSON has no {error.args[0]!r}") from None
+        except (TypeError, AttributeError):
+            raise ValueError("not an exercise: a field of the JSON has the wrong type") from None
         raise ValueError(f"not an exercise: unknown source kind {kind!r}")
 
     def __repr__(self) -> str:

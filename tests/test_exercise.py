@@ -155,6 +155,12 @@ def test_bad_answers_and_questions_are_refused_by_name():
         Exercise.mazur(ask=["w9"])
     with pytest.raises(ValueError, match="not an exercise"):
         Exercise.from_json('{"format": "something else"}')
+    with pytest.raises(ValueError, match="the JSON has no 'source'"):
+        Exercise.from_json('{"format": "micrograd-bp exercise"}')
+    with pytest.raises(ValueError, match="does not parse"):
+        Exercise.from_json("{")
+    with pytest.raises(ValueError, match="no gradient to ask"):
+        Exercise.from_expression("x", {"x": 1.0})
 
 
 # ------------------------------------------------------------------ a grader that reads only the JSON
