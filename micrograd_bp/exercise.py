@@ -26,7 +26,7 @@ from typing import Any, Union
 
 from .engine import Value, topological_order
 from .expr import ExprError, parse
-from .mistakes import Candidate, Subject, candidates, fmt, matches
+from .mistakes import Candidate, Subject, candidates, first_match, fmt, matches
 from .paths import PathGraph, d, node_names
 from .walk import backward_steps
 
@@ -291,9 +291,9 @@ class Exercise:
             fill["upstream"] = ", ".join(f"{n} = {fmt(answers[n])}" for n, _ in q.carried_terms
                                          if n in answers and not matches(answers[n], self.keys[n], self.rtol))
             return self._grade(q, given, "carried", fill, 1.0)
-        for c in q.candidates:
-            if matches(given, c.value, self.rtol):
-                return Grade(name, False, key, given, c.id, c.message, 0.0)
+        found = first_match(q.candidates, given, self.rtol)
+        if found is not None:
+            return Grade(name, False, key, given, found.id, found.message, 0.0)
         return self._grade(q, given, "unknown-shown" if self.show_answers else "unknown", fill, 0.0)
 
     def _grade(self, q: Question, given: float | None, outcome: str, fill: dict, credit: float) -> Grade:

@@ -164,6 +164,7 @@ def candidates(s: Subject, ids: Collection[str] | None = None) -> list[Candidate
 
 
 def first_match(found: list[Candidate], value: float, rtol: float, atol: float = 0.0) -> Candidate | None:
+    """The first candidate a learner's value matches (the mistake it names), or None."""
     return next((c for c in found if matches(value, c.value, rtol, atol)), None)
 
 
