@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 import sympy
@@ -277,8 +278,13 @@ def test_a_small_mlp():
     numeric = (f(leaf.data + h) - f(leaf.data - h)) / (2 * h)
     key = ex.question(weight).expected
     assert close(key, numeric, 1e-6, 1e-10)
-    assert ex.grade({weight: -key})[weight].diagnosis == "sign"
-    assert ex.grade({weight: leaf.data - 0.5 * key})[weight].diagnosis == "update-step"
+    sign = ex.grade({weight: -key})[weight]
+    shown = re.fullmatch(rf"your value has the wrong sign: dE/d\({weight}\) = (\S+)", sign.message)
+    assert sign.diagnosis == "sign" and close(float(shown.group(1)), numeric, 1e-6, 1e-10)
+    step = ex.grade({weight: leaf.data - 0.5 * key})[weight]
+    shown = re.search(rf"the updated {weight} = (\S+) - 0.5\*(\S+) = ", step.message)
+    assert step.diagnosis == "update-step" and close(float(shown.group(1)), leaf.data, 1e-8)
+    assert close(float(shown.group(2)), numeric, 1e-6, 1e-10)
     assert ex.grade({weight: key})[weight].ok
     again = Exercise.from_json(ex.to_json())
     assert again.questions == ex.questions and again.to_json() == ex.to_json()
