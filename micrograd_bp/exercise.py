@@ -181,7 +181,8 @@ class Exercise:
         self.names = _unique_names(root, order)
         self.nodes = {self.names[id(n)]: n for n in order if _askable(n, root)}
         if not self.nodes:
-            raise ValueError(f"{self.names[id(root)]} has no gradient to ask: it is a single leaf")
+            raise ValueError(f"{self.names[id(root)]} has no gradient to ask: its graph has no node but "
+                             "the root and constants")
         grads, finished = _keys_and_finish_order(root, order)
         self.ask = "all" if ask == "all" else list(ask)
         self.keys = {name: grads[id(self.nodes[name])] for name in _asked(ask, self.nodes)}
