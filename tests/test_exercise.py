@@ -66,6 +66,9 @@ def test_json_round_trips():
     ex = Exercise.mazur(ask=["w5", "w1"])
     again = Exercise.from_json(ex.to_json())
     assert again.questions == ex.questions and again.to_json() == ex.to_json()
+    learner = ex.to_json(answers=False)  # what a learner may see: no key, no candidates
+    assert "expected" not in learner and "candidates" not in learner and "0.0821" not in learner
+    assert Exercise.from_json(learner).to_json() == ex.to_json()
     result = ex.grade({"w5": 0.08, "w1": W1})
     assert json.loads(type(result).from_json(result.to_json()).to_json()) == json.loads(result.to_json())
 
