@@ -756,3 +756,65 @@ def run(repeats: int = 5, quick: bool = False,
             progress(name)
         workloads.append(work())
     return BenchReport(machine(), repeats, quick, workloads, targets(workloads))
+
+
+# ---------------------------------------------------------------------------- the report in words
+
+RATIO_NAMES = {
+    "closure_over_ours": "closure reference / micrograd_bp",
+    "closure_over_ours_mlp": "closure reference / micrograd_bp via nn.MLP",
+    "closure_over_walkthrough": "closure reference / the walk-through's training (mazur --steps)",
+    "micrograd_over_ours": "micrograd 0.1.0 / micrograd_bp",
+    "ours_over_floor": "micrograd_bp / float floor",
+    "compiled_sgd_over_floor": "compiled replay, sgd_steps / float floor",
+    "compiled_loop_over_floor": "compiled replay, Python loop / float floor",
+    "micrograd_over_compiled": "micrograd 0.1.0 / compiled replay",
+    "long_over_short": "long chain / short chain",
+    "ours_over_closure": "micrograd_bp / closure reference",
+}
+
+
+def ratio_name(key: str) -> str:
+    """A ratio's key in words; the whole-process ones name their command."""
+    kind, _, command = key.partition(": ")
+    if kind == "closure_over_process":
+        return f"closure reference / micrograd-bp {command}"
+    if kind == "closure_over_plain_process":
+        return f"closure reference / MICROGRAD_BP_PLAIN=1 micrograd-bp {command}"
+    return RATIO_NAMES[key]
+
+
+def quantity(x: float, unit: str) -> str:
+    """A measurement with its unit: bytes as a whole number, seconds in s, ms or us."""
+    if unit == "bytes":
+        return f"{x:.0f} bytes"
+    scale, name = next(((s, n) for s, n in ((1.0, "s"), (1e-3, "ms")) if x >= s), (1e-6, "us"))
+    return f"{x / scale:.3g} {name}"
+
+
+def _workload_lines(w: Workload) -> list[str]:
+    lines = [w.title]
+    width = max(len(r.engine) for r in w.rows)
+    for r in w.rows:
+        measured = r.seconds if r.seconds is not None else r.result
+        loss = f"  (loss {r.result:.9g})" if r.seconds is not None and r.result is not None else ""
+        text = quantity(measured, "bytes" if w.unit == "bytes" else "s") if measured is not None else "-"
+        lines.append(f"  {r.engine:<{width}}  {text:>12}{loss}{'  ' + r.note if r.note else ''}")
+    lines += [f"  {ratio_name(k)}: {v:.2f}" for k, v in w.ratios.items()]
+    if w.note:
+        lines.append(f"  ({w.note})")
+    return lines
+
+
+def report_text(report: BenchReport, prog: str = "micrograd-bp") -> str:
+    """The report as the command line prints it: the machine, each workload's table and ratios,
+    then the targets."""
+    m = report.machine
+    lines = [f"{prog} bench: {m['implementation']} {m['python']}, {m['cores']} cores, {m['platform']}; "
+             f"medians of {report.repeats} run(s){', quick sizes' if report.quick else ''}"]
+    for w in report.workloads:
+        lines += ["", *_workload_lines(w)]
+    lines += ["", "Targets"]
+    lines += [f"  {t.name}: {t.measured:.2f} (goal {t.goal}) {'met' if t.met else 'NOT met'}"
+              for t in report.targets]
+    return "\n".join(lines)

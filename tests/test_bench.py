@@ -261,11 +261,9 @@ def test_the_closure_reference_trains_the_walkthroughs_network(order, train_bias
 
 
 def test_every_ratio_prints_in_words():
-    from micrograd_bp.cli import _ratio_name
-
     workloads = [bench.bench_mazur(10, 1), bench.bench_memory(1_000)]
     for workload in workloads:
         for key in workload.ratios:
-            assert "_over_" not in _ratio_name(key) and " / " in _ratio_name(key), key
-    assert _ratio_name("closure_over_process: mazur --steps 20 --train-biases") == \
+            assert "_over_" not in bench.ratio_name(key) and " / " in bench.ratio_name(key), key
+    assert bench.ratio_name("closure_over_process: mazur --steps 20 --train-biases") == \
         "closure reference / micrograd-bp mazur --steps 20 --train-biases"
