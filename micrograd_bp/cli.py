@@ -71,6 +71,28 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _given(what: str, example: str) -> Callable[[str], str]:
+    """The type of an option that cannot be empty: an empty or blank value says what is missing."""
+    def text(value: str) -> str:
+        if not value.strip():
+            raise argparse.ArgumentTypeError(f"{what} is empty: give {example}")
+        return value
+    return text
+
+
+def _mazur_claim(value: str) -> str:
+    """mazur --check's NAME=FORMULA: an empty claim is named as such, before any parsing."""
+    name, equals, formula = _given("the claim", "NAME=FORMULA, e.g. w5=out_h1")(value).partition("=")
+    if equals and not formula.strip():
+        raise argparse.ArgumentTypeError(f"the claim after {name.strip()}= is empty: give the claimed "
+                                         f"partial, e.g. {name.strip()}=out_h1")
+    return value
+
+
+_PATH = _given("the path", "a file name, e.g. graph.svg")
+_WRT = _given("the variable's name", "the variable, e.g. --wrt x")
+
+
 def _tolerance(text: str) -> float:
     """A relative tolerance: 0 < rtol < 1 (at 1, any claim of the right sign would agree)."""
     value = _positive_float(text)
@@ -114,7 +136,7 @@ def _page() -> ModuleType:
 
 
 def _add_picture_option(p: argparse.ArgumentParser, option: str, what: str) -> None:
-    p.add_argument(option, metavar="FILE",
+    p.add_argument(option, metavar="FILE", type=_PATH,
                    help=f"also write {what}; the format follows the suffix: .svg, .png, .pdf "
                         "(rendered by Graphviz's dot), .dot (the source, no Graphviz needed) or "
                         ".html (a live page: hover, click, step through backward, edit the leaves)")
@@ -197,7 +219,7 @@ def _write_picture(graph: object, path: str, page: Callable[[], Any] | None = No
 # trace, mazur --trace, and --animate on mazur, one-weight, grad and trace.
 
 def _add_animate_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--animate", metavar="FILE.gif",
+    p.add_argument("--animate", metavar="FILE.gif", type=_given("the path", "a file name ending in .gif"),
                    help="also write the backward pass as an animated GIF, one frame per step "
                         "(needs Graphviz's dot and Pillow: pip install 'micrograd_bp[animation]')")
 
@@ -321,7 +343,7 @@ def add_mazur(sub: argparse._SubParsersAction) -> None:
                         "faster; simultaneous order only)")
     p.add_argument("--explain", metavar="NAME",
                    help="the chain rule for dE_total/dNAME (e.g. w1): every path, factor by factor")
-    p.add_argument("--check", metavar="NAME=FORMULA",
+    p.add_argument("--check", metavar="NAME=FORMULA", type=_mazur_claim,
                    help='check a hand-derived partial over the named nodes, e.g. '
                         '"w5=(out_o1 - 0.01)*out_o1*(1 - out_o1)*out_h1" (exit status 1 if wrong)')
     p.add_argument("--rtol", type=_tolerance, default=1e-6,
@@ -529,8 +551,9 @@ def add_check(sub: argparse._SubParsersAction) -> None:
                                    "with autograd and a central difference. Exit status 0 when it "
                                    "is right, 1 when it is wrong, 2 on bad input.", allow_abbrev=False)
     _add_expression(p)
-    p.add_argument("--wrt", required=True, metavar="NAME", help="the variable")
-    p.add_argument("--claim", required=True, metavar="FORMULA", help="the claimed partial, e.g. '-2*x'")
+    p.add_argument("--wrt", required=True, metavar="NAME", type=_WRT, help="the variable")
+    p.add_argument("--claim", required=True, metavar="FORMULA", help="the claimed partial, e.g. '-2*x'",
+                   type=_given("the claim", "the claimed partial, e.g. --claim '-2*x'"))
     p.add_argument("--rtol", type=_tolerance, default=1e-6,
                    help="relative tolerance, below 1 (default 1e-6)")
     p.add_argument("--symbolic", action="store_true",
@@ -573,7 +596,7 @@ def add_diff(sub: argparse._SubParsersAction) -> None:
                                    "the expression language (grad and check read it back), or in LaTeX. "
                                    "Needs SymPy: pip install 'micrograd_bp[symbolic]'.", allow_abbrev=False)
     p.add_argument("expression", metavar="EXPR", help="e.g. 'sigmoid(w*x + b)'")
-    p.add_argument("--wrt", required=True, metavar="NAME", help="the variable")
+    p.add_argument("--wrt", required=True, metavar="NAME", type=_WRT, help="the variable")
     p.add_argument("--latex", action="store_true", help="print the derivative in LaTeX")
     p.add_argument("--json", action="store_true", help='print {"derivative": TEXT, "latex": TEXT}')
     p.set_defaults(run=run_diff)
@@ -601,7 +624,7 @@ def add_explain(sub: argparse._SubParsersAction) -> None:
                                    "(the local derivative on each edge) and each path's product; "
                                    "the paths sum to the partial.", allow_abbrev=False)
     _add_expression(p)
-    p.add_argument("--wrt", required=True, metavar="NAME", help="the variable")
+    p.add_argument("--wrt", required=True, metavar="NAME", type=_WRT, help="the variable")
     p.add_argument("--max-paths", type=_positive_int, default=paths.MAX_PATHS,
                    help=f"list at most this many paths (default {paths.MAX_PATHS})")
     p.add_argument("--latex", action="store_true",
