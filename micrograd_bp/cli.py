@@ -82,10 +82,11 @@ def _given(what: str, example: str) -> Callable[[str], str]:
 
 def _mazur_claim(value: str) -> str:
     """mazur --check's NAME=FORMULA: an empty claim is named as such, before any parsing."""
-    name, equals, formula = _given("the claim", "NAME=FORMULA, e.g. w5=out_h1")(value).partition("=")
+    name, equals, formula = _given("the claim", "NAME=FORMULA, the claimed dE_total/dNAME over the "
+                                   "network's named nodes")(value).partition("=")
     if equals and not formula.strip():
         raise argparse.ArgumentTypeError(f"the claim after {name.strip()}= is empty: give the claimed "
-                                         f"partial, e.g. {name.strip()}=out_h1")
+                                         f"dE_total/d{name.strip()} after the =")
     return value
 
 
