@@ -1,4 +1,4 @@
-"""The command line: one function per subcommand; the only module that prints."""
+"""The command line: one function per subcommand; printing goes through console."""
 
 from __future__ import annotations
 

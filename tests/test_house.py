@@ -43,3 +43,20 @@ def test_no_function_is_over_60_lines():
                 for path in sorted(package.rglob("*.py")) if path.name not in BEING_REWRITTEN
                 for name, n in function_lengths(path.read_text()).items() if n > MAX_LINES]
     assert too_long == []
+
+
+def test_only_the_command_line_prints():
+    """Library code returns results: no print() and no sys.stdout or sys.stderr outside cli.py and
+    console.py (the page's generated JavaScript is text, not a call)."""
+    package = REPO / "micrograd_bp"
+    printing = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name in ("cli.py", "console.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+                printing.append(f"{path.name}:{node.lineno} print()")
+            if isinstance(node, ast.Attribute) and node.attr in ("stdout", "stderr") and \
+                    isinstance(node.value, ast.Name) and node.value.id == "sys":
+                printing.append(f"{path.name}:{node.lineno} sys.{node.attr}")
+    assert printing == []
