@@ -384,8 +384,9 @@ def run_mazur_training(args: argparse.Namespace) -> int:
     """mazur [--steps N ...]: the walk-through, with a progress bar on a terminal while it trains."""
     try:
         with console.progress(args.steps, "mazur") as bar:
+            advance = bar.advance if bar.on_terminal else None  # off a terminal, not even called
             result = mazur.walkthrough(args.steps, args.lr, args.order, args.train_biases,
-                                       compiled=args.compiled, advance=bar.advance)
+                                       compiled=args.compiled, advance=advance)
     except OverflowError as error:
         raise OverflowError(f"{error}: training diverged, the learning rate {args.lr:g} is too "
                             "large") from None
