@@ -497,10 +497,6 @@ def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentP
     return None
 
 
-def _num(x: float) -> str:
-    return f"{x:.9g}"
-
-
 def _add_expression(p: argparse.ArgumentParser) -> None:
     p.add_argument("expression", metavar="EXPR",
                    help="e.g. 'sigmoid(w*x + b)': numbers, variables, + - * / **, unary minus, "
