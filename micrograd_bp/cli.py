@@ -44,21 +44,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
-# The most training steps a command takes: mazur's 10,000,000 run in about four minutes here (the
-# error stops changing long before); one-weight prints a row per step, so a table of 10,000 rows.
-# A count beyond is refused at once rather than run for days.
-MAZUR_MAX_STEPS, ONE_WEIGHT_MAX_STEPS = 10_000_000, 10_000
+# The most a command is asked to repeat: mazur's 10,000,000 steps run in minutes here (the error
+# stops changing long before); one-weight prints a row per step, so a table of 10,000 rows; bench's
+# 1,000 runs per engine take hours. A count beyond is refused at once rather than run for days.
+MAZUR_MAX_STEPS, ONE_WEIGHT_MAX_STEPS, BENCH_MAX_REPEATS = 10_000_000, 10_000, 1_000
 
 
-def _step_count(limit: int, why: str) -> Callable[[str], int]:
-    """The type of a --steps option: a positive integer up to limit (why: what the limit is for)."""
-    def steps(text: str) -> int:
+def _count(limit: int, what: str, why: str) -> Callable[[str], int]:
+    """The type of a count option: a positive integer up to limit (what: "steps"; why: what the
+    limit is for)."""
+    def count(text: str) -> int:
         value = _positive_int(text)
         if value > limit:
-            raise argparse.ArgumentTypeError(f"{text} is more steps than this command runs: at most "
+            raise argparse.ArgumentTypeError(f"{text} is more {what} than this command runs: at most "
                                              f"{limit:,} ({why})")
         return value
-    return steps
+    return count
 
 
 def _positive_float(text: str) -> float:
@@ -326,8 +327,8 @@ def _emit_ledger(ledger: BackwardTrace, args: argparse.Namespace, unused: Sequen
 def add_mazur(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("mazur", help="Matt Mazur's 2-2-2 backpropagation example, step by step",
                        description="Matt Mazur's 2-2-2 logistic network computed by the engine.")
-    p.add_argument("--steps", type=_step_count(MAZUR_MAX_STEPS, "minutes of training; the error stops "
-                                                                "changing long before"),
+    p.add_argument("--steps", type=_count(MAZUR_MAX_STEPS, "steps", "minutes of training; the error "
+                                                           "stops changing long before"),
                    default=1, help=f"training steps, at most {MAZUR_MAX_STEPS:,} (default 1)")
     p.add_argument("--lr", type=_positive_float, default=mazur.LEARNING_RATE,
                    help="learning rate (default 0.5)")
@@ -432,7 +433,7 @@ def draw_mazur(graph_path: str | None, network_path: str | None) -> None:
 def add_one_weight(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("one-weight", help="the one-weight gradient descent example",
                        description="y_hat = x*w, J = (y_hat - y)^2 with x=1.5, y=0.5, w=0.8.")
-    p.add_argument("--steps", type=_step_count(ONE_WEIGHT_MAX_STEPS, "a row is printed per step"),
+    p.add_argument("--steps", type=_count(ONE_WEIGHT_MAX_STEPS, "steps", "a row is printed per step"),
                    default=5, help=f"steps, at most {ONE_WEIGHT_MAX_STEPS:,} (default 5)")
     p.add_argument("--lr", type=_positive_float, default=one_weight.LEARNING_RATE,
                    help="learning rate (default 0.1)")
@@ -685,7 +686,8 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
                        description="Medians over repeated runs, each workload timed side by side "
                                    "with its references in the same run; every engine's loss is "
                                    "checked against the others'. Takes about a minute and a half.")
-    p.add_argument("--repeats", type=_positive_int, default=5, help="runs per engine (default 5)")
+    p.add_argument("--repeats", type=_count(BENCH_MAX_REPEATS, "runs", "hours of timing"), default=5,
+                   help=f"runs per engine, at most {BENCH_MAX_REPEATS:,} (default 5)")
     p.add_argument("--quick", action="store_true",
                    help="small sizes for a smoke run: 1,000 Mazur steps, chains of 10,000 and "
                         "100,000 nodes, one moons step")

@@ -378,13 +378,16 @@ def test_an_empty_value_is_named_as_empty(argv, message):
     assert err.startswith(f"micrograd-bp: error: {message}: give ") and err.count("\n") == 2
 
 
-@pytest.mark.parametrize("argv, limit", [(["mazur", "--steps", "99999999999999999999"], "10,000,000"),
-                                         (["mazur", "--steps", "10000001", "--compiled"], "10,000,000"),
-                                         (["one-weight", "--steps", "10001"], "10,000")])
-def test_a_step_count_that_cannot_finish_is_refused_at_once(argv, limit):
+@pytest.mark.parametrize("argv, limit", [
+    (["mazur", "--steps", "99999999999999999999"], "steps: at most 10,000,000"),
+    (["mazur", "--steps", "10000001", "--compiled"], "steps: at most 10,000,000"),
+    (["one-weight", "--steps", "10001"], "steps: at most 10,000"),
+    (["bench", "--repeats", "1001"], "runs: at most 1,000")])
+def test_a_count_that_cannot_finish_is_refused_at_once(argv, limit):
     status, out, err = run_cli(*argv)
+    what, _, most = limit.partition(": ")
     assert status == 2 and out == ""
-    assert f"{argv[2]} is more steps than this command runs: at most {limit} (" in err
+    assert f"argument {argv[1]}: {argv[2]} is more {what} than this command runs: {most} (" in err
 
 
 def test_the_largest_step_count_is_taken():
