@@ -146,6 +146,14 @@ def remove_op_method(name: str) -> None:
         delattr(Value, name)
 
 
+def _call_op(op: Op, *inputs: Value | Number) -> Value:
+    """op(x, ...): Value.apply(op, x, ...) (set on Op here: ops.py sits below the engine)."""
+    return Value.apply(op, *inputs)
+
+
+Op.__call__ = _call_op  # type: ignore[method-assign]
+
+
 def lift(x: Value | Number) -> Value:
     """A Value as is; a number as a constant leaf."""
     if isinstance(x, Value):

@@ -506,6 +506,21 @@ def parse(text: str) -> Expression:
     return Expression(text)
 
 
+def substitute(formula: str, names: Mapping[str, str]) -> str:
+    """A formula written again with its names replaced, parenthesised where needed.
+
+    >>> substitute("out*(1 - out)", {"out": "out_o1"})
+    'out_o1*(1 - out_o1)'
+    """
+    return parse(formula).render(names)
+
+
+def formula_value(formula: str, values: Mapping[str, float]) -> float:
+    """A formula evaluated on floats (the names it uses must all be given)."""
+    expression = parse(formula)
+    return expression.value({name: values[name] for name in expression.variables})
+
+
 def expr(text: str, values: Mapping[str, Number] | None = None, **more: Number) -> Value:
     """The Value graph of text at the given values; its variables are leaves labelled by name.
 

@@ -644,12 +644,3 @@ def highlight_paths(graph: Any, root: Value, node: Value, *, max_paths: int = NO
 def _dot_text(text: str) -> str:
     """Text for a DOT label that the graphviz package quotes: its backslashes doubled."""
     return text.replace("\\", "\\\\")
-
-
-def draw_paths(root: Value, node: Value, *, waypoints: Collection[Value] | None = None,
-               **options: Any) -> Any:
-    """viz.draw(root, **options) with the chain-rule paths from root down to node highlighted
-    (needs the graphviz package, as draw does)."""
-    from . import viz
-
-    return highlight_paths(viz.draw(root, **options), root, node, waypoints=waypoints)

@@ -25,7 +25,8 @@ from micrograd_bp import Value, check_partial, explain, parse, topological_order
 from micrograd_bp.diagnose import check_expression  # noqa: E402
 from micrograd_bp.examples.mazur import mazur_explain, mazur_nodes, mazur_waypoints  # noqa: E402
 from micrograd_bp.nn import MLP  # noqa: E402
-from micrograd_bp.paths import count_text, draw_paths, node_names  # noqa: E402
+from micrograd_bp.paths import count_text, node_names  # noqa: E402
+from micrograd_bp.viz import draw_paths  # noqa: E402
 
 _LAYOUT = mathtext.MathTextParser("path")
 
