@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
-from . import ops
+from . import ops, render
 from .engine import Number, Value, grad
 
 T = TypeVar("T")
@@ -400,15 +400,9 @@ class Expression:
 
     def render(self, names: Mapping[str, str] | None = None) -> str:
         """The expression written out again, variables renamed by names, with only the parentheses
-        the precedence of each op needs (a renamed variable that is not a plain name is an atom only
-        inside parentheses)."""
-        names = names or {}
-
-        def variable(name: str) -> tuple[str, int]:
-            text = names.get(name, name)
-            return text, 5 if _is_atom(text) else 0
-
-        return self.fold(lambda x: (ops._number_text(x), 5), variable, _render_op)[0]
+        the precedence of each op needs (render.py decides them; a renamed variable that is not a
+        plain name is an atom only inside parentheses)."""
+        return render.fold(self, render.TEXT, {k: render.piece(v) for k, v in (names or {}).items()})
 
     def evaluate(self, values: Mapping[str, Number] | None = None, **more: Number) -> Evaluation:
         """Build the Value graph at the given values (a mapping, keywords, or both)."""
@@ -430,35 +424,6 @@ class Expression:
     def value(self, values: Mapping[str, Number] | None = None, **more: Number) -> float:
         """The expression's value (a float) at the given values."""
         return self.evaluate(values, **more).output.data
-
-
-def _render_op(op: ops.Op, args: list[tuple[str, int]]) -> tuple[str, int]:
-    """One op of Expression.render: (text, precedence) from its arguments' (text, precedence)."""
-    if not op.infix and op.precedence == 3:  # unary minus
-        (text, prec), = args
-        return f"-{_wrap(text, prec < 3 or text.startswith('-'))}", 3
-    if not op.infix:  # a call
-        return f"{op.name}({', '.join(text for text, _ in args)})", 5
-    (a, a_prec), (b, b_prec) = args
-    p = op.precedence
-    left = _wrap(a, a_prec < p or (p == 4 and a_prec == 4))  # -a*b is (-a)*b; -a**b is not
-    right = _wrap(b, b_prec < p or (b_prec == p and op.name in ("sub", "div"))
-                  or (p >= 2 and b.startswith("-")))
-    sep = f" {op.infix} " if p == 1 else op.infix
-    return f"{left}{sep}{right}", p
-
-
-def _is_atom(text: str) -> bool:
-    """A name or a number: needs no parentheses anywhere in a formula."""
-    try:
-        float(text)
-        return not text.startswith("-")
-    except ValueError:
-        return all(part.isidentifier() for part in text.split("."))
-
-
-def _wrap(text: str, needed: bool) -> str:
-    return f"({text})" if needed else text
 
 
 def _execute(ins: Instr, stack: list[Value], leaves: dict[str, Value]) -> Value:

@@ -178,23 +178,7 @@
     return names;
   }
 
-  function expression(i) { // the node as op(inputs), from its op's symbol
-    const node = NODES[i];
-    const ins = node.inputs.map((p) => NODES[p].name);
-    const wrap = (s) => (atomic(s) ? s : "(" + s + ")");
-    if (node.op === "linear") {
-      const terms = [];
-      for (let k = 0; k + 1 < ins.length; k += 2) terms.push(wrap(ins[k]) + "*" + wrap(ins[k + 1]));
-      if (ins.length % 2) terms.push(ins[ins.length - 1]);
-      return terms.length > 6 ? terms.slice(0, 6).join(" + ") + " + ... (" + (terms.length - 6) + " more terms)" : terms.join(" + ");
-    }
-    if (node.op === "neg") return "-" + wrap(ins[0]);
-    if (ins.length === 2 && /^[-+*/]|^\*\*$/.test(node.symbol)) {
-      return wrap(ins[0]) + (node.symbol.length === 1 && "+-".includes(node.symbol) ? " " + node.symbol + " " : node.symbol) + wrap(ins[1]);
-    }
-    if (ins.length === 1 && node.symbol.startsWith("**")) return wrap(ins[0]) + node.symbol;
-    return node.symbol + "(" + ins.join(", ") + ")";
-  }
+  function expression(i) { return NODES[i].expression; } // written by render.py, as Python writes it
 
   // d(out)/d(input k) of node c: its formula with the node's names, its factors' values, its value.
   function localText(c, k) {
