@@ -452,26 +452,9 @@ class _Formulas:
         n = len(inputs)
         nodes = dict(zip(op.input_names(n), inputs))
         nodes["out"] = consumer
-        # a name that needs no parentheses (a label, a call, #k) goes in as a placeholder word,
-        # so that substitute() does not parenthesise it; anything else goes in as it is
-        renames, back = {}, {}
-        for k, (name, node) in enumerate(sorted(nodes.items())):
-            text = self.graph.names[id(node)]
-            if self.graph.precedence[id(node)] == ATOM:
-                renames[name] = back_key = f"\u03be{k}\u03be"
-                back[back_key] = text
-            else:
-                renames[name] = text
-        result = _substitute(op.formulas_for(n)[position], tuple(sorted(renames.items())))
-        for key, text in back.items():
-            result = result.replace(key, text)
-        return result
-
-
-def _substitute(formula: str, renames: tuple[tuple[str, str], ...]) -> str:
-    """ops.substitute, with each formula parsed once (a long path renames the same few formulas
-    over thousands of different names)."""
-    return _parsed_formula(formula).render(dict(renames))
+        names = {name: render.Piece(self.graph.names[id(node)], self.graph.precedence[id(node)])
+                 for name, node in nodes.items()}
+        return render.fold(_parsed_formula(op.formulas_for(n)[position]), render.TEXT, names)
 
 
 @lru_cache(maxsize=1024)

@@ -105,9 +105,34 @@ def fold(expression: Any, style: Style, names: Mapping[str, Piece] | None = None
 
 
 def piece(text: str) -> Piece:
-    """A name given as text (a node's name, a renamed variable): an atom if it is one word, a
-    number, #k or a call that closes at its end; otherwise looser than any op (parenthesised)."""
-    return Piece(text, ATOM if is_atom(text) else 0)
+    """A name given as text (a node's name, a renamed variable), with the precedence of its
+    outermost operator as the text style writes it (a + b: 1; a*b: 2; -a: 3; a**b: 4; a name, a
+    number, #k, a call: ATOM); text that is not in the expression language is parenthesised."""
+    return Piece(text, precedence(text))
+
+
+_EXPRESSION_CHARS = re.compile(r"^[\w.() +\-*/,]+$")
+
+
+@lru_cache(maxsize=65536)
+def precedence(text: str) -> int:
+    """The precedence of the outermost operator of text written in the text style (0 if unknown)."""
+    if is_atom(text):
+        return ATOM
+    if not _EXPRESSION_CHARS.match(text):
+        return 0
+    depth, found = 0, ATOM
+    for i, c in enumerate(text):
+        depth += (c == "(") - (c == ")")
+        if depth or c not in "+-*/" or i == 0:
+            continue
+        if c in "+-" and text[i - 1] == " ":
+            return 1
+        if c in "*/" and "*" not in (text[i - 1], text[i + 1:i + 2]):
+            found = min(found, 2)
+        elif c == "*" and text[i - 1] != "*":
+            found = min(found, 4)
+    return min(found, 3) if text.startswith("-") else found  # -a**2 is -(a**2)
 
 
 _WORD = re.compile(r"^(?:#\d+|\d+(?:\.\d*)?(?:e[+-]?\d+)?|[^\W\d]\w*(?:\.[^\W\d]\w*)*)$")

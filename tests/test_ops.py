@@ -56,7 +56,7 @@ def test_formulas_read_as_the_tutorial_writes_them():
     assert OPS["linear"].input_names(5) == ("w1", "x1", "w2", "x2", "b")
     assert power_op(2).formulas == ("2*a",)
     assert substitute("out*(1 - out)", {"out": "out_o1"}) == "out_o1*(1 - out_o1)"
-    assert substitute("b*a**(b - 1)", {"a": "x", "b": "y + 1"}) == "(y + 1)*x**((y + 1) - 1)"
+    assert substitute("b*a**(b - 1)", {"a": "x", "b": "y + 1"}) == "(y + 1)*x**(y + 1 - 1)"
     assert substitute("-out/b", {"out": "q", "b": "w*x"}) == "-q/(w*x)"
 
 
