@@ -69,6 +69,11 @@ class Value:
     def tanh(self) -> Value: return Value.apply(OPS["tanh"], self)
     def sigmoid(self) -> Value: return Value.apply(OPS["sigmoid"], self)
     def relu(self) -> Value: return Value.apply(OPS["relu"], self)
+    def sin(self) -> Value: return Value.apply(OPS["sin"], self)
+    def cos(self) -> Value: return Value.apply(OPS["cos"], self)
+    def abs(self) -> Value: return Value.apply(OPS["abs"], self)
+    def sqrt(self) -> Value: return Value.apply(OPS["sqrt"], self)
+    def __abs__(self) -> Value: return Value.apply(OPS["abs"], self)
 
     def named(self, label: str) -> Value:
         """Set the label and return self, so a node can be named where it is built."""

@@ -20,8 +20,6 @@ MAX_DEPTH = 100  # nesting: parentheses, calls, unary signs and exponents, count
 # The binary operators and their precedence, from the op records ("**" is parsed on its own).
 _BINARY = {op.infix: op.name for op in ops.OPS.values() if op.infix and op.infix != "**"}
 _PRECEDENCE = {op.infix: op.precedence for op in ops.OPS.values() if op.infix in _BINARY}
-_NAME_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
-_NAME_CHARS = _NAME_START | set("0123456789")
 _DIGITS = set("0123456789")
 # Characters with a meaning in Python that this language refuses, and why.
 _REFUSED = {
@@ -101,9 +99,9 @@ def _scan(text: str) -> list[Token]:
                 i += 1
             elif c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
                 i = _number(text, i, tokens)
-            elif c in _NAME_START:
-                j = i
-                while j < n and text[j] in _NAME_CHARS:
+            elif c.isidentifier():  # a name: any Python identifier (w1, E_total, θ)
+                j = i + 1
+                while j < n and f"a{text[j]}".isidentifier():
                     j += 1
                 tokens.append(Token("name", text[i:j], i))
                 i = j
@@ -144,9 +142,9 @@ def _number(text: str, i: int, tokens: list[Token]) -> int:
             j = k
         else:
             raise ExprError(f"malformed number {text[i:k]!r}: an exponent needs digits", i)
-    if j < n and (text[j] in _NAME_CHARS or text[j] == "."):
+    if j < n and (f"a{text[j]}".isidentifier() or text[j] == "."):
         k = j
-        while k < n and (text[k] in _NAME_CHARS or text[k] == "."):
+        while k < n and (f"a{text[k]}".isidentifier() or text[k] == "."):
             k += 1
         raise ExprError(f"malformed number {text[i:k]!r} (write 2*x for a product)", i)
     value = float(text[i:j])
@@ -158,10 +156,9 @@ def _number(text: str, i: int, tokens: list[Token]) -> int:
 
 def check_name(name: str, offset: int | None = None) -> str:
     """name if it can be a variable: an identifier, not a Python keyword or a function's name."""
-    if not isinstance(name, str) or not name or name[0] not in _NAME_START \
-            or any(c not in _NAME_CHARS for c in name):
-        raise ExprError(f"{name!r} is not a valid variable name (letters, digits and _, "
-                        "not starting with a digit)", offset)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ExprError(f"{name!r} is not a valid variable name (a Python identifier: letters, "
+                        "digits and _, not starting with a digit)", offset)
     if keyword.iskeyword(name):
         raise ExprError(f"{name!r} is a Python keyword, not allowed as a variable", offset)
     if name.startswith("__"):

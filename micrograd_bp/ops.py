@@ -206,6 +206,39 @@ def _relu(a: float) -> float:
     return a if a > 0 else 0.0
 
 
+def _data(x: Any) -> float:
+    """A number as it is; a Value's data (a kink's slope is a constant, also on Values)."""
+    return x if isinstance(x, (int, float)) else x.data
+
+
+def _sign(x: Any) -> float:
+    """abs's slope: 1 above zero, -1 below, 0 at zero (the convention: abs'(0) = 0)."""
+    a = _data(x)
+    return 1.0 if a > 0 else -1.0 if a < 0 else 0.0
+
+
+def _sqrt(a: float) -> float:
+    if a < 0:
+        raise ValueError(f"sqrt: math domain error, sqrt({a!r}) is undefined (needs a number >= 0)")
+    return math.sqrt(a)
+
+
+def _sqrt_partial(a: Any, out: Any) -> tuple:
+    if isinstance(out, (int, float)) and out == 0:
+        raise ZeroDivisionError(f"sqrt: the derivative of sqrt(x) is infinite at x = {a!r}")
+    return (1.0 / (2.0 * out),)
+
+
+def _max_partials(a: Any, b: Any, out: Any) -> tuple:
+    """A tie goes to the first input: d/da = 1, d/db = 0 where a == b."""
+    return (1.0, 0.0) if _data(a) >= _data(b) else (0.0, 1.0)
+
+
+def _min_partials(a: Any, b: Any, out: Any) -> tuple:
+    """A tie goes to the first input: d/da = 1, d/db = 0 where a == b."""
+    return (1.0, 0.0) if _data(a) <= _data(b) else (0.0, 1.0)
+
+
 _SIGMOID_PY = """if {0} >= 0.0:
     {out} = 1.0 / (1.0 + exp(-{0}))
 else:
@@ -286,6 +319,37 @@ _BUILTIN = (
        sympy=lambda sp, a: sp.Heaviside(a, 0),
        replay=Replay("{out} = 1.0 if {0} > 0.0 else 0.0", ("0.0",)),
        doc="1 above zero, 0 at or below (relu's slope); its derivative is taken as 0"),
+    Op("sin", 1, math.sin, lambda a, out: (_call("cos", a),), ("cos(a)",),
+       latex=r"\sin\left({0}\right)", js="Math.sin({0})", sympy=lambda sp, a: sp.sin(a),
+       replay=Replay("{out} = sin({0})", ("cos({0})",))),
+    Op("cos", 1, math.cos, lambda a, out: (-_call("sin", a),), ("-sin(a)",),
+       latex=r"\cos\left({0}\right)", js="Math.cos({0})", sympy=lambda sp, a: sp.cos(a),
+       replay=Replay("{out} = cos({0})", ("-sin({0})",))),
+    Op("abs", 1, lambda a: abs(float(a)), lambda a, out: (_sign(a),), ("step(a) - step(-a)",),
+       latex=r"\left|{0}\right|", js="Math.abs({0})", sympy=lambda sp, a: sp.Abs(a),
+       replay=Replay("{out} = fabs({0})", ("(1.0 if {0} > 0.0 else -1.0 if {0} < 0.0 else 0.0)",),
+                     propagates=(0,)),
+       doc="|a|; its slope is -1, 0 or 1 (0 at a = 0)"),
+    Op("sqrt", 1, _sqrt, _sqrt_partial, ("1/(2*out)",),
+       latex=r"\sqrt{{{0}}}",
+       js='({0} < 0 ? fail("sqrt: math domain error, sqrt(" + repr({0}) + ") is undefined (needs a number '
+          '>= 0)") : {0} === 0 ? fail("sqrt: the derivative of sqrt(x) is infinite at x = " + repr({0})) '
+          ': Math.sqrt({0}))',
+       sympy=lambda sp, a: sp.sqrt(a),
+       replay=Replay("{out} = sqrt({0})", ("1.0 / (2.0 * {out})",), redo_if="{0} <= 0.0",
+                     partials_raise=True, finite_partials=False)),
+    Op("max", 2, lambda a, b: a if a >= b else b, _max_partials, ("1 - step(b - a)", "step(b - a)"),
+       latex=r"\max\left({0}, {1}\right)", js="({0} >= {1} ? {0} : {1})",
+       sympy=lambda sp, a, b: sp.Max(a, b),
+       replay=Replay("{out} = {0} if {0} >= {1} else {1}",
+                     ("(1.0 if {0} >= {1} else 0.0)", "(0.0 if {0} >= {1} else 1.0)")),
+       doc="the larger input; a tie goes to the first (d/da = 1, d/db = 0 where a == b)"),
+    Op("min", 2, lambda a, b: a if a <= b else b, _min_partials, ("1 - step(a - b)", "step(a - b)"),
+       latex=r"\min\left({0}, {1}\right)", js="({0} <= {1} ? {0} : {1})",
+       sympy=lambda sp, a, b: sp.Min(a, b),
+       replay=Replay("{out} = {0} if {0} <= {1} else {1}",
+                     ("(1.0 if {0} <= {1} else 0.0)", "(0.0 if {0} <= {1} else 1.0)")),
+       doc="the smaller input; a tie goes to the first (d/da = 1, d/db = 0 where a == b)"),
     # w1*x1 + w2*x2 + ... [+ b]: inputs interleaved (w1, x1, w2, x2, ..., b); one node per neuron
     Op("linear", -1, _linear, _linear_partials, _linear_formulas,
        function=False, precedence=1,
