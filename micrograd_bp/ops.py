@@ -239,6 +239,33 @@ def _min_partials(a: Any, b: Any, out: Any) -> tuple:
     return (1.0, 0.0) if _data(a) <= _data(b) else (0.0, 1.0)
 
 
+_SYMPY_FUNCTIONS: dict[tuple[str, int], Any] = {}  # (name, id of the sympy module) -> its class
+
+
+def _sympy_sigmoid(sp: Any, a: Any) -> Any:
+    """sigmoid(a) as a SymPy function whose derivative is written in its own terms,
+    sigmoid(a)*(1 - sigmoid(a)), as the learner writes it; .rewrite(sp.exp) gives 1/(1 + exp(-a))."""
+    key = ("sigmoid", id(sp))
+    if key not in _SYMPY_FUNCTIONS:
+        class sigmoid(sp.Function):  # noqa: N801 (SymPy prints a function by its class name)
+            def fdiff(self, argindex: int = 1) -> Any:
+                s = self.func(self.args[0])
+                return s * (1 - s)
+
+            def _eval_rewrite_as_exp(self, x: Any, **hints: Any) -> Any:
+                return 1 / (1 + sp.exp(-x))
+
+            @classmethod
+            def eval(cls, x: Any) -> Any:
+                return 1 / (1 + sp.exp(-x)) if x.is_Number else None
+
+            def _eval_is_real(self) -> Any:
+                return self.args[0].is_real
+
+        _SYMPY_FUNCTIONS[key] = sigmoid
+    return _SYMPY_FUNCTIONS[key](a)
+
+
 _SIGMOID_PY = """if {0} >= 0.0:
     {out} = 1.0 / (1.0 + exp(-{0}))
 else:
@@ -308,7 +335,7 @@ _BUILTIN = (
        latex=r"\tanh\left({0}\right)", js="Math.tanh({0})", sympy=lambda sp, a: sp.tanh(a),
        replay=Replay("{out} = tanh({0})", ("1.0 - {out} * {out}",))),
     Op("sigmoid", 1, _sigmoid, lambda a, out: (out * (1.0 - out),), ("out*(1 - out)",),
-       latex=r"\sigma\left({0}\right)", js=_SIGMOID_JS, sympy=lambda sp, a: 1 / (1 + sp.exp(-a)),
+       latex=r"\sigma\left({0}\right)", js=_SIGMOID_JS, sympy=_sympy_sigmoid,
        replay=Replay(_SIGMOID_PY, ("{out} * (1.0 - {out})",))),
     Op("relu", 1, _relu, lambda a, out: (_step(a),), ("step(a)",),
        latex=r"\operatorname{{relu}}\left({0}\right)", js="({0} > 0 ? {0} : 0)",

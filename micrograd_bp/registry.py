@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from . import engine
 from .expr import formula_value, parse
-from .ops import _BUILTIN, OPS, Op
+from .ops import _BUILTIN, OPS, Op, Replay
 
 _SAMPLES = (0.7, -1.3, 2.1, 0.35, -0.45, 1.6)
 
@@ -25,6 +25,7 @@ def _refuse(op: Op, field: str, problem: str) -> ValueError:
 # ------------------------------------------------------------------------ one check per field
 
 def _check_name(op: Op) -> None:
+    """A name free for a new op; no operator or fixed exponent (those are the package's own)."""
     if not isinstance(op.name, str) or not op.name.isidentifier() or keyword.iskeyword(op.name) \
             or op.name.startswith("_"):
         raise ValueError(f"register_op: {op.name!r} is not a usable op name (an identifier, not a "
@@ -33,6 +34,10 @@ def _check_name(op: Op) -> None:
         raise ValueError(f"register_op: {op.name!r} is reserved (a name the formulas use)")
     if op.name in OPS:
         raise ValueError(f"register_op: an op named {op.name!r} exists already")
+    if op.infix:
+        raise _refuse(op, "infix", "a registered op is called by name; the operators are fixed")
+    if op.exponent is not None:
+        raise _refuse(op, "exponent", "is for the fixed powers of ops.power_op only")
 
 
 def _check_shape(op: Op) -> None:
@@ -43,8 +48,6 @@ def _check_shape(op: Op) -> None:
         raise _refuse(op, "forward", "must be a callable")
     if not callable(op.partials):
         raise _refuse(op, "partials", "must be a callable")
-    if op.infix:
-        raise _refuse(op, "infix", "a registered op is called by name; the operators are fixed")
 
 
 def _check_formulas(op: Op) -> None:
@@ -67,9 +70,39 @@ def _check_formulas(op: Op) -> None:
                           f"{', '.join(sorted(allowed))}")
 
 
-# Each check takes the record; registry.FIELD_CHECKS runs them in order (the shape first: the
-# later checks evaluate forward and partials).
-FIELD_CHECKS: list[Callable[[Op], None]] = [_check_name, _check_shape, _check_formulas]
+def _check_text_fields(op: Op) -> None:
+    """symbol, doc: text; precedence: 1 to 5; function: a bool; exponent: only the fixed powers'."""
+    for field in ("symbol", "doc"):
+        if not isinstance(getattr(op, field), str):
+            raise _refuse(op, field, f"must be a str, got {getattr(op, field)!r}")
+    if isinstance(op.precedence, bool) or op.precedence not in (1, 2, 3, 4, 5):
+        raise _refuse(op, "precedence", f"must be 1 to 5 (see Op), got {op.precedence!r}")
+    if not isinstance(op.function, bool):
+        raise _refuse(op, "function", f"must be True or False, got {op.function!r}")
+
+
+def _check_templates(op: Op) -> None:
+    """latex and js: text with one placeholder {0}, {1}, ... per input and no other."""
+    for field in ("latex", "js"):
+        value = getattr(op, field)
+        if field == "js" and not value:
+            continue  # no JavaScript: the page says so when it meets the op
+        marks = [f"<{i}>" for i in range(op.arity)]
+        try:
+            template = value(op.arity) if callable(value) else value
+            filled = template.format(*marks)
+        except (IndexError, KeyError, ValueError, AttributeError, TypeError) as error:
+            raise _refuse(op, field, f"must be a template over {{0}} to {{{op.arity - 1}}}: "
+                          f"{error!r}") from None
+        missing = [i for i, mark in enumerate(marks) if mark not in filled]
+        if missing:
+            raise _refuse(op, field, f"{template!r} does not use input {{{missing[0]}}}")
+
+
+# Each check takes the record; check_record runs them in order (the shape first: the later checks
+# evaluate forward and partials). A new field of Op gets its own check here.
+FIELD_CHECKS: list[Callable[[Op], None]] = [_check_shape, _check_text_fields, _check_formulas,
+                                            _check_templates]
 
 
 def check_record(op: Op) -> None:
@@ -77,9 +110,18 @@ def check_record(op: Op) -> None:
     partials; TypeError if op is not an Op."""
     if not isinstance(op, Op):
         raise TypeError(f"register_op: expected an Op, got {type(op).__name__}")
+    _check_name(op)
+    check_fields(op)
+
+
+def check_fields(op: Op) -> None:
+    """Every field of op against its forward and partials (what check_record adds to the name
+    check; the built-in records pass it too)."""
     for check in FIELD_CHECKS:
         check(op)
-    _check_partials(op)
+    points = _points(op)
+    for check_at in POINT_CHECKS:
+        check_at(op, points)
 
 
 def _points(op: Op) -> list[tuple[tuple[float, ...], float, tuple]]:
@@ -99,10 +141,13 @@ def _points(op: Op) -> list[tuple[tuple[float, ...], float, tuple]]:
     return found
 
 
-def _check_partials(op: Op) -> None:
+Point = tuple[tuple[float, ...], float, tuple]
+
+
+def _check_partials(op: Op, points: list[Point]) -> None:
     """The formulas agree with the partials wherever the forward is defined."""
     names = op.input_names(op.arity)
-    for xs, out, partials in _points(op):
+    for xs, out, partials in points:
         values = dict(zip(names, xs), out=out)
         for name, formula, local in zip(names, op.formulas_for(op.arity), partials):
             try:
@@ -112,6 +157,64 @@ def _check_partials(op: Op) -> None:
             if not math.isclose(float(local), expected, rel_tol=1e-9, abs_tol=1e-12):
                 raise _refuse(op, "formulas", f"the formula {formula!r} for d(out)/d({name}) gives "
                               f"{expected!r} at {values}, but partials gives {float(local)!r}")
+
+
+_MATH = {name: getattr(math, name) for name in dir(math) if not name.startswith("_")}  # as the replay has
+
+
+def _run_replay(op: Op, replay: Replay, xs: tuple[float, ...]) -> tuple[float, tuple] | None:
+    """The replay code's forward and partials at xs, in a namespace holding all of math (None
+    where its redo condition sends the replay back to the op's own forward)."""
+    names = [f"x{i}" for i in range(len(xs))]
+    scope: dict = {**_MATH, **dict(zip(names, xs))}
+    fmt = {"out": "out", "t": "t"}
+    try:
+        if replay.redo_if and eval(replay.redo_if.format(*names, **fmt), scope):  # noqa: S307 (the op's own code)
+            return None
+        exec(replay.forward.format(*names, **fmt), scope)  # noqa: S102 (the op's own code, not user text)
+        partials = tuple(eval(p.format(*names, **fmt), scope) for p in replay.partials)  # noqa: S307
+    except Exception as error:
+        raise _refuse(op, "replay", f"its code fails at {xs}: {type(error).__name__}: {error}") from None
+    return scope.get("out"), partials
+
+
+def _check_replay(op: Op, points: list[Point]) -> None:
+    """The replay code gives forward's and partials' floats, bit for bit (the compiled replay's promise)."""
+    if op.replay is None:
+        return
+    replay = op.replay(op, op.arity) if callable(op.replay) else op.replay
+    if not isinstance(replay, Replay) or len(replay.partials) != op.arity:
+        raise _refuse(op, "replay", f"must be an ops.Replay with one partial per input ({op.arity})")
+    for xs, out, partials in points:
+        ran = _run_replay(op, replay, xs)
+        if ran is None:
+            continue
+        if ran[0] != out:
+            raise _refuse(op, "replay", f"its forward gives {ran[0]!r} at {xs}, forward gives {out!r}")
+        for i, (got, want) in enumerate(zip(ran[1], partials)):
+            if got != float(want):
+                raise _refuse(op, "replay", f"its partial for input {i} gives {got!r} at {xs}, partials "
+                              f"gives {float(want)!r}")
+
+
+def _check_sympy(op: Op, points: list[Point]) -> None:
+    """The SymPy form's value agrees with forward (checked when SymPy is installed)."""
+    if op.sympy is None:
+        return
+    try:
+        import sympy
+    except ImportError:
+        return  # the field is read when diff or to_sympy first meet the op, which need SymPy anyway
+    for xs, out, _ in points:
+        try:
+            value = complex(op.sympy(sympy, *(sympy.Float(x, 30) for x in xs)).evalf(30))
+        except Exception as error:
+            raise _refuse(op, "sympy", f"fails at {xs}: {type(error).__name__}: {error}") from None
+        if abs(value.imag) > 1e-12 or not math.isclose(value.real, out, rel_tol=1e-9, abs_tol=1e-12):
+            raise _refuse(op, "sympy", f"gives {value.real!r} at {xs}, forward gives {out!r}")
+
+
+POINT_CHECKS: list[Callable[[Op, list[Point]], None]] = [_check_partials, _check_replay, _check_sympy]
 
 
 # ------------------------------------------------------------------------ registering
