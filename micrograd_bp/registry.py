@@ -92,8 +92,8 @@ def _check_templates(op: Op) -> None:
             template = value(op.arity) if callable(value) else value
             filled = template.format(*marks)
         except (IndexError, KeyError, ValueError, AttributeError, TypeError) as error:
-            raise _refuse(op, field, f"must be a template over {{0}} to {{{op.arity - 1}}}: "
-                          f"{error!r}") from None
+            slots = ", ".join(f"{{{i}}}" for i in range(op.arity))
+            raise _refuse(op, field, f"must be a template over the inputs {slots}: {error!r}") from None
         missing = [i for i, mark in enumerate(marks) if mark not in filled]
         if missing:
             raise _refuse(op, field, f"{template!r} does not use input {{{missing[0]}}}")
