@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -161,10 +162,25 @@ def _expression(node: Value, names: list[str], index: dict[int, int]) -> str:
     return render.apply(node.op, inputs, render.TEXT).text
 
 
+def _formulas(node: Value, names: list[str], index: dict[int, int]) -> list[str]:
+    """Each local derivative's formula over the node's names (render.py), for the page's tips."""
+    if node.op is None:
+        return []
+    n = len(node.inputs)
+    pieces = {name: render.piece(names[index[id(p)]]) for name, p in zip(node.op.input_names(n), node.inputs)}
+    pieces["out"] = render.piece(names[index[id(node)]])
+    return [render.fold(_parsed(f), render.TEXT, pieces) for f in node.op.formulas_for(n)]
+
+
+@lru_cache(maxsize=1024)
+def _parsed(formula: str) -> expr.Expression:
+    return expr.parse(formula)
+
+
 def _nodes(order: list[Value], index: dict[int, int], parameters: set[int]) -> list[dict]:
     _, names = ledger_names(order[-1])  # the backward ledger's names: a label, else the expression
     return [{"id": f"v{i}", "name": names[i], "label": node.label,
-             "expression": _expression(node, names, index),
+             "expression": _expression(node, names, index), "formulas": _formulas(node, names, index),
              "op": node.op.name if node.op else None, "symbol": node.op.symbol if node.op else "",
              "kind": _kind(node.op, len(node.inputs)) if node.op else None,
              "inputs": [index[id(p)] for p in node.inputs], "data": node.data,
