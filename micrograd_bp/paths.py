@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from . import latex
+from . import latex, render
 from .engine import Value, _not_finite, topological_order
 from .expr import Expression, parse
 
@@ -52,44 +52,10 @@ def _names(output: Value, order: list[Value] | None = None) -> tuple[dict[int, s
 
 
 def _render(node: Value, names: dict[int, str], precedence: dict[int, int]) -> tuple[str, int]:
-    """node written over its inputs' names, as its op record says: an infix operator, a fixed
-    power, a call by name, a prefix minus (a one-input op of precedence 3), or a weighted sum
-    (an n-ary op: its inputs paired w1*x1 + w2*x2 + ... [+ b])."""
-    op = node.op
-    assert op is not None
-    inputs = node.inputs
-    prec = op.precedence
-
-    def arg(i: int, tighter: bool = False, level: int = prec) -> str:
-        """An input's name, parenthesised where the precedence needs it: -a*b is (-a)*b, but a
-        minus sign after an operator, or under a power, is written in parentheses."""
-        text, child = names[id(inputs[i])], precedence[id(inputs[i])]
-        signed = text.startswith("-") and (tighter or level >= 4)
-        if child < level or (tighter and child == level) or signed:
-            return f"({text})"
-        return text
-
-    if op.infix and len(inputs) == 2:
-        sep = f" {op.infix} " if prec == 1 else op.infix
-        if prec == 4:  # right-associative: a**b**c is a**(b**c)
-            return f"{arg(0, tighter=True)}{sep}{arg(1)}", prec
-        return f"{arg(0)}{sep}{arg(1, tighter=True)}", prec
-    if op.exponent is not None:
-        return f"{arg(0, tighter=True)}**{_exponent_text(op.exponent)}", prec
-    if op.function or op.precedence == ATOM:
-        return f"{op.name}({', '.join(names[id(p)] for p in inputs)})", ATOM
-    if len(inputs) == 1:
-        return f"-{arg(0)}", prec
-    n = len(inputs)
-    terms = [f"{arg(i, True, 2)}*{arg(i + 1, True, 2)}" for i in range(0, n - 1, 2)]
-    if n % 2:
-        terms.append(arg(n - 1, level=1))
-    return " + ".join(terms), prec
-
-
-def _exponent_text(n: float) -> str:
-    text = str(int(n)) if float(n).is_integer() and abs(n) < 1e16 else repr(float(n))
-    return f"({text})" if text.startswith("-") else text
+    """node written over its inputs' names by its op record (render.py decides the parentheses)."""
+    assert node.op is not None
+    args = [render.Piece(names[id(p)], precedence[id(p)]) for p in node.inputs]
+    return render.apply(node.op, args, render.TEXT)
 
 
 def d(name: str) -> str:
@@ -322,7 +288,7 @@ class Path:
     @property
     def formula(self) -> str:
         """The factors' formulas multiplied, each in parentheses unless it is one name or number."""
-        return " * ".join(f"({f.formula})" if _compound(f.formula) else f.formula for f in self.factors)
+        return " * ".join(f.formula if render.is_atom(f.formula) else f"({f.formula})" for f in self.factors)
 
     def latex_symbols(self) -> str:
         """The path's factors as partials: \\frac{\\partial E}{\\partial out} \\cdot ..."""
@@ -330,7 +296,7 @@ class Path:
 
     def latex_formulas(self) -> str:
         """The factors' formulas in LaTeX, each parenthesised."""
-        return r" \cdot ".join(rf"\left({latex.formula(f.formula)}\right)" if _compound(f.formula)
+        return r" \cdot ".join(rf"\left({latex.formula(f.formula)}\right)" if not render.is_atom(f.formula)
                                 else latex.formula(f.formula) for f in self.factors) or "1"
 
     def latex_numbers(self) -> str:
@@ -533,26 +499,9 @@ class _Formulas:
         n = len(inputs)
         nodes = dict(zip(op.input_names(n), inputs))
         nodes["out"] = consumer
-        # a name that needs no parentheses (a label, a call, #k) goes in as a placeholder word,
-        # so that substitute() does not parenthesise it; anything else goes in as it is
-        renames, back = {}, {}
-        for k, (name, node) in enumerate(sorted(nodes.items())):
-            text = self.graph.names[id(node)]
-            if self.graph.precedence[id(node)] == ATOM:
-                renames[name] = back_key = f"\u03be{k}\u03be"
-                back[back_key] = text
-            else:
-                renames[name] = text
-        result = _substitute(op.formulas_for(n)[position], tuple(sorted(renames.items())))
-        for key, text in back.items():
-            result = result.replace(key, text)
-        return result
-
-
-def _substitute(formula: str, renames: tuple[tuple[str, str], ...]) -> str:
-    """ops.substitute, with each formula parsed once (a long path renames the same few formulas
-    over thousands of different names)."""
-    return _parsed_formula(formula).render(dict(renames))
+        names = {name: render.Piece(self.graph.names[id(node)], self.graph.precedence[id(node)])
+                 for name, node in nodes.items()}
+        return render.fold(_parsed_formula(op.formulas_for(n)[position]), render.TEXT, names)
 
 
 @lru_cache(maxsize=1024)
@@ -584,20 +533,6 @@ def _loose(text: str) -> bool:
         elif depth == 0 and c in "+-" and 0 < i and text[i - 1] == " ":
             return True
     return False
-
-
-def _compound(formula: str) -> bool:
-    """Is a formula more than one name, number or call (so a product needs it in parentheses)?"""
-    if formula.isidentifier() or formula.replace(".", "", 1).isdigit() or re.fullmatch(r"#\d+", formula):
-        return False
-    head, bracket, _ = formula.partition("(")
-    if bracket and head.isidentifier() and formula.endswith(")"):  # a call, if its ( closes at the end
-        depth = 0
-        for i, c in enumerate(formula):
-            depth += (c == "(") - (c == ")")
-            if depth == 0 and i > len(head):
-                return i != len(formula) - 1
-    return True
 
 
 def _note_twins(paths: list[Path], names: Mapping[int, str]) -> None:
@@ -691,12 +626,3 @@ def highlight_paths(graph: Any, root: Value, node: Value, *, max_paths: int = NO
 def _dot_text(text: str) -> str:
     """Text for a DOT label that the graphviz package quotes: its backslashes doubled."""
     return text.replace("\\", "\\\\")
-
-
-def draw_paths(root: Value, node: Value, *, waypoints: Collection[Value] | None = None,
-               **options: Any) -> Any:
-    """viz.draw(root, **options) with the chain-rule paths from root down to node highlighted
-    (needs the graphviz package, as draw does)."""
-    from . import viz
-
-    return highlight_paths(viz.draw(root, **options), root, node, waypoints=waypoints)
