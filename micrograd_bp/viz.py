@@ -16,8 +16,8 @@ import graphviz
 from .engine import Value
 from .engine import grad as engine_grad
 from .nn import MLP
-from .paths import highlight_paths
-from .trace import BackwardTrace, is_numbered, ledger_names
+from .paths import highlight_paths, is_numbered
+from .trace import BackwardTrace, ledger_names
 
 RANKDIRS = ("LR", "TB", "RL", "BT")
 # Output formats by file suffix: rendered by dot, or the DOT source itself (no binary needed).
@@ -300,7 +300,9 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
     flip = rankdir in ("TB", "BT")  # records lay their fields across the rank direction
     for node in kept:
         i = position[id(node)]
-        shown = names[i] if is_numbered(names[i]) else _text(node.label)
+        label = _text(node.label)
+        shown = (f"{names[i]} ({label})" if label and label != names[i] else names[i]) \
+            if is_numbered(names[i]) else label
         fields = [_escape_record(shown)] if shown else []
         fields.append(f"data {num(node.data)}")
         fields.append(grad_field(i))

@@ -703,21 +703,22 @@ def test_a_label_that_is_not_a_string_is_drawn():
     assert node_labels(draw(y).source)["v0"] == "5|data 2.0000|grad 3.0000"
 
 
-def test_positions_are_shown_where_the_ledger_names_by_position():
-    from micrograd_bp.trace import ledger_names
+def test_numbers_are_shown_where_the_ledger_names_by_number():
+    from micrograd_bp.trace import is_numbered, ledger_names
 
     f = (Value(1.0, "w") * Value(2.0, "w")).named("f")
     f.backward()
     labels = node_labels(draw(f).source)
-    assert labels["v0"].startswith("w #0|") and labels["v1"].startswith("w #1|")
+    assert labels["v0"].startswith("n1 (w)|") and labels["v1"].startswith("n2 (w)|")
     long = Value(1.5, "a")
     for _ in range(12):
         long = long * 1.5 + 1.0
     long.backward()
     _, names = ledger_names(long)
     labels = node_labels(draw(long).source)
-    numbered = [k for k, name in enumerate(names) if name in (f"#{k}", f"[mul #{k}]")]
-    assert numbered and all(labels[f"v{k}"].startswith(f"{names[k]}|") for k in numbered)
+    numbered = [k for k, name in enumerate(names) if is_numbered(name)]
+    assert len(numbered) > 3 and all(labels[f"v{k}"].startswith(f"{names[k]}|") for k in numbered)
+    assert len(set(names)) == len(names)
 
 
 def test_the_mazur_targets_are_named_in_the_drawing():
