@@ -223,6 +223,11 @@ class _Highlight(NamedTuple):
     labels: dict[int, str]  # input index -> "local x grad = amount"
 
 
+# An edge of a drawing: (tail, head, local derivative or None for op -> value, gradient it carries
+# back, the ledger step's note).
+_Edge = tuple[str, str, "float | None", float, str]
+
+
 def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, edge_labels: bool,
           max_nodes: int, title: str, grad_field: Callable[[int], str],
           flows: Sequence[float] | None, legend: list[str],
@@ -233,10 +238,9 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
     grad_field(k) is the text of node #k's grad field; flows (each node's grad, by position) set
     the edges' widths and colours, None draws them plain.
     """
-    root = order[-1]
     position = {id(node): i for i, node in enumerate(order)}
     if len(order) > max_nodes:
-        kept_ids = _nearest(root, max_nodes)
+        kept_ids = _nearest(order[-1], max_nodes)
         kept = [node for node in order if id(node) in kept_ids]
     else:
         kept_ids, kept = set(position), order
@@ -244,88 +248,18 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
     large = len(kept) > LARGE_GRAPH
     if large:  # dot's layout is superlinear in long edges: bounded effort, straight edges
         graph.attr(nslimit="1", nslimit1="1", splines="line", concentrate="true")
-    num = (lambda x: _number(x, decimals))  # noqa: E731
-
-    # The gradient each drawn edge carries back: input -> op is local * grad of the consumer,
-    # op -> value is the value's own grad.
-    edges: list[tuple[str, str, float | None, float, str]] = []  # (tail, head, local, flow, note)
-    for node in kept:
-        if node.op is None:
-            continue
-        i = position[id(node)]
-        grad = flows[i] if flows is not None else 0.0
-        for n, (parent, local) in enumerate(zip(node.inputs, node.local_grads)):
-            if id(parent) in kept_ids:
-                note = highlight.labels.get(n, "") if highlight and highlight.node == i else ""
-                edges.append((f"v{position[id(parent)]}", f"o{i}", local, local * grad, note))
-        edges.append((f"o{i}", f"v{i}", None, grad, ""))
+    else:  # inputs in their order (i1 above i2, w1 before w2), as a tutorial draws them
+        graph.graph_attr["ordering"] = "in"
+    edges = _edges(kept, position, kept_ids, flows, highlight)
     flow = _Flow((f for *_, f, _ in edges), computed=flows is not None and flows[-1] != 0)
-    # In a large graph, a leaf used by many ops far apart (x in x*x*...*x) is drawn again beside
-    # each use: one box with hundreds of edges across the picture is what makes dot take minutes.
-    # (A network's inputs, used by every neuron of the first layer side by side, stay one box.)
-    uses: dict[str, int] = {}
-    for tail, *_ in edges:
-        uses[tail] = uses.get(tail, 0) + 1
-    copied: set[str] = set()
-    if large and any(count > MAX_FAN_OUT for count in uses.values()):
-        # A level counted from the leaves (depth) and from the output (height): the consumers of
-        # y in x1*y + x2*y + ... + x300*y all have depth 1, but dot lays each beside its sum,
-        # 300 levels apart.
-        depth, height = [0] * len(order), [0] * len(order)
-        for k, node in enumerate(order):
-            depth[k] = 1 + max((depth[position[id(p)]] for p in node.inputs), default=-1)
-        for k in range(len(order) - 1, -1, -1):
-            for p in order[k].inputs:
-                j = position[id(p)]
-                height[j] = max(height[j], height[k] + 1)
-        consumers: dict[str, list[int]] = {}
-        for tail, head, *_ in edges:
-            if head.startswith("o"):
-                consumers.setdefault(tail, []).append(int(head[1:]))
-
-        def spread(levels: list[int], at: list[int]) -> int:
-            return max(at[k] for k in levels) - min(at[k] for k in levels)
-
-        copied = {tail for tail, count in uses.items() if count > MAX_FAN_OUT
-                  and order[int(tail[1:])].op is None
-                  and max(spread(consumers[tail], depth), spread(consumers[tail], height)) > MAX_FAN_OUT}
-    if copied:
-        seen: dict[str, int] = {}
-        for k, (tail, head, local, carried, note) in enumerate(edges):
-            if tail in copied:
-                seen[tail] = seen.get(tail, 0) + 1
-                if seen[tail] > 1:
-                    edges[k] = (f"{tail}u{seen[tail]}", head, local, carried, note)
-
-    flip = rankdir in ("TB", "BT")  # records lay their fields across the rank direction
+    uses, copied = _copies(order, position, edges) if large else ({}, set())
+    num = (lambda x: _number(x, decimals))  # noqa: E731
     for node in kept:
         i = position[id(node)]
-        label = _text(node.label)
-        shown = (f"{names[i]} ({label})" if label and label != names[i] else names[i]) \
-            if is_numbered(names[i]) else label
-        fields = [_escape_record(shown)] if shown else []
-        fields.append(f"data {num(node.data)}")
-        fields.append(grad_field(i))
-        text = "|".join(fields)
-        graph.node(f"v{i}", label=_label("{" + text + "}" if flip else text), shape="record",
-                   **(node_style(i) if node_style else {}))
-        if f"v{i}" in copied:  # the same box again for each further use, dashed
-            for use in range(2, uses[f"v{i}"] + 1):
-                again = "|".join([fields[0] if shown else f"#{i}", f"use {use} of {uses[f'v{i}']}",
-                                  *fields[1 if shown else 0:]])
-                attrs = dict(node_style(i)) if node_style else {}
-                attrs["style"] = ",".join(filter(None, [attrs.get("style"), "dashed"]))
-                graph.node(f"v{i}u{use}", label=_label("{" + again + "}" if flip else again),
-                           shape="record", **attrs)
+        _add_value(graph, node, i, names[i], num, grad_field(i), rankdir,
+                   node_style(i) if node_style else {}, uses.get(f"v{i}", 0) if f"v{i}" in copied else 0)
         if node.op is not None:
-            graph.node(f"o{i}", label=_label(_escape(node.op.symbol)), shape="ellipse",
-                       fontsize="10", margin="0.05",
-                       **(HIGHLIGHT if highlight and highlight.node == i else {}))
-            cut = sum(1 for parent in node.inputs if id(parent) not in kept_ids)
-            if cut:
-                graph.node(f"cut{i}", label=_label(f"{cut} input{'s' if cut > 1 else ''} not shown"),
-                           shape="plaintext", fontsize="9")
-                graph.edge(f"cut{i}", f"o{i}", style="dashed")
+            _add_op(graph, node, i, kept_ids, highlight is not None and highlight.node == i)
     for tail, head, local, carried, note in edges:
         attrs = flow.style(carried)
         text = note or (num(local) if edge_labels and local is not None else "")
@@ -334,7 +268,6 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
         if text:
             attrs["xlabel" if large else "label"] = _label(_escape(text))
         graph.edge(tail, head, **attrs)
-
     lines = ["edge label: local derivative d(out)/d(in)"] if edge_labels else []
     lines += legend
     if copied:
@@ -345,10 +278,101 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
                 otherwise=plain_note)
     if len(kept) < len(order):
         omitted = len(order) - len(kept)
-        nearest = _text(root.label) or "the output"
+        nearest = _text(order[-1].label) or "the output"
         _add_note(graph, "omitted", [f"{len(kept)} of {len(order)} nodes shown; {omitted} omitted",
                                      f"(max_nodes={max_nodes}: the nodes nearest {nearest})"])
     return graph
+
+
+def _edges(kept: list[Value], position: dict[int, int], kept_ids: set[int],
+           flows: Sequence[float] | None, highlight: _Highlight | None) -> list[_Edge]:
+    """The gradient each drawn edge carries back: input -> op is local * grad of the consumer,
+    op -> value is the value's own grad."""
+    edges: list[_Edge] = []
+    for node in kept:
+        if node.op is None:
+            continue
+        i = position[id(node)]
+        grad = flows[i] if flows is not None else 0.0
+        for n, (parent, local) in enumerate(zip(node.inputs, node.local_grads)):
+            if id(parent) in kept_ids:
+                note = highlight.labels.get(n, "") if highlight and highlight.node == i else ""
+                edges.append((f"v{position[id(parent)]}", f"o{i}", local, local * grad, note))
+        edges.append((f"o{i}", f"v{i}", None, grad, ""))
+    return edges
+
+
+def _copies(order: list[Value], position: dict[int, int],
+            edges: list[_Edge]) -> tuple[dict[str, int], set[str]]:
+    """In a large graph, a leaf used by many ops far apart (x in x*x*...*x) is drawn again beside
+    each use: one box with hundreds of edges across the picture is what makes dot take minutes.
+    (A network's inputs, used by every neuron of the first layer side by side, stay one box.)
+    Returns each tail's number of uses and the leaves copied; rewrites their edges' tails."""
+    uses: dict[str, int] = {}
+    for tail, *_ in edges:
+        uses[tail] = uses.get(tail, 0) + 1
+    if not any(count > MAX_FAN_OUT for count in uses.values()):
+        return uses, set()
+    # A level counted from the leaves (depth) and from the output (height): the consumers of
+    # y in x1*y + x2*y + ... + x300*y all have depth 1, but dot lays each beside its sum,
+    # 300 levels apart.
+    depth, height = [0] * len(order), [0] * len(order)
+    for k, node in enumerate(order):
+        depth[k] = 1 + max((depth[position[id(p)]] for p in node.inputs), default=-1)
+    for k in range(len(order) - 1, -1, -1):
+        for p in order[k].inputs:
+            j = position[id(p)]
+            height[j] = max(height[j], height[k] + 1)
+    consumers: dict[str, list[int]] = {}
+    for tail, head, *_ in edges:
+        if head.startswith("o"):
+            consumers.setdefault(tail, []).append(int(head[1:]))
+
+    def spread(levels: list[int], at: list[int]) -> int:
+        return max(at[k] for k in levels) - min(at[k] for k in levels)
+
+    copied = {tail for tail, count in uses.items() if count > MAX_FAN_OUT
+              and order[int(tail[1:])].op is None
+              and max(spread(consumers[tail], depth), spread(consumers[tail], height)) > MAX_FAN_OUT}
+    seen: dict[str, int] = {}
+    for k, (tail, head, local, carried, note) in enumerate(edges):
+        if tail in copied:
+            seen[tail] = seen.get(tail, 0) + 1
+            if seen[tail] > 1:
+                edges[k] = (f"{tail}u{seen[tail]}", head, local, carried, note)
+    return uses, copied
+
+
+def _add_value(graph: graphviz.Digraph, node: Value, i: int, name: str, num: Callable[[float], str],
+               grad_field: str, rankdir: str, style: dict[str, str], copies: int) -> None:
+    """Node #i's record: its name where the ledger numbers it (n3), else its label; data; grad.
+    With copies, the same box again for each further use, dashed."""
+    label = _text(node.label)
+    shown = (f"{name} ({label})" if label and label != name else name) if is_numbered(name) else label
+    fields = [_escape_record(shown)] if shown else []
+    fields += [f"data {num(node.data)}", grad_field]
+    flip = rankdir in ("TB", "BT")  # records lay their fields across the rank direction
+    text = "|".join(fields)
+    graph.node(f"v{i}", label=_label("{" + text + "}" if flip else text), shape="record", **style)
+    for use in range(2, copies + 1):
+        again = "|".join([fields[0] if shown else _escape_record(name), f"use {use} of {copies}",
+                          *fields[1 if shown else 0:]])
+        attrs = dict(style)
+        attrs["style"] = ",".join(filter(None, [attrs.get("style"), "dashed"]))
+        graph.node(f"v{i}u{use}", label=_label("{" + again + "}" if flip else again),
+                   shape="record", **attrs)
+
+
+def _add_op(graph: graphviz.Digraph, node: Value, i: int, kept_ids: set[int], highlighted: bool) -> None:
+    """Node #i's op, and a note of the inputs that max_nodes left out."""
+    assert node.op is not None
+    graph.node(f"o{i}", label=_label(_escape(node.op.symbol)), shape="ellipse", fontsize="10",
+               margin="0.05", **(HIGHLIGHT if highlighted else {}))
+    cut = sum(1 for parent in node.inputs if id(parent) not in kept_ids)
+    if cut:
+        graph.node(f"cut{i}", label=_label(f"{cut} input{'s' if cut > 1 else ''} not shown"),
+                   shape="plaintext", fontsize="9")
+        graph.edge(f"cut{i}", f"o{i}", style="dashed")
 
 
 def draw(root: Value, *, rankdir: str = "LR", decimals: int = 4, edge_labels: bool = True,

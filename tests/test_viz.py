@@ -26,7 +26,7 @@ EDGE = re.compile(r"^\t(\S+) -> (\S+)(?: \[(.*)\])?$")
 # negative, so blue), b's edge 2, every other edge 1. Widths on the log scale, 4 decades over
 # 0.75..4.5: 2/3 -> s = 1 + log10(2/3)/4 = 0.9560 (4.33), 1/3 -> s = 0.8807 (4.05).
 SMALL_AFTER = r"""digraph {
-	graph [fontname=Helvetica label="e = 4.0000; grad on each node = de/d(node), after backward()" labelloc=t rankdir=LR]
+	graph [fontname=Helvetica label="e = 4.0000; grad on each node = de/d(node), after backward()" labelloc=t ordering=in rankdir=LR]
 	node [fontname=Helvetica fontsize=11]
 	edge [arrowsize=0.6 fontname=Helvetica fontsize=9]
 	v0 [label="a|data 2.0000|grad -3.0000" shape=record]
@@ -48,7 +48,7 @@ SMALL_AFTER = r"""digraph {
 
 # The same graph before backward(): the local derivatives are known (b, a, 1, 1), the grads not.
 SMALL_BEFORE = r"""digraph {
-	graph [fontname=Helvetica label="e = 4.0000; gradients not computed yet: call backward() on e. Edge labels are local derivatives, known from the forward pass." labelloc=t rankdir=LR]
+	graph [fontname=Helvetica label="e = 4.0000; gradients not computed yet: call backward() on e. Edge labels are local derivatives, known from the forward pass." labelloc=t ordering=in rankdir=LR]
 	node [fontname=Helvetica fontsize=11]
 	edge [arrowsize=0.6 fontname=Helvetica fontsize=9]
 	v0 [label="a|data 2.0000|grad: not computed (call backward())" shape=record]
@@ -74,7 +74,7 @@ SMALL_BEFORE = r"""digraph {
 # Flows: w's edge 2.1 (the largest), x's 1.12 (s = 1 + log10(1.12/2.1)/4 = 0.9317: 4.24), the
 # 1.4 edges s = 0.9560 (4.33), J's own edge 1 (s = 0.9194: 4.20).
 ONE_WEIGHT = r"""digraph {
-	graph [fontname=Helvetica label="J = 0.4900; grad on each node = dJ/d(node), after backward()" labelloc=t rankdir=LR]
+	graph [fontname=Helvetica label="J = 0.4900; grad on each node = dJ/d(node), after backward()" labelloc=t ordering=in rankdir=LR]
 	node [fontname=Helvetica fontsize=11]
 	edge [arrowsize=0.6 fontname=Helvetica fontsize=9]
 	v0 [label="w|data 0.8000|grad 2.1000" shape=record]
