@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
-import subprocess
 from collections import deque
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Callable, NamedTuple
 
 import graphviz
@@ -20,9 +17,6 @@ from .paths import highlight_paths, is_numbered
 from .trace import BackwardTrace, ledger_names
 
 RANKDIRS = ("LR", "TB", "RL", "BT")
-# Output formats by file suffix: rendered by dot, or the DOT source itself (no binary needed).
-RENDERED = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
-SOURCE_SUFFIXES = (".dot", ".gv")
 INSTALL_HINT = ("install Graphviz: sudo apt-get install graphviz (Debian/Ubuntu) "
                 "or brew install graphviz (macOS)")
 
@@ -36,9 +30,6 @@ FONT = "Helvetica"
 MAX_NODES = 500  # draw()'s default node limit; an animation refuses graphs above it
 LARGE_GRAPH = 40  # above this many Values drawn, the layout trades polish for speed
 MAX_FAN_OUT = 8  # in a large graph, a leaf used more often, over more levels, is drawn at each use
-MAX_ANIMATION_WORK = 2_500  # nodes x frames an animation may draw (Mazur: 31 x 17 = 527, 5 s)
-ANIMATION_DPI = 64  # the GIF's resolution: readable, and a few hundred KB for the Mazur graph
-RENDER_TIMEOUT = 30.0  # seconds dot may take before write_graph gives up with a clear error
 # The ledger's frames: a node's state, and the edges of the step being shown.
 STATE_STYLES = {"final": {"style": "filled", "fillcolor": "#c7e9c0"},
                 "partial": {"style": "filled", "fillcolor": "#fff3b0"},
@@ -46,21 +37,6 @@ STATE_STYLES = {"final": {"style": "filled", "fillcolor": "#c7e9c0"},
 HIGHLIGHT = {"color": "darkorange", "penwidth": "2.5"}
 FRAME_LEGEND = ["green: grad final (every += to it has happened)", "yellow: a partial sum, more += to come",
                 "grey: not reached yet", "orange: this step's edges, local x grad = amount sent"]
-
-
-class GraphvizMissing(RuntimeError):
-    """The Graphviz `dot` program is not installed; the DOT source was written to `dot_path`."""
-
-    def __init__(self, path: Path, dot_path: Path, written: bool = True) -> None:
-        self.path, self.dot_path = path, dot_path if written else None
-        where = (f"the DOT source was written to {dot_path}" if written else
-                 f"the DOT source was not written: {dot_path} exists already and was kept")
-        super().__init__(f"cannot render {path}: the Graphviz 'dot' program was not found; "
-                         f"{INSTALL_HINT}; {where}")
-
-
-class RenderError(RuntimeError):
-    """dot failed on a graph, or did not finish within RENDER_TIMEOUT seconds."""
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -232,11 +208,12 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
           max_nodes: int, title: str, grad_field: Callable[[int], str],
           flows: Sequence[float] | None, legend: list[str],
           plain_note: str | None = None, node_style: Callable[[int], dict[str, str]] | None = None,
-          highlight: _Highlight | None = None) -> graphviz.Digraph:
+          highlight: _Highlight | None = None, all_names: bool = False) -> graphviz.Digraph:
     """The drawing shared by draw and the ledger's frames: records, op nodes, edges, notes.
 
     grad_field(k) is the text of node #k's grad field; flows (each node's grad, by position) set
-    the edges' widths and colours, None draws them plain.
+    the edges' widths and colours, None draws them plain. Each record shows its node's name where
+    it is a label or a number (n3); with all_names, also where it is a formula (`w1*x1`).
     """
     position = {id(node): i for i, node in enumerate(order)}
     if len(order) > max_nodes:
@@ -256,7 +233,7 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
     num = (lambda x: _number(x, decimals))  # noqa: E731
     for node in kept:
         i = position[id(node)]
-        _add_value(graph, node, i, names[i], num, grad_field(i), rankdir,
+        _add_value(graph, node, i, names[i], all_names, num, grad_field(i), rankdir,
                    node_style(i) if node_style else {}, uses.get(f"v{i}", 0) if f"v{i}" in copied else 0)
         if node.op is not None:
             _add_op(graph, node, i, kept_ids, highlight is not None and highlight.node == i)
@@ -343,12 +320,16 @@ def _copies(order: list[Value], position: dict[int, int],
     return uses, copied
 
 
-def _add_value(graph: graphviz.Digraph, node: Value, i: int, name: str, num: Callable[[float], str],
-               grad_field: str, rankdir: str, style: dict[str, str], copies: int) -> None:
-    """Node #i's record: its name where the ledger numbers it (n3), else its label; data; grad.
-    With copies, the same box again for each further use, dashed."""
+def _add_value(graph: graphviz.Digraph, node: Value, i: int, name: str, all_names: bool,
+               num: Callable[[float], str], grad_field: str, rankdir: str, style: dict[str, str],
+               copies: int) -> None:
+    """Node #i's record: its name where the ledger numbers it (n3) or all_names, else its label;
+    data; grad. With copies, the same box again for each further use, dashed."""
     label = _text(node.label)
-    shown = (f"{name} ({label})" if label and label != name else name) if is_numbered(name) else label
+    if is_numbered(name) or (all_names and node.op is not None):
+        shown = f"{name} ({label})" if label and label != name else name
+    else:
+        shown = label
     fields = [_escape_record(shown)] if shown else []
     fields += [f"data {num(node.data)}", grad_field]
     flip = rankdir in ("TB", "BT")  # records lay their fields across the rank direction
@@ -480,7 +461,7 @@ def draw_step(trace: BackwardTrace, step: int, *, rankdir: str = "LR", decimals:
     return _draw(trace.nodes, trace.names, rankdir=rankdir, decimals=decimals, edge_labels=edge_labels,
                  max_nodes=max_nodes, title=title, grad_field=lambda i: _escape_record(grad_field(i)),
                  flows=None, legend=FRAME_LEGEND, node_style=lambda i: STATE_STYLES[states[i]],
-                 highlight=highlight)
+                 highlight=highlight, all_names=True)
 
 
 # ---------------------------------------------------------------------------------- draw_network
@@ -594,113 +575,17 @@ def draw_network(mlp: MLP, *, decimals: int = 4, rankdir: str = "LR",
     return graph
 
 
-# ----------------------------------------------------------------------------------- write_graph
+# ------------------------------------------------------------------------------------ for files
 
-def output_format(path: str | Path) -> str:
-    """The format a file suffix asks for: svg, png, pdf, or dot (the source); else ValueError."""
-    suffix = Path(path).suffix.lower()
-    if suffix in SOURCE_SUFFIXES:
-        return "dot"
-    if suffix in RENDERED:
-        return RENDERED[suffix]
-    known = ", ".join([*RENDERED, *SOURCE_SUFFIXES])
-    raise ValueError(f"cannot tell the format of {str(path)!r} from its suffix "
-                     f"{suffix or '(none)'!r}: use one of {known}")
-
-
-def write_graph(graph: graphviz.Digraph | Value, path: str | Path) -> Path:
-    """Write graph (a drawing, or a Value: its draw()) to path, in the format its suffix names;
-    returns the path written.
-
-    .dot (or .gv) writes the DOT source and needs no Graphviz binary. .svg, .png and .pdf are
-    rendered by dot; if dot is missing, the source is written beside the file (same name, .dot,
-    never over an existing file) and GraphvizMissing is raised, saying how to install Graphviz.
-    """
-    if isinstance(graph, Value):
-        graph = draw(graph)
-    elif not isinstance(graph, graphviz.Digraph):
-        raise TypeError(f"write_graph: expected a drawing (draw(), draw_network()) or a Value, got "
+def dot_source(graph: graphviz.Digraph, caller: str = "dot_source") -> str:
+    """A drawing's DOT text, for pictures.py to write or render; TypeError for anything else."""
+    if not isinstance(graph, graphviz.Digraph):
+        raise TypeError(f"{caller}: expected a drawing (draw(), draw_network()) or a Value, got "
                         f"{type(graph).__name__}")
-    path = Path(path)
-    fmt = output_format(path)
-    if fmt == "dot":
-        path.write_text(graph.source, encoding="utf-8")
-        return path
-    if shutil.which("dot") is None:
-        raise _source_beside(graph, path)
-    data = _render(graph, fmt, path)
-    path.write_bytes(data)
-    return path
-
-
-def _render(graph: graphviz.Digraph, fmt: str, path: Path) -> bytes:
-    """dot's output for graph, within RENDER_TIMEOUT seconds; RenderError if it fails or takes longer."""
-    dot = shutil.which("dot")
-    if dot is None:
-        raise _source_beside(graph, path)
-    try:
-        done = subprocess.run([dot, f"-T{fmt}"], input=graph.source.encode("utf-8"),
-                              capture_output=True, timeout=RENDER_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        nodes = graph.source.count("shape=record")
-        raise RenderError(f"dot did not finish laying out {path} ({nodes} values) within "
-                          f"{RENDER_TIMEOUT:g} s and was stopped: draw fewer nodes (max_nodes), "
-                          f"or write the .dot source and render it yourself") from None
-    if done.returncode:
-        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RenderError(f"dot could not render {path}: {detail[0] if detail else done.returncode}")
-    return done.stdout
-
-
-def _source_beside(graph: graphviz.Digraph, path: Path) -> GraphvizMissing:
-    """Save the DOT source next to the file that could not be rendered; the error to raise."""
-    dot_path = path.with_suffix(".dot")
-    if dot_path.exists():
-        return GraphvizMissing(path, dot_path, written=False)
-    dot_path.write_text(graph.source, encoding="utf-8")
-    return GraphvizMissing(path, dot_path)
+    return graph.source
 
 
 # ------------------------------------------------------------------------------------- animation
-
-def write_animation(trace: BackwardTrace, path: str | Path, *, rankdir: str = "LR", decimals: int = 4,
-                    seconds_per_step: float = 1.2) -> Path:
-    """An animated GIF of the backward pass: the graph after the forward pass, one frame per step
-    of the ledger, then draw() after backward(). Needs Graphviz's dot and Pillow (the
-    `animation` extra); graphs above MAX_NODES are refused (every frame draws every node)."""
-    if not isinstance(trace, BackwardTrace):
-        raise TypeError(f"write_animation: expected a BackwardTrace, got {type(trace).__name__}")
-    path = Path(path)
-    check_animation(path, len(trace.nodes), len(trace.steps))
-    try:
-        from PIL import Image
-    except ImportError:
-        raise ImportError("an animation needs Pillow: pip install 'micrograd_bp[animation]' "
-                          "(or pip install Pillow)") from None
-    graphs = animation_frames(trace, rankdir=rankdir, decimals=decimals)
-    for graph in graphs:
-        graph.attr(dpi=str(ANIMATION_DPI))
-    if shutil.which("dot") is None:
-        raise _source_beside(graphs[-1], path)
-    import io
-
-    # The frames stay PNG bytes until the GIF writer takes them one at a time: decoded, a wide
-    # graph's frames took gigabytes (Pillow itself keeps one byte per pixel of each frame).
-    pngs = [_render(g, "png", path) for g in graphs]
-    sizes = [Image.open(io.BytesIO(png)).size for png in pngs]  # reads the headers only
-    width, height = max(w for w, _ in sizes), max(h for _, h in sizes)
-
-    def padded(png: bytes) -> Image.Image:  # one canvas size, the frame at the top left, white around
-        canvas = Image.new("RGB", (width, height), "white")
-        canvas.paste(Image.open(io.BytesIO(png)).convert("RGB"), (0, 0))
-        return canvas
-
-    step_ms = round(1000 * seconds_per_step)
-    durations = [2 * step_ms] + [step_ms] * (len(pngs) - 2) + [4 * step_ms]
-    padded(pngs[0]).save(path, format="GIF", save_all=True, append_images=(padded(p) for p in pngs[1:]),
-                         duration=durations, loop=0)
-    return path
-
 
 def animation_frames(trace: BackwardTrace, *, rankdir: str = "LR",
                      decimals: int = 4) -> list[graphviz.Digraph]:
@@ -711,18 +596,3 @@ def animation_frames(trace: BackwardTrace, *, rankdir: str = "LR",
     graphs.append(_draw_grads(trace.nodes, trace.names, final, rankdir=rankdir, decimals=decimals,
                               edge_labels=True, max_nodes=MAX_NODES))
     return graphs
-
-
-def check_animation(path: str | Path, n_nodes: int | None = None, n_steps: int | None = None) -> None:
-    """Refuse, before any work, a path that is not a .gif, a graph above the drawing's node limit,
-    or one whose frames (n_steps + 2, each drawing every node) exceed MAX_ANIMATION_WORK."""
-    if Path(path).suffix.lower() != ".gif":
-        raise ValueError(f"an animation is written as a GIF: {str(path)!r} does not end in .gif")
-    if n_nodes is not None and n_nodes > MAX_NODES:
-        raise ValueError(f"the graph has {n_nodes} nodes, more than the {MAX_NODES} a drawing shows: "
-                         f"an animation draws every node in every frame, so it is refused")
-    if n_nodes is not None and n_steps is not None and n_nodes * (n_steps + 2) > MAX_ANIMATION_WORK:
-        raise ValueError(f"an animation of this graph draws {n_steps + 2} frames of {n_nodes} nodes "
-                         f"({n_nodes * (n_steps + 2):,} nodes in all, more than {MAX_ANIMATION_WORK:,}, "
-                         f"about a minute of dot): animate a smaller graph, or step through this one "
-                         f"in a live page (.html) or trace's text")

@@ -391,7 +391,7 @@ def test_cli_animate_refusals_come_before_any_work(tmp_path):
 
 
 def test_an_animation_too_much_work_to_draw_is_refused_before_any_work(tmp_path):
-    from micrograd_bp import viz
+    from micrograd_bp import pictures
 
     # x0*y + ... + x24*y: 25 x's, y, 25 products, 24 sums = 75 nodes; backward takes one step per
     # product and sum, 49, so 51 frames of 75 nodes: 3,825 node drawings (20 terms, 2,460, took
@@ -408,7 +408,7 @@ def test_an_animation_too_much_work_to_draw_is_refused_before_any_work(tmp_path)
     for k in range(1, terms):
         total = total + Value(1.0, f"x{k}") * y
     with pytest.raises(ValueError, match="draws 51 frames of 75 nodes"):
-        viz.write_animation(trace_backward(total), tmp_path / "b.gif")
+        pictures.write_animation(trace_backward(total), tmp_path / "b.gif")
     assert not (tmp_path / "b.gif").exists()
 
 

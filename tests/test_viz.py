@@ -17,7 +17,8 @@ from conftest import run_cli
 from micrograd_bp import Value, linear, topological_order
 from micrograd_bp.examples import mazur, one_weight
 from micrograd_bp.nn import MLP
-from micrograd_bp.viz import GraphvizMissing, draw, draw_network, output_format, write_graph
+from micrograd_bp.pictures import GraphvizMissing, output_format, write_graph
+from micrograd_bp.viz import draw, draw_network
 
 EDGE = re.compile(r"^\t(\S+) -> (\S+)(?: \[(.*)\])?$")
 
@@ -662,8 +663,8 @@ def test_frames_of_the_mazur_ledger():
 def test_write_animation(tmp_path):
     from PIL import Image
 
+    from micrograd_bp.pictures import write_animation
     from micrograd_bp.trace import trace_backward
-    from micrograd_bp.viz import write_animation
 
     ledger = trace_backward(small())
     path = write_animation(ledger, tmp_path / "e.gif")
@@ -730,7 +731,7 @@ def test_the_mazur_targets_are_named_in_the_drawing():
 
 
 def test_a_long_product_of_one_leaf_renders_in_seconds(tmp_path, monkeypatch):
-    import micrograd_bp.viz as viz
+    import micrograd_bp.pictures as pictures
 
     x = Value(1.0001, "x")
     y = x
@@ -746,12 +747,12 @@ def test_a_long_product_of_one_leaf_renders_in_seconds(tmp_path, monkeypatch):
     assert len(tails) == len(set(tails)) == 100  # one edge from each box
     # d(x**100)/dx = 100 x**99 = 100 e^(99 ln 1.0001) = 100.99487... at 1.0001
     assert abs(x.grad - 100 * math.exp(99 * math.log(1.0001))) < 1e-9
-    monkeypatch.setattr(viz, "RENDER_TIMEOUT", 20.0)
+    monkeypatch.setattr(pictures, "RENDER_TIMEOUT", 20.0)
     assert write_graph(draw(y), tmp_path / "chain.svg").stat().st_size > 0
 
 
 def test_a_leaf_shared_along_a_long_sum_renders_in_seconds(tmp_path, monkeypatch):
-    import micrograd_bp.viz as viz
+    import micrograd_bp.pictures as pictures
 
     # y's 160 consumers x_k*y all sit one level above the leaves, but dot lays each beside its
     # term of the sum, 160 levels apart: one box for y took dot 13 s (300 terms: 22 s)
@@ -765,16 +766,16 @@ def test_a_leaf_shared_along_a_long_sum_renders_in_seconds(tmp_path, monkeypatch
     labels = node_labels(draw(total).source)
     (y_box,) = [name for name, label in labels.items() if label.startswith("y|data")]
     assert labels[f"{y_box}u2"] == "y|use 2 of 160|data 2.0000|grad 160.0000"
-    monkeypatch.setattr(viz, "RENDER_TIMEOUT", 10.0)
+    monkeypatch.setattr(pictures, "RENDER_TIMEOUT", 10.0)
     assert write_graph(draw(total), tmp_path / "sum.svg").stat().st_size > 0
 
 
 def test_a_render_that_takes_too_long_is_stopped_with_a_clear_error(tmp_path, monkeypatch):
-    import micrograd_bp.viz as viz
+    import micrograd_bp.pictures as pictures
 
     _, nodes = mazur_after_backward()
-    monkeypatch.setattr(viz, "RENDER_TIMEOUT", 0.001)
-    with pytest.raises(viz.RenderError, match="did not finish laying out"):
+    monkeypatch.setattr(pictures, "RENDER_TIMEOUT", 0.001)
+    with pytest.raises(pictures.RenderError, match="did not finish laying out"):
         write_graph(draw(nodes["E_total"]), tmp_path / "m.svg")
     assert not (tmp_path / "m.svg").exists()
 
