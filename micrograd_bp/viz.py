@@ -466,6 +466,16 @@ def draw_step(trace: BackwardTrace, step: int, *, rankdir: str = "LR", decimals:
 
 # ---------------------------------------------------------------------------------- draw_network
 
+# A network drawing labels its edges (weight = value, dLOSS/dweight) only while it has at most
+# EDGE_LABEL_LIMIT weights (Mazur's has 8): past that, labels would cover the picture, so the edges
+# show the numbers by width and colour alone and the neurons shrink to small circles
+# (MLP(2, [16, 16, 1]), 304 weights, then fits a laptop screen). A layer of more than
+# MAX_LAYER_NEURONS neurons is drawn as its first SUMMARY_NEURONS and one box for the rest.
+EDGE_LABEL_LIMIT = 40
+MAX_LAYER_NEURONS = 32
+SUMMARY_NEURONS = 8
+
+
 def _default_names(n_layers: int, layer: int, size: int) -> list[str]:
     """h1, h2 for one hidden layer; h1_1, h2_1 for several; o1, o2 for the output layer."""
     if layer == n_layers - 1:
@@ -475,25 +485,11 @@ def _default_names(n_layers: int, layer: int, size: int) -> list[str]:
     return [f"h{layer + 1}_{j + 1}" for j in range(size)]
 
 
-def draw_network(mlp: MLP, *, decimals: int = 4, rankdir: str = "LR",
-                 input_names: Sequence[str] | None = None, inputs: Sequence[Value | float] | None = None,
-                 names: Sequence[Sequence[str]] | None = None, loss_name: str = "E",
-                 title: str | None = None) -> graphviz.Digraph:
-    """An MLP as its neurons: a column of inputs, one per layer, and the biases.
-
-    Each edge carries its weight's label and value and, once backward() has run (some parameter
-    has a nonzero grad), dLOSS/dweight; its width and colour show |dLOSS/dweight|. Inputs are
-    named by input_names, else by the labels of `inputs` (whose values are then shown too), else
-    i1, i2, ...; neurons by `names`, else by their own names, else h1.. (hidden) and o1.. (output).
-    A shared bias is one node for its layer.
-    """
-    if not isinstance(mlp, MLP):
-        raise TypeError(f"draw_network: expected an MLP, got {type(mlp).__name__}")
-    _check_options(rankdir, decimals)
+def _network_names(mlp: MLP, input_names: Sequence[str] | None, inputs: Sequence[Value | float] | None,
+                   names: Sequence[Sequence[str]] | None) -> tuple[list[str], list[list[str]]]:
+    """The inputs' and the neurons' names (see draw_network); ValueError for a wrong count."""
     layers = mlp.layers
     n_inputs = len(layers[0].neurons[0].weights)
-    num = (lambda x: _number(x, decimals))  # noqa: E731
-
     if inputs is not None and len(inputs) != n_inputs:
         raise ValueError(f"draw_network: {len(inputs)} inputs for a network with {n_inputs}")
     if input_names is None:
@@ -504,74 +500,146 @@ def draw_network(mlp: MLP, *, decimals: int = 4, rankdir: str = "LR",
     if names is not None and (len(names) != len(layers)
                               or any(len(n) != len(layer.neurons) for n, layer in zip(names, layers))):
         raise ValueError("draw_network: names needs one list per layer, one name per neuron")
-    neuron_names = [
+    return list(input_names), [
         list(names[k]) if names is not None
         else [n.name for n in layer.neurons] if all(n.name for n in layer.neurons)
         else _default_names(len(layers), k, len(layer.neurons))
-        for k, layer in enumerate(layers)
-    ]
+        for k, layer in enumerate(layers)]
 
-    parameters = mlp.parameters()
-    computed = any(p.grad != 0 for p in parameters)
-    weights = [w for layer in layers for neuron in layer.neurons for w in neuron.weights]
-    flow = _Flow((w.grad for w in weights), computed)
-    sizes = " -> ".join(str(n) for n in [n_inputs, *(len(layer.neurons) for layer in layers)])
-    activations = ", ".join(layer.activation for layer in layers)
-    if title is None:
-        title = f"MLP {sizes} ({activations})"
-    note = (f"edges: weight and d{loss_name}/dweight after backward()" if computed
-            else "gradients not computed yet: call backward() on the loss; edges show the weights")
-    graph = _new_graph(rankdir, f"{title}\n{note}")
-    graph.attr(ranksep="1.6", nodesep="0.5")  # room for the two-line edge labels
 
-    def parameter_text(p: Value, kind: str) -> str:
+class _Network:
+    """A network drawing's columns (nodes: id, label, attributes) and edges, built layer by layer."""
+
+    def __init__(self, mlp: MLP, num: Callable[[float], str], loss_name: str, computed: bool) -> None:
+        self.num, self.loss_name, self.computed = num, loss_name, computed
+        weights = [w for layer in mlp.layers for neuron in layer.neurons for w in neuron.weights]
+        self.labelled = len(weights) <= EDGE_LABEL_LIMIT
+        # width and colour: |dLOSS/dweight| after backward(), else the weight itself
+        self.flow = _Flow((w.grad if computed else w.data for w in weights), True)
+        self.columns: list[list[tuple[str, str, dict[str, str]]]] = [[] for _ in range(len(mlp.layers) + 1)]
+        self.edges: list[tuple[str, str, dict[str, str]]] = []
+        self.hidden = 0  # neurons drawn only as a summary box
+        self.biases_left_out = 0
+
+    def neuron_attrs(self) -> dict[str, str]:
+        return ({"shape": "circle"} if self.labelled else
+                {"shape": "circle", "width": "0.42", "fixedsize": "true", "fontsize": "8"})
+
+    def parameter_text(self, p: Value, kind: str) -> str:
         """w5 = 0.4000, and after backward dE/dw5 = 0.0822 on a second line."""
-        text = (_escape(p.label) + " = " if p.label else "") + num(p.data)
-        if computed:
-            text += f"\\nd{_escape(loss_name)}/d{_escape(p.label or kind)} = {num(p.grad)}"
+        text = (_escape(p.label) + " = " if p.label else "") + self.num(p.data)
+        if self.computed:
+            text += f"\\nd{_escape(self.loss_name)}/d{_escape(p.label or kind)} = {self.num(p.grad)}"
         return text
 
-    # Columns: the inputs, then each layer; a layer's bias sits in the column before it.
-    columns: list[list[tuple[str, str, dict[str, str]]]] = [[] for _ in range(len(layers) + 1)]
-    for k, name in enumerate(input_names):
-        text = _escape(name)
-        if inputs is not None:
-            x = inputs[k]
-            text += f"\\n{num(x.data if isinstance(x, Value) else float(x))}"
-        columns[0].append((f"i{k}", text, {"shape": "circle"}))
-    edges: list[tuple[str, str, dict[str, str]]] = []
-    for k, layer in enumerate(layers):
-        previous = [node for node, *_ in columns[k]]  # this layer's bias is added below
+    def add_inputs(self, names: list[str], inputs: Sequence[Value | float] | None) -> None:
+        for k, name in enumerate(names):
+            text = _escape(name)
+            if inputs is not None:
+                x = inputs[k]
+                text += f"\\n{self.num(x.data if isinstance(x, Value) else float(x))}"
+            self.columns[0].append((f"i{k}", text, self.neuron_attrs()))
+
+    def add_layer(self, k: int, layer: object, names: list[str]) -> None:
+        """Layer k's neurons in column k + 1, their weights' edges, their biases in column k."""
+        previous = [node for node, *_ in self.columns[k] if node[0] in "in" and not node.endswith("more")]
+        summary = [node for node, *_ in self.columns[k] if node.endswith("more")]
+        neurons = layer.neurons  # type: ignore[attr-defined]
+        shown = neurons if len(neurons) <= MAX_LAYER_NEURONS else neurons[:SUMMARY_NEURONS]
         biases: dict[int, str] = {}  # id(bias) -> its node, so a shared bias is drawn once
-        for j, neuron in enumerate(layer.neurons):
+        for j, neuron in enumerate(shown):
             node = f"n{k + 1}_{j}"
-            columns[k + 1].append((node, _escape(neuron_names[k][j]), {"shape": "circle"}))
+            self.columns[k + 1].append((node, _escape(names[j]), self.neuron_attrs()))
             for tail, w in zip(previous, neuron.weights):
-                edges.append((tail, node, {"label": parameter_text(w, "weight"), **flow.style(w.grad)}))
+                flow = w.grad if self.computed else w.data
+                attrs = {"label": self.parameter_text(w, "weight")} if self.labelled else {}
+                style = self.flow.style(flow)
+                if not self.labelled:  # hundreds of edges: half as wide, small arrowheads
+                    style.update(penwidth=f"{float(style['penwidth']) / 2:.2f}", arrowsize="0.3")
+                self.edges.append((tail, node, {**attrs, **style}))
+            for tail in summary:
+                self.edges.append((tail, node, {"style": "dashed", "color": "gray70"}))
             b = neuron.bias
             if b is None:
                 continue
+            if not self.labelled:
+                self.biases_left_out += id(b) not in biases
+                biases[id(b)] = ""
+                continue
             if id(b) not in biases:
-                biases[id(b)] = f"b{k + 1}" if layer.shared_bias else f"b{k + 1}_{j}"
-                columns[k].append((biases[id(b)], parameter_text(b, "bias"),
-                                   {"shape": "box", "style": "rounded"}))
-            edges.append((biases[id(b)], node, {"style": "dashed", "color": "gray50"}))
+                biases[id(b)] = f"b{k + 1}" if layer.shared_bias else f"b{k + 1}_{j}"  # type: ignore[attr-defined]
+                self.columns[k].append((biases[id(b)], self.parameter_text(b, "bias"),
+                                        {"shape": "box", "style": "rounded"}))
+            self.edges.append((biases[id(b)], node, {"style": "dashed", "color": "gray50"}))
+        if len(shown) < len(neurons):
+            self.hidden += len(neurons) - len(shown)
+            self.columns[k + 1].append((f"n{k + 1}_more", f"{len(neurons) - len(shown)} more\\nneurons",
+                                        {"shape": "box", "style": "dashed", "fontsize": "9"}))
+            for tail in previous:
+                self.edges.append((tail, f"n{k + 1}_more", {"style": "dashed", "color": "gray70"}))
 
-    for column in columns:
-        with graph.subgraph() as same:
-            same.attr(rank="same")
-            for node, text, attrs in column:
-                same.node(node, label=_label(text), **attrs)
-            for above, below in zip(column, column[1:]):  # keep the column in order, bias last
-                same.edge(above[0], below[0], style="invis")
-    for tail, head, attrs in edges:
-        if "label" in attrs:
-            attrs = {**attrs, "label": _label(attrs["label"])}
-        graph.edge(tail, head, **attrs)
+    def add_to(self, graph: graphviz.Digraph) -> None:
+        for column in self.columns:
+            with graph.subgraph() as same:
+                same.attr(rank="same")
+                for node, text, attrs in column:
+                    same.node(node, label=_label(text), **attrs)
+                for above, below in zip(column, column[1:]):  # keep the column in order, bias last
+                    same.edge(above[0], below[0], style="invis")
+        for tail, head, attrs in self.edges:
+            if "label" in attrs:
+                attrs = {**attrs, "label": _label(attrs["label"])}
+            graph.edge(tail, head, **attrs)
 
-    legend = [f"edge label: weight = value; d{loss_name}/dweight after backward()",
-              "dashed: a bias (its value on its node)"]
-    flow.legend(graph, legend, decimals, [f"edge width and colour: |d{loss_name}/dweight|"])
+    def legend(self) -> list[str]:
+        what = f"d{self.loss_name}/dweight" if self.computed else "the weight"
+        lines = ([f"edge label: weight = value; d{self.loss_name}/dweight after backward()",
+                  "dashed: a bias (its value on its node)"] if self.labelled else
+                 [f"more than {EDGE_LABEL_LIMIT} weights: no edge labels, width and colour only",
+                  f"biases not drawn ({self.biases_left_out})"])
+        if self.hidden:
+            lines.append(f"a layer of more than {MAX_LAYER_NEURONS} neurons: its first "
+                         f"{SUMMARY_NEURONS} drawn, the rest ({self.hidden}) in a dashed box")
+        return lines + [f"edge width and colour: |{what}|"]
+
+
+def draw_network(mlp: MLP, *, decimals: int = 4, rankdir: str = "LR",
+                 input_names: Sequence[str] | None = None, inputs: Sequence[Value | float] | None = None,
+                 names: Sequence[Sequence[str]] | None = None, loss_name: str = "E",
+                 title: str | None = None) -> graphviz.Digraph:
+    """An MLP as its neurons: a column of inputs, then one per layer, left to right.
+
+    Each edge is a weight: its width and colour show |dLOSS/dweight| once backward() has run
+    (some parameter has a nonzero grad), else the weight itself. Up to EDGE_LABEL_LIMIT weights,
+    each edge is labelled with its weight's label and value and, after backward(), dLOSS/dweight,
+    and the biases are drawn (a shared bias is one node for its layer); a larger network has no
+    labels and no bias nodes, so it fits a screen. A layer of more than MAX_LAYER_NEURONS neurons
+    is summarised. Inputs are named by input_names, else by the labels of `inputs` (whose values
+    are then shown too), else i1, i2, ...; neurons by `names`, else by their own names, else
+    h1.. (hidden) and o1.. (output).
+    """
+    if not isinstance(mlp, MLP):
+        raise TypeError(f"draw_network: expected an MLP, got {type(mlp).__name__}")
+    _check_options(rankdir, decimals)
+    input_names, neuron_names = _network_names(mlp, input_names, inputs, names)
+    computed = any(p.grad != 0 for p in mlp.parameters())
+    network = _Network(mlp, lambda x: _number(x, decimals), loss_name, computed)
+    network.add_inputs(input_names, inputs)
+    for k, layer in enumerate(mlp.layers):
+        network.add_layer(k, layer, neuron_names[k])
+    sizes = " -> ".join(str(n) for n in [len(input_names), *(len(layer.neurons) for layer in mlp.layers)])
+    if title is None:
+        title = f"MLP {sizes} ({', '.join(layer.activation for layer in mlp.layers)})"
+    note = (f"edges: weight and d{loss_name}/dweight after backward()" if computed
+            else "gradients not computed yet: call backward() on the loss; edges show the weights")
+    graph = _new_graph(rankdir, f"{title}\n{note}")
+    if network.labelled:
+        graph.attr(ranksep="1.6", nodesep="0.5")  # room for the two-line edge labels
+    else:
+        graph.attr(ranksep="1.2", nodesep="0.08")
+    network.add_to(graph)
+    _add_note(graph, "legend", network.legend() + _legend_lines(network.flow.largest, decimals, [])
+              if network.flow.largest else network.legend())
     return graph
 
 
