@@ -73,6 +73,7 @@ def _name_pass(order: list[Value], numbered: set[int], labels: set[str],
     count = 0
     for node in order:
         key = id(node)
+        long = False  # a formula too long to read: numbered (a label is the user's, kept whole)
         if node.label:
             text, prec = node.label, ATOM
         elif node.op is None:
@@ -80,7 +81,8 @@ def _name_pass(order: list[Value], numbered: set[int], labels: set[str],
             prec = 3 if text.startswith("-") else ATOM
         else:
             text, prec = _formula_name(node, refs, precedence)
-        if key in numbered or len(text) > NAME_LIMIT or (greedy and text in used):
+            long = len(text) > NAME_LIMIT
+        if key in numbered or long or (greedy and text in used):
             count += 1
             while f"n{count}" in labels:
                 count += 1

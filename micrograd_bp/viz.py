@@ -12,7 +12,7 @@ import graphviz
 
 from .engine import Value
 from .engine import grad as engine_grad
-from .nn import MLP
+from .nn import MLP, Layer
 from .paths import highlight_paths, is_numbered
 from .trace import BackwardTrace, ledger_names
 
@@ -540,11 +540,11 @@ class _Network:
                 text += f"\\n{self.num(x.data if isinstance(x, Value) else float(x))}"
             self.columns[0].append((f"i{k}", text, self.neuron_attrs()))
 
-    def add_layer(self, k: int, layer: object, names: list[str]) -> None:
+    def add_layer(self, k: int, layer: Layer, names: list[str]) -> None:
         """Layer k's neurons in column k + 1, their weights' edges, their biases in column k."""
         previous = [node for node, *_ in self.columns[k] if node[0] in "in" and not node.endswith("more")]
         summary = [node for node, *_ in self.columns[k] if node.endswith("more")]
-        neurons = layer.neurons  # type: ignore[attr-defined]
+        neurons = layer.neurons
         shown = neurons if len(neurons) <= MAX_LAYER_NEURONS else neurons[:SUMMARY_NEURONS]
         biases: dict[int, str] = {}  # id(bias) -> its node, so a shared bias is drawn once
         for j, neuron in enumerate(shown):
@@ -567,7 +567,7 @@ class _Network:
                 biases[id(b)] = ""
                 continue
             if id(b) not in biases:
-                biases[id(b)] = f"b{k + 1}" if layer.shared_bias else f"b{k + 1}_{j}"  # type: ignore[attr-defined]
+                biases[id(b)] = f"b{k + 1}" if layer.shared_bias else f"b{k + 1}_{j}"
                 self.columns[k].append((biases[id(b)], self.parameter_text(b, "bias"),
                                         {"shape": "box", "style": "rounded"}))
             self.edges.append((biases[id(b)], node, {"style": "dashed", "color": "gray50"}))

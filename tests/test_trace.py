@@ -182,6 +182,12 @@ def test_names_label_expression_number():
     assert len(set(names)) == len(names)
 
 
+def test_a_long_label_is_kept_whole():
+    label = "the weight of the first neuron's first input"
+    _, names = ledger_names((Value(1.0, label) * Value(2.0, "x")).named("a product named at length"))
+    assert names == [label, "x", "a product named at length"]
+
+
 def test_a_name_shared_by_two_nodes_is_numbered():
     w1, w1b = Value(1.0, "w1"), Value(2.0, "w1")
     _, names = ledger_names((w1 * w1b).named("f"))
