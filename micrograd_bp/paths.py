@@ -79,6 +79,8 @@ def _name_pass(order: list[Value], numbered: set[int], labels: set[str],
         elif node.op is None:
             text = f"{node.data:g}"
             prec = 3 if text.startswith("-") else ATOM
+        elif key in numbered or sum(len(refs[id(p)]) for p in node.inputs) > NAME_LIMIT:
+            text, prec, long = "", ATOM, True  # numbered whatever its formula: not written out
         else:
             text, prec = _formula_name(node, refs, precedence)
             long = len(text) > NAME_LIMIT
