@@ -241,7 +241,7 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
         attrs = flow.style(carried)
         text = note or (num(local) if edge_labels and local is not None else "")
         if note:
-            attrs.update(HIGHLIGHT, fontcolor=HIGHLIGHT["color"])
+            attrs.update(HIGHLIGHT, fontcolor=HIGHLIGHT["color"], fontsize="11")  # the step: readable
         if text:
             attrs["xlabel" if large else "label"] = _label(_escape(text))
         graph.edge(tail, head, **attrs)
