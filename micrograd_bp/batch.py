@@ -67,7 +67,8 @@ def _require_numpy() -> None:
 def _positions(what: str, values: Sequence[Value], index: dict[int, int], order: list[Value]) -> list[int]:
     if isinstance(values, Value) or not isinstance(values, Sequence):
         raise TypeError(f"compile_batch: {what} must be a list of Values, got {type(values).__name__}")
-    out = []
+    out: list[int] = []
+    seen: set[int] = set()
     for v in values:
         if not isinstance(v, Value):
             raise TypeError(f"compile_batch: {what} must be Values, got {type(v).__name__}")
@@ -77,8 +78,9 @@ def _positions(what: str, values: Sequence[Value], index: dict[int, int], order:
         if order[k].op is not None:
             raise ValueError(f"compile_batch: {v!r} (in {what}) is not a leaf (it is the result of "
                              f"{order[k].op.name!r})")
-        if k in out:
+        if k in seen:
             raise ValueError(f"compile_batch: {v!r} is given twice in {what}")
+        seen.add(k)
         out.append(k)
     return out
 
