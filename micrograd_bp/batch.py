@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .engine import Value, topological_order
 from .ops import Op
@@ -64,7 +64,10 @@ def _require_numpy() -> None:
         raise ImportError(NUMPY_MISSING)
 
 
-def _positions(what: str, values: Sequence[Value], index: dict[int, int], order: list[Value]) -> list[int]:
+def _positions(what: str, values: Sequence[Value], index: dict[int, int], order: list[Value],
+               missing_ok: bool = False) -> list[int | None]:
+    """Each Value's position in the order (None for a datum the loss does not read: its column is
+    ignored); a TypeError or ValueError for anything else than distinct leaves of the graph."""
     if isinstance(values, Value) or not isinstance(values, Sequence):
         raise TypeError(f"compile_batch: {what} must be a list of Values, got {type(values).__name__}")
     out: list[int] = []
@@ -73,12 +76,15 @@ def _positions(what: str, values: Sequence[Value], index: dict[int, int], order:
         if not isinstance(v, Value):
             raise TypeError(f"compile_batch: {what} must be Values, got {type(v).__name__}")
         k = index.get(id(v))
+        if k is None and missing_ok:
+            out.append(None)
+            continue
         if k is None:
             raise ValueError(f"compile_batch: {v!r} (in {what}) is not in the graph of the loss")
         if order[k].op is not None:
             raise ValueError(f"compile_batch: {v!r} (in {what}) is not a leaf (it is the result of "
                              f"{order[k].op.name!r})")
-        if k in seen:
+        if k in seen or (k is None and any(v is w for w in values[:len(out)])):
             raise ValueError(f"compile_batch: {v!r} is given twice in {what}")
         seen.add(k)
         out.append(k)
@@ -167,7 +173,8 @@ class _Layout:
                  groups: list[_Group], root: int, index: dict[int, int]) -> None:
         self.at: dict[int, tuple[str, int]] = {}
         for i, k in enumerate(data):
-            self.at[k] = ("V", i)
+            if k is not None:  # a datum the loss does not read has its row all the same
+                self.at[k] = ("V", i)
         for i, k in enumerate(params):
             self.at[k] = ("S", i)
         rows, entries = len(data), len(params)
@@ -417,7 +424,7 @@ def _as_batch(batch: Any, width: int) -> Any:
     bad = ~np.isfinite(array)
     if bad.any():
         row, column = (int(i[0]) for i in np.nonzero(bad))
-        raise ValueError(f"row {row} of the batch: column {column} is {array[row, column]!r}, not a "
+        raise ValueError(f"row {row} of the batch: column {column} is {float(array[row, column])!r}, not a "
                          "finite number")
     return array
 
@@ -445,15 +452,16 @@ class BatchReplay:
     data leaf.
     """
 
-    def __init__(self, order: list[Value], index: dict[int, int], params: list[int], data: list[int],
-                 kinds: list[str], groups: list[_Group], layout: _Layout, reduce: str) -> None:
+    def __init__(self, order: list[Value], index: dict[int, int], params: list[int],
+                 data: list[int | None], data_values: list[Value], kinds: list[str], groups: list[_Group],
+                 layout: _Layout, reduce: str) -> None:
         self.params = [order[k] for k in params]
-        self.data = [order[k] for k in data]
+        self.data = list(data_values)
         self.reduce = reduce
         self.n_nodes, self.n_groups = len(order), len(groups)
         self._order, self._index, self._kinds = order, index, kinds
         self._param_pos = {k: i for i, k in enumerate(params)}
-        self._data_pos = {k: i for i, k in enumerate(data)}
+        self._data_pos = {k: i for i, k in enumerate(data) if k is not None}
         self._root = layout.at[len(order) - 1]
         self._code = _Code(groups, layout, len(order) - 1, len(params))
         self._source = self._code.source()
@@ -502,9 +510,11 @@ class BatchReplay:
         theta = self.theta
         for _ in range(steps):
             loss, grads, _ = self._pass(array, backward=True)
-            new = theta - lr * grads
-            total = new.sum()
-            if total - total != 0.0:
+            with np.errstate(all="ignore"):
+                new = theta - lr * grads
+                total = new.sum()
+                finite = total - total == 0.0
+            if not finite:
                 self._diverged(new, grads, lr)
             theta[...] = new
             losses.append(loss)
@@ -545,6 +555,9 @@ class BatchReplay:
                         "S": self._S, "GS": self._GS, "_grid": _grid, "_Redo": _Redo, "_each": _each,
                         "_each_partials": _each_partials, **self._code.names}
             exec(self._compiled, self._ns)  # noqa: S102  (our own generated code)
+            for name, read in self._code.reads.items():
+                if read == name:  # an input's view: an array form cannot write into the buffers
+                    self._ns[name].flags.writeable = False
             self._n = n
         self._ns["V"][:len(self.data)] = array.T
         return self._ns
@@ -651,12 +664,12 @@ def compile_batch(loss: Value, params: Sequence[Value], data: Sequence[Value],
     order = topological_order(loss)
     index = {id(node): k for k, node in enumerate(order)}
     param_at = _positions("params", params, index, order)
-    data_at = _positions("data", data, index, order)
-    both = set(param_at) & set(data_at)
+    data_at = _positions("data", data, index, order, missing_ok=True)
+    both = set(param_at) & set(data_at)  # type: ignore[arg-type]
     if both:
         raise ValueError(f"compile_batch: {order[min(both)]!r} is in both params and data")
-    kinds, needs, depth = _classify(order, index, param_at, data_at)
+    kinds, needs, depth = _classify(order, index, param_at, [k for k in data_at if k is not None])
     groups = _groups(order, index, kinds, depth)
     layout = _Layout(order, kinds, param_at, data_at, groups, len(order) - 1, index)
     _operands(groups, order, index, layout, needs)
-    return BatchReplay(order, index, param_at, data_at, kinds, groups, layout, reduce)
+    return BatchReplay(order, index, param_at, data_at, list(data), kinds, groups, layout, reduce)

@@ -755,8 +755,9 @@ def add_moons(sub: argparse._SubParsersAction) -> None:
 def _check_moons(args: argparse.Namespace) -> None:
     limit = MOONS_MAX_STEPS[args.batch]
     if args.steps > limit:
-        raise UsageError(f"--steps {args.steps:,} is more steps than moons runs {'with' if args.batch else 'without'}"
-                         f" --batch: at most {limit:,}" + ("" if args.batch else " (try --batch)"),
+        mode = "with" if args.batch else "without"
+        raise UsageError(f"--steps {args.steps:,} is more steps than moons runs {mode} --batch: at most "
+                         f"{limit:,}" + ("" if args.batch else " (try --batch)"),
                          args.command_parser.prog)
     if not 2 <= args.points <= MOONS_MAX_POINTS:
         raise UsageError(f"--points must be 2 to {MOONS_MAX_POINTS:,}, got {args.points:,}",
@@ -798,6 +799,7 @@ def run_moons(args: argparse.Namespace) -> int:
     model = MLP(2, [args.width, args.width, 1], ["relu", "relu", "none"], seed=moons.MODEL_SEED)
     points, labels = moons.make_moons(args.points)
     params = model.parameters()
+    start = float("nan")  # the loss before the first step
     with _moons_bar(args.steps) as bar:
         if args.batch:
             from .batch import compile_batch

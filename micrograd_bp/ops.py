@@ -336,8 +336,16 @@ _ARRAY_FORMS = {
     "sigmoid": ArrayForm(lambda np, a: _sigmoid_array(np, a)),
     "relu": ArrayForm(lambda np, a: np.maximum(a, 0.0), lambda np, a, out: ((a > 0.0) * 1.0,)),
     "step": ArrayForm(lambda np, a: (a > 0.0) * 1.0),
-    "linear": ArrayForm(lambda np, *xs: _linear(*xs)),
+    "linear": ArrayForm(lambda np, *xs: _linear_array(xs)),
 }
+
+
+def _linear_array(xs: tuple) -> Any:
+    """_linear on arrays, in its order, never adding into an input in place."""
+    total = xs[-1] if len(xs) % 2 else 0.0
+    for i in range(0, len(xs) - 1, 2):
+        total = total + xs[i] * xs[i + 1]
+    return total
 
 
 def _sigmoid_array(np: Any, a: Any) -> Any:
