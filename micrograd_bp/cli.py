@@ -880,6 +880,9 @@ RATIO_NAMES = {
     "micrograd_over_compiled": "micrograd 0.1.0 / compiled replay",
     "long_over_short": "long chain / short chain",
     "ours_over_closure": "micrograd_bp / closure reference",
+    "batch_over_torch": "batch replay / PyTorch eager",
+    "batch_over_numpy": "batch replay / numpy by hand",
+    "compile_seconds": "seconds to compile",
 }
 
 
