@@ -599,11 +599,12 @@ def bench_batch_compile(width: int, repeats: int) -> Workload:
 
 def batch_targets(r: dict[str, dict[str, float]]) -> list[Target]:
     """The batch replay's goals (each only where its workload ran; PyTorch's where it is installed)."""
-    goals = [("batch16", "batch_over_torch", "moons, width 16: batch replay / PyTorch eager", 0.5),
-             ("batch64", "batch_over_torch", "moons, width 64: batch replay / PyTorch eager", 1.0),
-             ("batch16", "batch_over_numpy", "moons, width 16: batch replay / numpy by hand", 2.0),
-             ("batch64", "batch_over_numpy", "moons, width 64: batch replay / numpy by hand", 2.0),
-             ("batch_compile64", "compile_seconds", "moons, width 64: compile_batch seconds", 0.1)]
+    torch, floor = "batch replay / PyTorch eager", "batch replay / numpy by hand"
+    goals = [("batch16", "batch_over_torch", f"moons (width 16, batch 100): {torch}", 0.5),
+             ("batch64", "batch_over_torch", f"moons (width 64, batch 100): {torch}", 1.0),
+             ("batch16", "batch_over_numpy", f"moons (width 16, batch 100): {floor}", 2.0),
+             ("batch64", "batch_over_numpy", f"moons (width 64, batch 100): {floor}", 2.0),
+             ("batch_compile64", "compile_seconds", "moons (width 64): compile_batch, in seconds", 0.1)]
     found = []
     for key, ratio, name, bound in goals:
         measured = r.get(key, {}).get(ratio)

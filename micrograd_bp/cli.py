@@ -882,7 +882,7 @@ RATIO_NAMES = {
     "ours_over_closure": "micrograd_bp / closure reference",
     "batch_over_torch": "batch replay / PyTorch eager",
     "batch_over_numpy": "batch replay / numpy by hand",
-    "compile_seconds": "seconds to compile",
+    "compile_seconds": "compile time, in seconds / 1 s",
 }
 
 
