@@ -110,6 +110,17 @@ def test_write_back_and_load() -> None:
     assert replay.values().tolist() == before
 
 
+def test_outputs_are_each_samples_score() -> None:
+    """outputs() is the graph's output per row, not reduced: the eager model's score at each point."""
+    model = moons_model()
+    x1, x2 = Value(0.0), Value(0.0)
+    replay = compile_batch(model([x1, x2])[0], model.parameters(), [x1, x2])
+    points, _ = make_moons(30)
+    scores = replay.outputs(points)
+    expected = [model(p)[0].data for p in points]
+    assert np.abs(scores - expected).max() <= 1e-12 * np.abs(expected).max()
+
+
 def test_the_generated_code_is_shown_and_a_layer_is_one_matrix_product() -> None:
     model = moons_model()
     sample, data = sample_loss(model)
