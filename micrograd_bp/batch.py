@@ -276,8 +276,8 @@ class _Code:
         if op.name not in self.reads:
             view = self._view(op, op.buf)
             if view is None:
-                self.names[op.name] = op.idx
-                self.reads[op.name] = f"{op.buf}[{op.name}]"
+                self.names[f"i_{op.name}"] = op.idx
+                self.reads[op.name] = f"{op.buf}[i_{op.name}]"
             else:
                 self.views.append(f"{op.name} = {view}")
                 self.reads[op.name] = op.name
@@ -293,10 +293,10 @@ class _Code:
             if line not in self.views:
                 self.views.append(line)
             return f"g{op.name}[...] += {term}"
-        self.names[op.name] = op.idx
+        self.names[f"i_{op.name}"] = op.idx
         if unique:
-            return f"G{op.buf}[{op.name}] += {term}"
-        return f"np.add.at(G{op.buf}, {op.name}, {term})"
+            return f"G{op.buf}[i_{op.name}] += {term}"
+        return f"np.add.at(G{op.buf}, i_{op.name}, {term})"
 
     def _view(self, op: _Operand, buf: str) -> str | None:
         found = _affine(op.idx)

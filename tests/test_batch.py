@@ -392,3 +392,20 @@ def test_the_package_imports_without_numpy() -> None:
             "print('numpy' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "False"
+
+
+def test_shared_and_scattered_inputs() -> None:
+    """Nodes that read the same parameters (a view read, an index written with np.add.at) and
+    inputs out of order (gathered): the same numbers as the eager engine."""
+    def build(params: list[float], row: list[float]) -> tuple:
+        ps, xs = [Value(v) for v in params], [Value(v) for v in row]
+        a = linear(ps[:2], ps[:2]) * xs[0]  # two scalar linear nodes on the same parameters
+        b = linear(ps[:2], ps[1::-1]) * xs[1]
+        h = [(xs[1] * ps[2]).tanh(), (xs[0] * ps[2]).tanh(), (xs[1] * ps[0]).tanh()]
+        c = linear(ps[:3], h[::-1]) + linear(ps[1:], [h[0], h[0]])  # inputs reversed, one twice
+        return a + b + c * c, ps, xs
+
+    params, batch = [0.3, -0.7, 1.1], [[0.5, -1.5], [2.0, 0.25], [-0.3, 0.9]]
+    replay = compiled(build, params, batch[0])
+    assert "np.add.at" in replay.source() or "[i_" in replay.source()
+    assert_agrees(replay.forward_backward(batch), eager_batch(build, params, batch))
