@@ -283,20 +283,20 @@ class _Code:
                 self.reads[op.name] = op.name
         return self.reads[op.name]
 
-    def add(self, op: _Operand, term: str) -> str:
-        """The statement adding term into op's gradient: into a view, by index, or by np.add.at
-        where an index repeats."""
+    def add(self, op: _Operand, term: str, sign: str = "+") -> str:
+        """The statement adding (or with sign "-", subtracting) term into op's gradient: into a
+        view, by index, or by np.add.at where an index repeats."""
         unique = np.unique(op.idx).size == op.idx.size
         view = self._view(op, "G" + op.buf) if unique else None
         if view is not None:
             line = f"g{op.name} = {view}"
             if line not in self.views:
                 self.views.append(line)
-            return f"g{op.name}[...] += {term}"
+            return f"g{op.name}[...] {sign}= {term}"
         self.names[f"i_{op.name}"] = op.idx
         if unique:
-            return f"G{op.buf}[i_{op.name}] += {term}"
-        return f"np.add.at(G{op.buf}, i_{op.name}, {term})"
+            return f"G{op.buf}[i_{op.name}] {sign}= {term}"
+        return f"np.{'add' if sign == '+' else 'subtract'}.at(G{op.buf}, i_{op.name}, {term})"
 
     def _view(self, op: _Operand, buf: str) -> str | None:
         found = _affine(op.idx)
@@ -308,6 +308,8 @@ class _Code:
             if shape[0] > 1 and strides[0] == 0:
                 return None
             return f"{buf}[{_slice(base, strides[0], shape[0])}{', None' if len(shape) == 2 else ''}]"
+        if shape[0] == 1:  # one row: a plain row view (a stride of 0 would keep BLAS away)
+            return f"{buf}[{_slice(base, strides[1], shape[1])}][None, :]"
         return f"_grid({buf}, {base}, {shape}, {strides})"
 
     # -- groups
@@ -354,21 +356,42 @@ class _Code:
             return
         args = ", ".join(self.read(op) for op in group.ins)
         form = group.op.array
-        if form is None:
-            self.backward.append(f"p = _each_partials(op{g}, o{g}, {args})")
-        elif form.partials is not None:
-            self.names[f"P{g}"] = form.partials
-            self.backward.append(f"p = P{g}(np, {args}, o{g})")
-        else:
-            self.names[f"P{g}"] = group.op.partials
-            self.backward.append(f"p = P{g}({args}, o{g})")
+        constant = _constant_partials(group.op, len(group.ins))
+        if not all(j in constant for j, op in enumerate(group.ins) if op.needs):
+            if form is None:
+                self.backward.append(f"p = _each_partials(op{g}, o{g}, {args})")
+            elif form.partials is not None:
+                self.names[f"P{g}"] = form.partials
+                self.backward.append(f"p = P{g}(np, {args}, o{g})")
+            else:
+                self.names[f"P{g}"] = group.op.partials
+                self.backward.append(f"p = P{g}({args}, o{g})")
         self.backward.append(f"up = go{g}")
         for j, op in enumerate(group.ins):
             if op.needs:
-                term = f"p[{j}] * up"
+                c = constant.get(j)
+                sign = "-" if c == -1.0 else "+"
+                term = "up" if c in (1.0, -1.0) else f"{c!r} * up" if c is not None else f"p[{j}] * up"
                 if group.batched and op.buf == "S":  # a scalar meets a batched gradient: summed
-                    term = f"({term}).sum(1, keepdims=True)"
-                self.backward.append(self.add(op, term))
+                    term = "up.sum(1, keepdims=True)" if term == "up" else f"({term}).sum(1, keepdims=True)"
+                self.backward.append(self.add(op, term, sign))
+
+
+def _constant_partials(op: Op, n: int) -> dict[int, float]:
+    """The partials of op that are constants (add's 1.0, sub's -1.0), found by calling its array
+    form's partials on arrays: a number where an array was expected is a constant. The code then
+    adds the upstream gradient itself, with no multiplication."""
+    form = op.array
+    if form is None:
+        return {}
+    ones = [np.ones(2) for _ in range(n)]
+    try:
+        with np.errstate(all="ignore"):
+            partials = form.partials(np, *ones, ones[0]) if form.partials else op.partials(*ones, ones[0])
+    except Exception:  # noqa: BLE001  (a form that fails here is simply called at run time)
+        return {}
+    return {j: float(p) for j, p in enumerate(partials)
+            if isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p) and p != 0.0}
 
 
 # ----------------------------------------------------------------------------- ops without an array form

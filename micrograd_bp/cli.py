@@ -744,7 +744,8 @@ def add_moons(sub: argparse._SubParsersAction) -> None:
                         "once with numpy (the batch extra), about a hundred times faster")
     p.add_argument("--points", type=_positive_int, default=100,
                    help=f"points in the data set, 2 to {MOONS_MAX_POINTS:,} (default 100)")
-    p.add_argument("--width", type=_positive_int, default=16, help="neurons per hidden layer, at most 256 (default 16)")
+    p.add_argument("--width", type=_positive_int, default=16,
+                   help="neurons per hidden layer, at most 256 (default 16)")
     p.add_argument("--lr", type=_positive_float, default=1.0, help="first learning rate (default 1.0)")
     p.add_argument("--plot", metavar="FILE",
                    help="also draw the decision boundary over the points (.png, .svg or .pdf; needs "

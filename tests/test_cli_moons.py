@@ -30,7 +30,8 @@ def test_plot_writes_the_decision_boundary(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--steps", "100001", "--batch"], "--steps 100,001 is more steps than moons runs with --batch: at most 100,000"),
+    (["--steps", "100001", "--batch"],
+     "--steps 100,001 is more steps than moons runs with --batch: at most 100,000"),
     (["--steps", "99999999999999999999"], "at most 2,000 (try --batch)"),
     (["--points", "1"], "--points must be 2 to 10,000"),
     (["--plot", "moons.gif"], "--plot moons.gif: the picture is written as .png, .svg or .pdf"),
