@@ -725,7 +725,10 @@ def run_mazur_verify(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------- moons
 
-MOONS_MAX_STEPS = {True: 100_000, False: 2_000}  # --batch or not: a few minutes at most either way
+MOONS_MAX_STEPS = {True: 100_000, False: 2_000}  # --batch or not, at the default size
+# Beyond the default size a step costs about points * (width / 16)**2 sample-steps; at most this many
+# in one run (with --batch or not): a few minutes on a laptop, rather than hours.
+MOONS_MAX_WORK = {True: 1_000_000_000, False: 200_000}
 MOONS_MAX_POINTS = 10_000
 MOONS_PLOT_FORMATS = (".png", ".svg", ".pdf")
 
@@ -738,7 +741,7 @@ def add_moons(sub: argparse._SubParsersAction) -> None:
                                    "plus L2, and its learning rate schedule (lr down to lr/10).")
     p.add_argument("--steps", type=_positive_int, default=100,
                    help=f"training steps (default 100; at most {MOONS_MAX_STEPS[True]:,} with --batch, "
-                        f"{MOONS_MAX_STEPS[False]:,} without)")
+                        f"{MOONS_MAX_STEPS[False]:,} without, fewer on more points or wider layers)")
     p.add_argument("--batch", action="store_true",
                    help="train by the batch replay: one sample's graph replayed over all points at "
                         "once with numpy (the batch extra), about a hundred times faster")
@@ -753,18 +756,25 @@ def add_moons(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_moons)
 
 
+def _moons_step_limit(batch: bool, points: int, width: int) -> int:
+    """The most steps moons runs at this size, with --batch or not (at least one)."""
+    per_step = points * max(1.0, (width / 16) ** 2)
+    return max(1, min(MOONS_MAX_STEPS[batch], int(MOONS_MAX_WORK[batch] // per_step)))
+
+
 def _check_moons(args: argparse.Namespace) -> None:
-    limit = MOONS_MAX_STEPS[args.batch]
+    prog = args.command_parser.prog
+    if not 2 <= args.points <= MOONS_MAX_POINTS:
+        raise UsageError(f"--points must be 2 to {MOONS_MAX_POINTS:,}, got {args.points:,}", prog)
+    if args.width > 256:
+        raise UsageError(f"--width must be at most 256, got {args.width:,}", prog)
+    limit = _moons_step_limit(args.batch, args.points, args.width)
     if args.steps > limit:
         mode = "with" if args.batch else "without"
-        raise UsageError(f"--steps {args.steps:,} is more steps than moons runs {mode} --batch: at most "
-                         f"{limit:,}" + ("" if args.batch else " (try --batch)"),
-                         args.command_parser.prog)
-    if not 2 <= args.points <= MOONS_MAX_POINTS:
-        raise UsageError(f"--points must be 2 to {MOONS_MAX_POINTS:,}, got {args.points:,}",
-                         args.command_parser.prog)
-    if args.width > 256:
-        raise UsageError(f"--width must be at most 256, got {args.width:,}", args.command_parser.prog)
+        size = "" if (args.points, args.width) == (100, 16) else \
+            f" on {args.points:,} points of width {args.width}"
+        raise UsageError(f"--steps {args.steps:,} is more steps than moons runs {mode} --batch{size}: at "
+                         f"most {limit:,}" + ("" if args.batch else " (try --batch)"), prog)
     needs = (["numpy"] if args.batch or args.plot else []) + (["matplotlib"] if args.plot else [])
     for module in needs:
         try:

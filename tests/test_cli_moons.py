@@ -34,6 +34,9 @@ def test_plot_writes_the_decision_boundary(tmp_path) -> None:
      "--steps 100,001 is more steps than moons runs with --batch: at most 100,000"),
     (["--steps", "99999999999999999999"], "at most 2,000 (try --batch)"),
     (["--points", "1"], "--points must be 2 to 10,000"),
+    (["--points", "10000", "--steps", "21"],
+     "--steps 21 is more steps than moons runs without --batch on 10,000 points of width 16: at most 20"),
+    (["--points", "10000", "--width", "64", "--steps", "6251", "--batch"], "at most 6,250"),
     (["--plot", "moons.gif"], "--plot moons.gif: the picture is written as .png, .svg or .pdf"),
     (["--plot", "no/such/dir/m.png"], "the directory no/such/dir does not exist"),
 ])
