@@ -31,8 +31,10 @@ def test_plot_writes_the_decision_boundary(tmp_path) -> None:
 
 @pytest.mark.parametrize("argv, message", [
     (["--steps", "100001", "--batch"],
-     "--steps 100,001 is more steps than moons runs with --batch: at most 100,000"),
-    (["--steps", "99999999999999999999"], "at most 2,000 (try --batch)"),
+     "argument --steps: 100001 is more steps than this command runs: at most 100,000"),
+    (["--steps", "99999999999999999999"], "at most 100,000 (minutes of training)"),
+    (["--steps", "2001"], "--steps 2,001 is more steps than moons runs without --batch: at most 2,000 "
+                          "(try --batch)"),
     (["--points", "1"], "--points must be 2 to 10,000"),
     (["--points", "10000", "--steps", "21"],
      "--steps 21 is more steps than moons runs without --batch on 10,000 points of width 16: at most 20"),
