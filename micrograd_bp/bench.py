@@ -569,6 +569,35 @@ class MoonsTorch:
         return loss.item()
 
 
+def mazur_torch(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
+    """Mazur's training (weights trained, biases fixed) in PyTorch eager, float64 on one thread:
+    the one-sample step where per-call overhead is everything; E_total after `steps` steps."""
+    torch = _torch()
+    w = torch.tensor(list(mazur.WEIGHTS.values()), dtype=torch.float64, requires_grad=True)
+    i = torch.tensor(list(mazur.INPUTS.values()), dtype=torch.float64)
+    t = torch.tensor(list(mazur.TARGETS.values()), dtype=torch.float64)
+    b1, b2 = mazur.BIASES.values()
+
+    def error() -> Any:
+        hidden = torch.sigmoid(w[0:4].reshape(2, 2) @ i + b1)
+        out = torch.sigmoid(w[4:8].reshape(2, 2) @ hidden + b2)
+        return (0.5 * (t - out) ** 2).sum()
+    for _ in range(steps):
+        w.grad = None
+        error().backward()
+        with torch.no_grad():
+            w -= lr * w.grad
+    return error().item()
+
+
+def _torch_notes(workload: Workload) -> Workload:
+    """The PyTorch rows that did not run say why."""
+    for row in workload.rows:
+        if row.seconds is None and row.engine.startswith("PyTorch"):
+            row.note = TORCH_MISSING
+    return workload
+
+
 def bench_batch(width: int, steps: int, repeats: int) -> Workload:
     """The moons step at batch 100: the batch replay beside PyTorch eager and the numpy floor."""
     points, labels = make_moons(100, noise=0.1, seed=1)
@@ -578,14 +607,10 @@ def bench_batch(width: int, steps: int, repeats: int) -> Workload:
         if _torch() else None,
         "numpy by hand (the floor)": _per_step(lambda: MoonsNumpy(width, points, labels), steps),
     }
-    workload = _side_by_side(f"batch{width}", f"moons: MLP(2,[{width},{width},1]), batch 100, one step "
-                             f"(forward, backward, update)", "s/step", contenders, repeats,
-                             {"batch_over_torch": ("batch replay", "PyTorch eager (float64, 1 thread)"),
-                              "batch_over_numpy": ("batch replay", "numpy by hand (the floor)")})
-    for row in workload.rows:
-        if row.seconds is None:
-            row.note = TORCH_MISSING
-    return workload
+    title = f"moons: MLP(2,[{width},{width},1]), batch 100, one step (forward, backward, update)"
+    ratios = {"batch_over_torch": ("batch replay", "PyTorch eager (float64, 1 thread)"),
+              "batch_over_numpy": ("batch replay", "numpy by hand (the floor)")}
+    return _torch_notes(_side_by_side(f"batch{width}", title, "s/step", contenders, repeats, ratios))
 
 
 def bench_batch_compile(width: int, repeats: int) -> Workload:
@@ -797,12 +822,13 @@ def mazur_contenders(steps: int) -> dict[str, Contender]:
         "micrograd 0.1.0 + sigmoid": _once(mazur_micrograd, steps) if _micrograd() else None,
         "compiled replay, sgd_steps": _once(mazur_compiled_sgd, steps),
         "compiled replay, Python loop": _once(mazur_compiled, steps),
+        "PyTorch eager (float64, 1 thread)": _once(mazur_torch, steps) if _torch() else None,
     }
 
 
 def bench_mazur(steps: int, repeats: int) -> Workload:
-    return _side_by_side("mazur", f"Mazur 2-2-2, {steps:,} steps (forward, backward, update)", "s",
-                         mazur_contenders(steps), repeats,
+    title = f"Mazur 2-2-2, {steps:,} steps (forward, backward, update)"
+    return _torch_notes(_side_by_side("mazur", title, "s", mazur_contenders(steps), repeats,
                          {"closure_over_ours": ("closure reference", "micrograd_bp"),
                           "closure_over_ours_mlp": ("closure reference", "micrograd_bp via nn.MLP"),
                           "closure_over_walkthrough": ("closure reference",
@@ -810,7 +836,9 @@ def bench_mazur(steps: int, repeats: int) -> Workload:
                           "micrograd_over_ours": ("micrograd 0.1.0 + sigmoid", "micrograd_bp"),
                           "ours_over_floor": ("micrograd_bp", "float floor"),
                           "compiled_sgd_over_floor": ("compiled replay, sgd_steps", "float floor"),
-                          "compiled_loop_over_floor": ("compiled replay, Python loop", "float floor")})
+                          "compiled_loop_over_floor": ("compiled replay, Python loop", "float floor"),
+                          "torch_over_compiled": ("PyTorch eager (float64, 1 thread)",
+                                                  "compiled replay, sgd_steps")}))
 
 
 def _per_step(make: Callable[[], Any], steps: int) -> Contender:
@@ -962,6 +990,7 @@ RATIO_NAMES = {
     "long_over_short": "long chain / short chain",
     "ours_over_closure": "micrograd_bp / closure reference",
     "batch_over_torch": "batch replay / PyTorch eager",
+    "torch_over_compiled": "PyTorch eager / compiled replay, sgd_steps",
     "batch_over_numpy": "batch replay / numpy by hand",
     "compile_seconds": "compile time, in seconds / 1 s",
 }

@@ -335,3 +335,15 @@ def test_bench_quick_says_which_goal_and_by_how_much(capsys, monkeypatch):
     ("<= 0.30", 0.30, True), ("<= 2", 2.01, False)])
 def test_a_target_is_met_by_its_goal(goal, measured, met):
     assert bench.target("t", "{x}", measured, goal).met is met
+
+
+def test_pytorch_trains_mazur_as_the_floor_or_its_row_says_why(monkeypatch):
+    """With torch installed (the bench extra) its Mazur training is the float floor's to 1e-12; without
+    it the row says how to install it, and there is no ratio to it."""
+    if bench._torch() is not None:
+        assert bench.mazur_torch(200) == pytest.approx(bench.mazur_floor(200), rel=1e-12)
+    monkeypatch.setattr(bench, "_torch", lambda: None)
+    workload = bench.bench_mazur(10, 1)
+    row = {r.engine: r for r in workload.rows}["PyTorch eager (float64, 1 thread)"]
+    assert row.seconds is None and "torch is not installed" in row.note
+    assert "torch_over_compiled" not in workload.ratios
