@@ -255,6 +255,7 @@ class _Code:
         self.forward += ["c = V.sum() + S.sum()  # one sum: inf or nan anywhere makes it non-finite",
                          "if c - c != 0.0: raise _Redo()"]
         seed_buf, seed_at = layout.at[root]
+        self.written: set[tuple[str, int]] = {(seed_buf, seed_at)}  # gradient entries set so far
         self.backward += ["GV.fill(0.0)", "GS.fill(0.0)", f"G{seed_buf}[{seed_at}] = seed"]
         for g in reversed(range(len(groups))):
             group = groups[g]
@@ -283,16 +284,23 @@ class _Code:
                 self.reads[op.name] = op.name
         return self.reads[op.name]
 
-    def add(self, op: _Operand, term: str, sign: str = "+") -> str:
+    def add(self, op: _Operand, term: str, sign: str = "+", product: tuple[str, str] | None = None) -> str:
         """The statement adding (or with sign "-", subtracting) term into op's gradient: into a
-        view, by index, or by np.add.at where an index repeats."""
+        view, by index, or by np.add.at where an index repeats. The first term written into a
+        view's entries (still the zeros of the fill) is stored, not added: `=`, or for a matrix
+        product (`product`: its two factors) np.matmul writing into the view."""
         unique = np.unique(op.idx).size == op.idx.size
         view = self._view(op, "G" + op.buf) if unique else None
+        positions = {(op.buf, int(i)) for i in op.idx.flat}
+        first = view is not None and sign == "+" and not positions & self.written
+        self.written |= positions
         if view is not None:
             line = f"g{op.name} = {view}"
             if line not in self.views:
                 self.views.append(line)
-            return f"g{op.name}[...] {sign}= {term}"
+            if first and product is not None:
+                return f"np.matmul({product[0]}, {product[1]}, out=g{op.name})"
+            return f"g{op.name}[...] {'=' if first else sign + '='} {term}"
         self.names[f"i_{op.name}"] = op.idx
         if unique:
             return f"G{op.buf}[i_{op.name}] {sign}= {term}"
@@ -352,7 +360,8 @@ class _Code:
             if bias is not None and bias.needs:
                 self.backward.append(self.add(bias, "up.sum(1, keepdims=True)" if matmul else f"go{g}"))
             if x_op.needs:
-                self.backward.append(self.add(x_op, f"{w}.T @ up" if matmul else f"{w} * up"))
+                self.backward.append(self.add(x_op, f"{w}.T @ up", product=(f"{w}.T", "up")) if matmul
+                                     else self.add(x_op, f"{w} * up"))
             return
         args = ", ".join(self.read(op) for op in group.ins)
         form = group.op.array
