@@ -585,10 +585,6 @@ PATH_COLOR = "darkorange"
 PATH_FILL = "#fff0d9"
 OFF_PATH_COLOR = "gray75"
 NOTE_PATHS = 10  # paths listed in the drawing's note
-# draw()'s lines: v3 a value, o3 its op, v3u2 a leaf drawn again at its second use
-_EDGE_LINE = re.compile(r"^\t((v\d+)(?:u\d+)?|o\d+) -> (v\d+|o\d+)(?: \[(.*)\])?$")
-_NODE_LINE = re.compile(r"^\t((v\d+)(?:u\d+)?) \[(.*)\]$")
-_STYLE_ATTRS = re.compile(r'\s*\b(?:color|penwidth)=(?:"[^"]*"|\S+)')
 
 
 def highlight_paths(graph: Any, root: Value, node: Value, *, max_paths: int = NOTE_PATHS,
@@ -598,35 +594,32 @@ def highlight_paths(graph: Any, root: Value, node: Value, *, max_paths: int = NO
     nodes on a path filled (a leaf drawn again at each use, filled at each), and a note
     with each path's factors (between waypoints, as in explain) and product (the first max_paths).
     Returns the same graph."""
+    from . import viz  # the drawing's elements, as data
+
     g = PathGraph(root, node)
     position = {id(n): i for i, n in enumerate(g.order)}
-    on_edges: set[tuple[str, str]] = set()
-    on_nodes: set[str] = set()
+    on_edges: set[tuple[int, int | None]] = set()  # (consumer, input position), (node, None): op -> value
+    on_nodes: set[int] = set()
     for consumer in g.order:
         if consumer.op is None or id(consumer) not in g.above or not g.reach.get(id(consumer)):
             continue
         k = position[id(consumer)]
-        on_nodes.add(f"v{k}")
-        on_edges.add((f"o{k}", f"v{k}"))
-        for parent in consumer.inputs:
+        on_nodes.add(k)
+        on_edges.add((k, None))
+        for n, parent in enumerate(consumer.inputs):
             if g.reach.get(id(parent)):
-                on_edges.add((f"v{position[id(parent)]}", f"o{k}"))
-                on_nodes.add(f"v{position[id(parent)]}")
-    body = []
-    for line in graph.body:
-        edge, vertex = _EDGE_LINE.match(line.rstrip("\n")), _NODE_LINE.match(line.rstrip("\n"))
-        if edge:
-            tail, head, attrs = edge.group(1), edge.group(3), edge.group(4) or ""
-            attrs = _STYLE_ATTRS.sub("", attrs).strip()
-            style = (f"color={PATH_COLOR} penwidth=3" if (edge.group(2) or tail, head) in on_edges
-                     else f"color={OFF_PATH_COLOR} penwidth=1")
-            line = f"\t{tail} -> {head} [{(attrs + ' ' + style).strip()}]\n"
-        elif vertex and vertex.group(2) in on_nodes:
-            attrs = re.sub(r'\s*\bstyle="?([a-z,]*)"?', "", vertex.group(3))
-            dashed = ",dashed" if "u" in vertex.group(1) else ""
-            line = f'\t{vertex.group(1)} [{attrs} style="filled{dashed}" fillcolor="{PATH_FILL}"]\n'
-        body.append(line)
-    graph.body[:] = body
+                on_edges.add((k, n))
+                on_nodes.add(position[id(parent)])
+    changes: dict[str, dict[str, str]] = {}
+    for element in viz.drawing_elements(graph):
+        if element.kind == "edge":
+            on = (element.edge or (element.node, None)) in on_edges
+            changes[element.id] = {"color": PATH_COLOR if on else OFF_PATH_COLOR,
+                                   "penwidth": "3" if on else "1"}
+        elif element.role in ("value", "copy") and element.node in on_nodes:
+            changes[element.id] = {"style": "filled,dashed" if element.role == "copy" else "filled",
+                                   "fillcolor": PATH_FILL}
+    viz.restyle(graph, changes)
     ex = explain(root, node, max_paths=max_paths, graph=g, formulas=False, waypoints=waypoints)
     lines = [f"{ex.name} = {_num(ex.partial)}: {count_text(ex.n_paths)} path{'s' * (ex.n_paths != 1)} "
              "(highlighted: orange and thick; every other edge grey)"]

@@ -249,6 +249,7 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
     # The gradient each drawn edge carries back: input -> op is local * grad of the consumer,
     # op -> value is the value's own grad.
     edges: list[tuple[str, str, float | None, float, str]] = []  # (tail, head, local, flow, note)
+    meaning: list[tuple[int, tuple[int, int] | None]] = []  # each edge's Value, and (consumer, input)
     for node in kept:
         if node.op is None:
             continue
@@ -258,7 +259,9 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
             if id(parent) in kept_ids:
                 note = highlight.labels.get(n, "") if highlight and highlight.node == i else ""
                 edges.append((f"v{position[id(parent)]}", f"o{i}", local, local * grad, note))
+                meaning.append((position[id(parent)], (i, n)))
         edges.append((f"o{i}", f"v{i}", None, grad, ""))
+        meaning.append((i, None))
     flow = _Flow((f for *_, f, _ in edges), computed=flows is not None and flows[-1] != 0)
     # In a large graph, a leaf used by many ops far apart (x in x*x*...*x) is drawn again beside
     # each use: one box with hundreds of edges across the picture is what makes dot take minutes.
@@ -305,33 +308,33 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
         fields.append(f"data {num(node.data)}")
         fields.append(grad_field(i))
         text = "|".join(fields)
-        graph.node(f"v{i}", label=_label("{" + text + "}" if flip else text), shape="record",
-                   **(node_style(i) if node_style else {}))
+        _node(graph, (i, "value"), f"v{i}", label=_label("{" + text + "}" if flip else text), shape="record",
+              **(node_style(i) if node_style else {}))
         if f"v{i}" in copied:  # the same box again for each further use, dashed
             for use in range(2, uses[f"v{i}"] + 1):
                 again = "|".join([fields[0] if shown else f"#{i}", f"use {use} of {uses[f'v{i}']}",
                                   *fields[1 if shown else 0:]])
                 attrs = dict(node_style(i)) if node_style else {}
                 attrs["style"] = ",".join(filter(None, [attrs.get("style"), "dashed"]))
-                graph.node(f"v{i}u{use}", label=_label("{" + again + "}" if flip else again),
-                           shape="record", **attrs)
+                _node(graph, (i, "copy"), f"v{i}u{use}", label=_label("{" + again + "}" if flip else again),
+                      shape="record", **attrs)
         if node.op is not None:
-            graph.node(f"o{i}", label=_label(_escape(node.op.symbol)), shape="ellipse",
-                       fontsize="10", margin="0.05",
+            _node(graph, (i, "op"), f"o{i}", label=_label(_escape(node.op.symbol)), shape="ellipse",
+                  fontsize="10", margin="0.05",
                        **(HIGHLIGHT if highlight and highlight.node == i else {}))
             cut = sum(1 for parent in node.inputs if id(parent) not in kept_ids)
             if cut:
                 graph.node(f"cut{i}", label=_label(f"{cut} input{'s' if cut > 1 else ''} not shown"),
                            shape="plaintext", fontsize="9")
                 graph.edge(f"cut{i}", f"o{i}", style="dashed")
-    for tail, head, local, carried, note in edges:
+    for (tail, head, local, carried, note), (value, consumer) in zip(edges, meaning):
         attrs = flow.style(carried)
         text = note or (num(local) if edge_labels and local is not None else "")
         if note:
             attrs.update(HIGHLIGHT, fontcolor=HIGHLIGHT["color"])
         if text:
             attrs["xlabel" if large else "label"] = _label(_escape(text))
-        graph.edge(tail, head, **attrs)
+        _edge(graph, (value, consumer), tail, head, **attrs)
 
     lines = ["edge label: local derivative d(out)/d(in)"] if edge_labels else []
     lines += legend
@@ -700,3 +703,81 @@ def check_animation(path: str | Path, n_nodes: int | None = None, n_steps: int |
                          f"({n_nodes * (n_steps + 2):,} nodes in all, more than {MAX_ANIMATION_WORK:,}, "
                          f"about a minute of dot): animate a smaller graph, or step through this one "
                          f"in a live page (.html) or trace's text")
+
+
+# ------------------------------------------------------------------------- the drawing as data
+# What each drawn element stands for, recorded as draw() and draw_step() add it: the page and
+# paths.highlight_paths read these records (never the DOT text), and restyle() redraws one.
+
+class DrawingElement(NamedTuple):
+    """One element of a drawing. `id`: its name in the SVG dot writes (the <title>: a node's name,
+    or "tail->head" for an edge; a repeated edge, as in x*x, gets "#2", "#3"); `kind`: "node" or
+    "edge"; `node`: the position (topological order) of the Value it stands for (for an input's
+    edge, the input); `edge`: (consumer, input position) for an input's edge, else None; `role`:
+    "value" (the Value's record), "copy" (a leaf drawn again at a further use), "op" (its op),
+    "input" (an input's edge) or "output" (op -> value)."""
+
+    id: str
+    kind: str
+    node: int
+    edge: tuple[int, int] | None
+    role: str
+
+
+class _Drawn(NamedTuple):
+    element: DrawingElement
+    line: int  # its line in graph.body
+    ends: tuple[str, ...]  # the node's name, or the edge's tail and head
+    attrs: dict[str, str]
+
+
+def _drawn(graph: graphviz.Digraph) -> list[_Drawn]:
+    return graph.__dict__.setdefault("_micrograd_elements", [])
+
+
+def _record(graph: graphviz.Digraph, kind: str, ends: tuple[str, ...], node: int,
+            edge: tuple[int, int] | None, role: str, attrs: dict[str, str]) -> None:
+    """Record what the line just added to graph.body draws."""
+    name = "->".join(ends)
+    repeats = graph.__dict__.setdefault("_micrograd_repeats", {})
+    repeats[name] = n = repeats.get(name, 0) + 1
+    element = DrawingElement(f"{name}#{n}" if n > 1 else name, kind, node, edge, role)
+    _drawn(graph).append(_Drawn(element, len(graph.body) - 1, ends, attrs))
+
+
+def _node(graph: graphviz.Digraph, what: tuple[int, str], name: str, **attrs: str) -> None:
+    """graph.node(name, **attrs), recorded as drawing Value what[0] in the role what[1]."""
+    graph.node(name, **attrs)
+    _record(graph, "node", (name,), what[0], None, what[1], attrs)
+
+
+def _edge(graph: graphviz.Digraph, what: tuple[int, tuple[int, int] | None], tail: str, head: str,
+          **attrs: str) -> None:
+    """graph.edge(tail, head, **attrs), recorded as carrying input edge what[1] (consumer,
+    position) of Value what[0], or with None, the op's edge to its Value what[0]."""
+    graph.edge(tail, head, **attrs)
+    _record(graph, "edge", (tail, head), what[0], what[1], "input" if what[1] else "output", attrs)
+
+
+def drawing_elements(graph: graphviz.Digraph) -> list[DrawingElement]:
+    """The elements of a drawing made by draw() or draw_step(), in the order drawn, each with the
+    Value (by topological position) or the edge (consumer, input position) it stands for."""
+    if not isinstance(graph, graphviz.Digraph) or "_micrograd_elements" not in graph.__dict__:
+        raise ValueError("drawing_elements: expected a drawing made by draw() or draw_step()")
+    return [d.element for d in _drawn(graph)]
+
+
+def restyle(graph: graphviz.Digraph, changes: dict[str, dict[str, str]]) -> None:
+    """Draw elements of a drawing again with some attributes changed: changes maps an element's
+    id to the attributes to set (an empty value removes one)."""
+    drawn = _drawn(graph)
+    unknown = set(changes) - {d.element.id for d in drawn}
+    if unknown:
+        raise KeyError(f"restyle: the drawing has no element {sorted(unknown)[0]!r}")
+    scratch = graphviz.Digraph()
+    for k, d in enumerate(drawn):
+        if d.element.id in changes:
+            merged = {key: v for key, v in {**d.attrs, **changes[d.element.id]}.items() if v != ""}
+            (scratch.node if d.element.kind == "node" else scratch.edge)(*d.ends, **merged)
+            graph.body[d.line] = scratch.body[-1]
+            drawn[k] = d._replace(attrs=merged)

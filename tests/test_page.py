@@ -55,11 +55,16 @@ def pages(tmp_path_factory):
     return tmp_path_factory.mktemp("pages")
 
 
-def load(browser, page: Page, directory: Path, name: str) -> dict:
+def load(browser, page: Page, directory: Path, name: str, *, end: bool = True) -> dict:
+    """Open a page; with end, go to the end of its backward pass (it opens at step 0)."""
     path = page.save(directory / f"{name}.html")
     browser.get(path.as_uri())
     assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-ready")
-    return browser.execute_script("return window.micrograd.state()")
+    state = browser.execute_script("return window.micrograd.state()")
+    assert state["step"]["index"] == 0
+    if end:
+        state = browser.execute_script("return window.micrograd.step(window.micrograd.state().step.total)")
+    return state
 
 
 def close(a: float, b: float, rtol: float = RTOL) -> bool:
@@ -86,8 +91,13 @@ def assert_matches_python(state: dict, root: Value) -> None:
 
 def mazur_total() -> tuple[Value, dict[str, Value], mazur.MazurNetwork]:
     network = mazur.MazurNetwork()
-    nodes = network.forward()
+    nodes = mazur.mazur_nodes(network)
     return nodes["E_total"], nodes, network
+
+
+def mazur_page_of(total: Value, nodes: dict[str, Value]) -> Page:
+    """The Mazur page as the command line makes it: paths over the tutorial's waypoints."""
+    return explore(total, waypoints=mazur.mazur_waypoints(nodes))
 
 
 def element(browser, title: str):
@@ -123,7 +133,7 @@ def node_id(state: dict, name: str) -> str:
 @pytest.fixture(scope="module")
 def mazur_page(browser, pages):
     total, nodes, _ = mazur_total()
-    return explore(total), total, nodes
+    return mazur_page_of(total, nodes), total, nodes
 
 
 def test_mazur_values_and_grads_agree_with_python(browser, pages, mazur_page):
@@ -185,8 +195,10 @@ def test_click_highlights_every_path_and_the_panel_sums_to_the_grad(browser, pag
     element(browser, w1).click()
     state = browser.execute_script("return window.micrograd.state()")
     selected = state["selected"]
-    expected = explain(total, nodes["w1"])
+    expected = explain(total, nodes["w1"], waypoints=mazur.mazur_waypoints(nodes))  # as mazur --explain w1
     assert selected["name"] == "w1" and selected["count"] == expected.n_paths == 2
+    assert [f["name"] for f in selected["paths"][0]["factors"]] == [
+        "dE_total/dout_o1", "dout_o1/dnet_o1", "dnet_o1/dout_h1", "dout_h1/dnet_h1", "dnet_h1/dw1"]
     for shown, path in zip(selected["paths"], expected.paths):
         assert [f["name"] for f in shown["factors"]] == [f.name for f in path.factors]
         assert close(shown["product"], path.product)
@@ -592,14 +604,32 @@ def test_above_the_node_limit_the_page_shows_draws_cut_and_says_so(browser, page
     assert f"30 of {len(order)} nodes shown" in browser.find_element(By.ID, "note").text
     assert f"30 of {len(order)} nodes shown" in browser.find_element(By.CSS_SELECTOR, "#drawing svg").text
     assert_matches_python(state, y)  # every node is computed, drawn or not
-    # the drawing fits the width; one click shows it at its own size, another fits it again
-    width = "return document.querySelector('#drawing svg').getBoundingClientRect().width"
-    fitted = browser.execute_script(width)
-    browser.find_element(By.ID, "zoom").click()
-    assert browser.execute_script(width) > fitted
-    assert browser.find_element(By.ID, "zoom").text == "fit to width"
-    browser.find_element(By.ID, "zoom").click()
-    assert browser.execute_script(width) == fitted
+    # zoom and pan: "fit" shows the drawing whole in its box; +, the wheel and a drag move it
+    rect = "return document.querySelector('#drawing svg').getBoundingClientRect().toJSON()"
+    frame = browser.execute_script("return document.getElementById('drawing').getBoundingClientRect().toJSON()")
+    browser.find_element(By.ID, "fit").click()
+    fitted = browser.execute_script(rect)
+    assert fitted["left"] >= frame["left"] - 0.5 and fitted["right"] <= frame["right"] + 0.5
+    assert fitted["top"] >= frame["top"] - 0.5 and fitted["bottom"] <= frame["bottom"] + 0.5
+    assert math.isclose(fitted["width"], frame["width"], rel_tol=1e-3) or math.isclose(
+        fitted["height"], frame["height"], rel_tol=1e-3)  # as large as the box allows
+    browser.find_element(By.ID, "zoom-in").click()
+    assert math.isclose(browser.execute_script(rect)["width"], 1.25 * fitted["width"], rel_tol=1e-6)
+    ActionChains(browser).scroll_to_element(browser.find_element(By.ID, "drawing")).perform()
+    browser.execute_script("""const d = document.getElementById('drawing'), r = d.getBoundingClientRect();
+        d.dispatchEvent(new WheelEvent('wheel', {deltaY: -200, clientX: r.left + 10, clientY: r.top + 10,
+                                                  bubbles: true, cancelable: true}))""")
+    zoomed = browser.execute_script(rect)
+    assert math.isclose(zoomed["width"], 1.25 * fitted["width"] * 1.0015 ** 200, rel_tol=1e-6)
+    before = browser.execute_script(rect)
+    ActionChains(browser).move_to_element_with_offset(browser.find_element(By.ID, "drawing"), -200, 200) \
+        .click_and_hold().move_by_offset(60, -40).move_by_offset(60, -40).release().perform()
+    after = browser.execute_script(rect)
+    assert math.isclose(after["left"] - before["left"], 120, abs_tol=1) and math.isclose(
+        after["top"] - before["top"], -80, abs_tol=1)
+    assert browser.execute_script("return window.micrograd.state().selected") is None  # a drag is no click
+    browser.find_element(By.ID, "fit").click()
+    assert browser.execute_script(rect) == fitted
 
 
 def test_a_deep_chain_is_explained_without_recursion(browser, pages):
@@ -662,7 +692,7 @@ def test_moons_neuron_view_opens_and_agrees_with_python(browser, pages):
     browser.get(path.as_uri())
     ready_ms = float(browser.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
     assert ready_ms > 0  # the page says when it was ready
-    state = browser.execute_script("return window.micrograd.state()")
+    state = browser.execute_script("return window.micrograd.step(window.micrograd.state().step.total)")
     assert_matches_python(state, loss)
     name = state["leaves"][0]
     edited = browser.execute_script("return window.micrograd.setLeaf(arguments[0], 0.5)", name)
@@ -678,14 +708,19 @@ def test_the_cli_writes_pages_for_every_drawing(browser, pages):
     total, nodes, _ = mazur_total()
     for name, kind in (("g", "graph"), ("n", "network")):
         browser.get((pages / f"{name}.html").as_uri())
-        state = browser.execute_script("return window.micrograd.state()")
+        state = browser.execute_script("return window.micrograd.step(15)")
         assert state["kind"] == kind
         assert_matches_python(state, total)
+        if kind == "graph":  # the chain rule over the tutorial's factors, as mazur --explain w1 writes it
+            factors = browser.execute_script("return window.micrograd.select('w1').selected.paths[0].factors")
+            assert [f["name"] for f in factors] == [
+                "dE_total/dout_o1", "dout_o1/dnet_o1", "dnet_o1/dout_h1", "dout_h1/dnet_h1", "dnet_h1/dw1"]
         if kind == "network":  # its weights can be edited: the title does not claim they are the tutorial's
             assert browser.title == "Matt Mazur's 2-2-2 network, starting from the tutorial's weights"
     status, _, _ = run_cli("grad", "x*log(y)", "x=2", "y=3", "--graph", pages / "e.html")
     assert status == 0
     browser.get((pages / "e.html").as_uri())
+    browser.execute_script("window.micrograd.step(window.micrograd.state().step.total)")
     state = browser.execute_script("return window.micrograd.setLeaf('y', 0.5)")
     assert_matches_python(state, parse("x*log(y)").evaluate({"x": 2, "y": 0.5}).output.named("f"))
     status, _, _ = run_cli("one-weight", "--graph", pages / "o.html")
