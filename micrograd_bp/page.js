@@ -697,6 +697,7 @@
   }
   function tipFor(key) {
     const e = ELEMENTS[key];
+    if (e.role === "summary") return e.text;
     if (e.edge) return edgeTip(e.edge[0], e.edge[1]);
     if (e.neuron) return "neuron " + key + ": computed " + e.neuron.length + " times (once per sample); " +
                          "hover a weight, or select a node in the leaves list";
@@ -745,13 +746,13 @@
   // The drawing is placed in its box at a scale (CSS px per SVG unit) and an offset: the wheel zooms
   // about the pointer, a drag pans, "fit" shows it whole. It opens whole if its text then reads
   // (node text at least READABLE px), else at that size from its left (the inputs) end.
-  const READABLE = 9.5;
+  const READABLE = 8.4;
   const box = document.getElementById("drawing");
   const viewBox = svg.viewBox.baseVal;
   const base = { w: viewBox && viewBox.width ? viewBox.width : svg.getBBox().width,
                  h: viewBox && viewBox.height ? viewBox.height : svg.getBBox().height };
-  const nodeFont = Math.max(1, ...Array.from(svg.querySelectorAll("g.node text"),
-                                             (t) => Number(t.getAttribute("font-size")) || 0).slice(0, 200));
+  const nodeFont = Math.min(14, ...Array.from(svg.querySelectorAll("g.node text"),
+                                             (t) => Number(t.getAttribute("font-size")) || 14).slice(0, 500));
   const view = { scale: 1, x: 0, y: 0 };
   function sizeBox() { box.style.height = Math.max(200, window.innerHeight - box.getBoundingClientRect().top) + "px"; }
   function place() {

@@ -103,8 +103,9 @@ def mazur_page_of(total: Value, nodes: dict[str, Value]) -> Page:
 def element(browser, title: str):
     """A drawn node, or an edge's label (the middle of a curved edge may miss its line)."""
     found = browser.find_element(By.CSS_SELECTOR, f'g[data-title="{title}"]')
-    if "->" in title:
-        return found.find_element(By.CSS_SELECTOR, "text")
+    if "->" in title:  # its label, or (a network's edge, unlabelled) its line
+        texts = found.find_elements(By.CSS_SELECTOR, "text")
+        return texts[0] if texts else found.find_element(By.CSS_SELECTOR, "path.hit")
     return found
 
 
@@ -159,6 +160,7 @@ def test_the_drawing_is_graphviz_svg_without_browser_titles(browser, pages, mazu
     # the record texts the page writes are the ones dot drew (the same number format)
     source = viz.draw(total).source
     assert "data 0.7514" in source
+    browser.find_element(By.ID, "fit").click()  # out_o1 is on the right, out of the opening view
     record = element(browser, f"v{[n.label for n in topological_order(total)].index('out_o1')}")
     assert "data 0.7514" in record.text and "grad 0.7414" in record.text
 
@@ -222,6 +224,83 @@ def test_click_highlights_every_path_and_the_panel_sums_to_the_grad(browser, pag
     assert browser.execute_script("return window.micrograd.state().selected.name") == "w1"
     element(browser, w1).click()
     assert browser.execute_script("return window.micrograd.state().selected") is None
+
+
+def test_the_page_opens_before_backward_with_a_guide(browser, pages, mazur_page):
+    page, total, nodes = mazur_page
+    state = load(browser, page, pages, "mazur", end=False)
+    assert state["step"]["index"] == 0 and state["step"]["total"] == 15
+    guide = browser.find_element(By.ID, "guide")
+    assert guide.is_displayed()
+    assert "green" in guide.text and "not reached" in guide.text and "red" in guide.text
+    assert "click w1" in guide.text and "press next" in guide.text  # what to try first
+    # the leaves as the tutorial lists them; the loss's two 0.5 constants are not editable
+    rows = browser.execute_script("return Array.from(document.querySelectorAll('#leaf-table tr'), "
+                                  "r => r.cells[0].textContent)")
+    assert rows == ["inputs", "i1", "i2", "weights", *(f"w{k}" for k in range(1, 9)), "biases", "b1", "b2",
+                    "other leaves", "target_o1", "target_o2"]
+    constants = [n for n in state["nodes"] if n["leaf"] and not n["label"]]
+    assert [n["data"] for n in constants] == [0.5, 0.5]
+    error = browser.execute_script("try { window.micrograd.setLeaf(arguments[0], 2); } catch (e) "
+                                   "{ return e.message; }", constants[0]["id"])
+    assert error.startswith("0.5") and error.endswith(" is a constant of the graph, not an editable leaf")
+    assert set(state["leaves"]) == {node_id(state, name) for name in rows if name[-1].isdigit()}
+    browser.find_element(By.ID, "next").click()  # the guide's first step
+    assert browser.execute_script("return window.micrograd.state().step.index") == 1
+    browser.find_element(By.ID, "guide-close").click()
+    assert not guide.is_displayed()
+
+
+def test_unreached_edges_are_lines_and_unreached_grads_say_so_at_every_step(browser, pages, mazur_page):
+    page, total, _ = mazur_page
+    load(browser, page, pages, "mazur", end=False)
+    trace = fresh_trace(total)
+    for k in range(len(trace.steps) + 1):
+        browser.execute_script("window.micrograd.step(arguments[0])", k)
+        fills = browser.execute_script("""return Array.from(document.querySelectorAll('#drawing g.edge > path'),
+            p => getComputedStyle(p).fill)""")
+        assert fills and set(fills) == {"none"}, k  # every edge a line, pending or not
+        pending = browser.execute_script("return document.querySelectorAll('g.edge.pending').length")
+        assert (pending > 0) == (k < len(trace.steps))
+        states = viz._frame_states(trace, k)
+        grads = trace.grads_after(k)
+        texts = browser.execute_script("""return Array.from(document.querySelectorAll('#drawing g.node'))
+            .filter(g => /^v[0-9]+$/.test(g.dataset.title))
+            .map(g => [Number(g.dataset.title.slice(1)), g.querySelector('text:last-of-type').textContent])""")
+        for i, text in texts:
+            if k < len(trace.steps) and states[i] == "waiting" and i != len(trace.nodes) - 1:
+                assert text == "grad: not reached", (k, i, text)  # leaves too: no computed-looking 0
+            else:
+                assert text == f"grad {viz._number(grads[i], 4)}", (k, i, text)
+    # the tooltip says so too
+    browser.execute_script("window.micrograd.step(1)")
+    state = browser.execute_script("return window.micrograd.state()")
+    assert "grad: not reached" in hover(browser, node_id(state, "w1"))
+
+
+def test_node_text_reads_at_1400_by_900(pages, mazur_page):
+    """At 1400x900 the Mazur page opens with its node text at least 8 px high (font size times the
+    drawing's scale, and the text's own box), and the chain-rule panel wraps between terms only."""
+    page, total, nodes = mazur_page
+    driver = start_browser("1400,900")
+    try:
+        state = load(driver, page, pages, "mazur_small")
+        sizes = driver.execute_script("""
+            const svg = document.querySelector('#drawing svg');
+            const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+            return Array.from(svg.querySelectorAll('g.node text'),
+                              t => [Number(t.getAttribute('font-size')) * scale, t.getBoundingClientRect().height]);""")
+        assert len(sizes) > 60
+        assert min(px for px, _ in sizes) >= 8 and min(h for _, h in sizes) >= 8
+        driver.execute_script("window.micrograd.select(arguments[0])", node_id(state, "w1"))
+        terms = driver.execute_script("return Array.from(document.querySelectorAll('#paths .term'), "
+                                      "t => [t.textContent, t.getClientRects().length])")
+        assert len(terms) == 2 * 2 * 5  # 2 paths, 5 names and 5 numbers each
+        assert all(lines == 1 for _, lines in terms), terms
+        lines = driver.find_element(By.ID, "paths").text.splitlines()
+        assert "path 1, through out_o1:" in lines and "path 2, through out_o2:" in lines
+    finally:
+        driver.quit()
 
 
 def fresh_trace(root: Value) -> BackwardTrace:
@@ -678,6 +757,83 @@ def test_network_view_hover_click_live_and_step(browser, pages):
     state = browser.execute_script("return window.micrograd.step(2)")
     assert state["step"]["index"] == 2
     assert browser.execute_script("return document.querySelectorAll('g.edge.pending').length") > 0
+
+
+def overlaps(boxes: list[dict]) -> list[tuple[dict, dict]]:
+    return [(a, b) for n, a in enumerate(boxes) for b in boxes[n + 1:]
+            if a["left"] < b["right"] - 0.5 and b["left"] < a["right"] - 0.5
+            and a["top"] < b["bottom"] - 0.5 and b["top"] < a["bottom"] - 0.5]
+
+
+TEXT_BOXES = """return Array.from(document.querySelectorAll('#drawing svg text'))
+    .filter(t => t.textContent.trim() && getComputedStyle(t).display !== 'none')
+    .map(t => Object.assign(t.getBoundingClientRect().toJSON(), {text: t.textContent}))"""
+
+
+def test_the_moons_network_view_fits_1600_by_1000_with_no_overlapping_text(pages):
+    model = moons.moons_model()
+    points, labels = moons.make_moons(100)
+    loss, _ = moons.max_margin_loss(model, points, labels)
+    driver = start_browser("1600,1000")
+    try:
+        state = load(driver, explore_network(model, loss=loss, title="moons MLP(2, [16, 16, 1])"), pages, "moons_fit")
+        width, height = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+        assert width <= 1600 and height <= 1000
+        drawing = driver.execute_script("return document.querySelector('#drawing svg').getBoundingClientRect().toJSON()")
+        assert drawing["left"] >= 0 and drawing["top"] >= 0
+        assert drawing["right"] <= width and drawing["bottom"] <= height  # whole, at the default zoom
+        neurons = driver.execute_script("return document.querySelectorAll('#drawing g.node').length")
+        assert neurons == 2 + 16 + 16 + 1  # layers left to right, a node per neuron; biases on hover
+        edges = driver.execute_script("return document.querySelectorAll('#drawing g.edge').length")
+        assert edges == 2 * 16 + 16 * 16 + 16  # a weight per edge, no label drawn on any
+        boxes = driver.execute_script(TEXT_BOXES)
+        assert not any("=" in b["text"] for b in boxes)
+        assert not overlaps(boxes)
+        assert min(b["height"] for b in boxes) >= 8
+        # the edges: width and colour from the gradient, or from the weight
+        assert_matches_python(state, loss)
+        widths = driver.execute_script("return Array.from(document.querySelectorAll('#drawing g.edge > path:not(.hit)'),"
+                                       " p => Number(p.getAttribute('stroke-width')))")
+        assert len(set(widths)) > 20
+        driver.find_element(By.ID, "edge-mode").click()
+        by_weight = driver.execute_script("return Array.from(document.querySelectorAll('#drawing g.edge > "
+                                          "path:not(.hit)'), p => Number(p.getAttribute('stroke-width')))")
+        assert by_weight != widths
+        w = model.layers[1].neurons[0].weights[0]  # h1_1 -> h2_1: the largest |weight| is the widest
+        assert driver.find_element(By.ID, "edge-mode").text == "edges show: weight"
+        text = hover(driver, "n1_0->n2_0")
+        assert text.splitlines()[0] == f"{w.label} (parameter)" and f"data {w.data:.6f}" in text
+    finally:
+        driver.quit()
+
+
+def test_a_layer_of_more_than_32_neurons_is_summarised(browser, pages):
+    mlp = MLP(3, [40, 1], seed=2)
+    state = load(browser, explore_network(mlp, inputs=[0.5, -1.0, 2.0]), pages, "wide")
+    drawn = browser.execute_script("return Array.from(document.querySelectorAll('#drawing g.node'), g => g.dataset.title)")
+    assert [t for t in drawn if t.startswith("n1_")] == [f"n1_{j}" for j in range(24)]
+    assert "more1" in drawn
+    assert "16 more neurons of layer 1" in hover(browser, "more1")
+    output = mlp([Value(0.5, "i1"), Value(-1.0, "i2"), Value(2.0, "i3")])[0]
+    assert_matches_python(state, output)  # the page computes every neuron, drawn or not
+    assert not overlaps(browser.execute_script(TEXT_BOXES))
+
+
+def test_the_mazur_network_view_draws_labels_apart_and_says_not_reached(browser, pages):
+    total, nodes, network = mazur_total()
+    page = explore_network(network.mlp, loss=total, inputs=[nodes["i1"], nodes["i2"]], loss_name="E_total")
+    load(browser, page, pages, "network_labels", end=False)
+    boxes = browser.execute_script(TEXT_BOXES)
+    assert sum(" = " in b["text"] for b in boxes) == 8 + 2  # each weight's value; b1, b2
+    assert sum(b["text"].startswith("dE_total/dw") for b in boxes) == 8
+    assert not overlaps(boxes)
+    label = browser.find_element(By.CSS_SELECTOR, 'g[data-title="n1_0->n2_0"]').text
+    assert "w5 = 0.4000" in label and "dE_total/dw5: not reached" in label  # step 0
+    assert "0.0000" not in browser.find_element(By.CSS_SELECTOR, "#drawing svg").text
+    browser.execute_script("window.micrograd.step(15)")
+    fresh_backward(total)
+    label = browser.find_element(By.CSS_SELECTOR, 'g[data-title="n1_0->n2_0"]').text
+    assert f"dE_total/dw5 = {viz._number(nodes['w5'].grad, 4)}" in label
 
 
 def test_moons_neuron_view_opens_and_agrees_with_python(browser, pages):
