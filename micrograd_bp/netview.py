@@ -1,4 +1,4 @@
-"""The network view of the page: an MLP laid out as SVG, layers left to right, at the size of a real network."""
+"""The page's network view: an MLP laid out as SVG, layers left to right, at a real network's size."""
 
 from __future__ import annotations
 
@@ -77,8 +77,9 @@ def _node(canvas: _Canvas, key: str, x: float, y: float, text: str, shape: str =
         mark = f'<ellipse cx="{x:.1f}" cy="{y:.1f}" rx="{RADIUS}" ry="{RADIUS}" fill="white" stroke="black"/>'
     else:
         w = max(2 * RADIUS, _text_width(text, LABEL_FONT) + 8)
-        mark = (f'<polygon points="{x - w / 2:.1f},{y - 11:.1f} {x + w / 2:.1f},{y - 11:.1f} {x + w / 2:.1f},'
-                f'{y + 11:.1f} {x - w / 2:.1f},{y + 11:.1f}" fill="white" stroke="gray" stroke-dasharray="3,2"/>')
+        corners = [(x - w / 2, y - 11), (x + w / 2, y - 11), (x + w / 2, y + 11), (x - w / 2, y + 11)]
+        mark = (f'<polygon points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in corners)}" fill="white" '
+                'stroke="gray" stroke-dasharray="3,2"/>')
     size = FONT if shape == "circle" else LABEL_FONT
     canvas.parts.append(f'<g class="node"><title>{html.escape(key)}</title>{mark}<text x="{x:.1f}" '
                         f'y="{y + size * 0.35:.1f}" text-anchor="middle" font-size="{size}">{t}</text></g>')
@@ -123,84 +124,102 @@ def network_view(mlp: MLP, order: list[Value], *, inputs: Sequence[Value | float
                  input_names: Sequence[str], neuron_names: Sequence[Sequence[str]], loss_name: str,
                  title: str, decimals: int) -> NetView:
     """The view of mlp, whose loss's graph is `order`: positions, SVG and the elements' Values."""
-    index = {id(node): i for i, node in enumerate(order)}
-    neurons = _neuron_values(order, mlp)
-    sizes = [len(input_names), *(len(layer.neurons) for layer in mlp.layers)]
-    n_weights = sum(len(n.weights) for layer in mlp.layers for n in layer.neurons)
-    few = n_weights <= FEW_EDGES
-    gap_x = 300.0 if few else 200.0
-    gap_y = 130.0 if few else 2 * RADIUS + 6
-    rows = [len(_shown(s)) + (s > SUMMARISE) for s in sizes]
-    bias_rows = [0] * len(sizes)  # a layer's biases sit below the column before it
-    if few:
-        for k, layer in enumerate(mlp.layers):
-            biases = {id(n.bias) for n in layer.neurons if n.bias is not None}
-            bias_rows[k] = len(biases)
-            rows[k] += len(biases)
-    height = max(rows) * gap_y
-    canvas = _Canvas()
-    elements: dict[str, dict] = {}
-    place: dict[str, tuple[float, float]] = {}
-
-    def column(k: int, count: int) -> list[tuple[float, float]]:
-        top = CAPTION + MARGIN + (height - count * gap_y) / 2 + gap_y / 2
-        return [(MARGIN + RADIUS + 40 + k * gap_x, top + r * gap_y) for r in range(count)]
-
-    points = column(0, rows[0])
-    for k, name in enumerate(input_names):
-        place[f"i{k}"] = points[k]
+    layout = _Layout(mlp, order, len(input_names), loss_name, decimals)
+    for k in range(len(input_names)):
+        layout.place[f"i{k}"] = layout.column(0)[k]
         x = inputs[k] if inputs is not None else None
-        if isinstance(x, Value) and id(x) in index:
-            elements[f"i{k}"] = {"node": index[id(x)], "role": "input"}
+        if isinstance(x, Value) and id(x) in layout.index:
+            layout.elements[f"i{k}"] = {"node": layout.index[id(x)], "role": "input"}
     previous = [f"i{k}" for k in range(len(input_names))]
-    edges: list[tuple[str, str, str, list[str], bool]] = []  # (key, tail, head, label, dashed)
+    for k in range(len(mlp.layers)):
+        previous = layout.layer(k, previous)
+    canvas = layout.canvas
+    for k, name in enumerate(input_names):
+        _node(canvas, f"i{k}", *layout.place[f"i{k}"], name)
     for k, layer in enumerate(mlp.layers):
-        points = column(k + 1, rows[k + 1])
+        for j in _shown(len(layer.neurons)):
+            _node(canvas, f"n{k + 1}_{j}", *layout.place[f"n{k + 1}_{j}"], neuron_names[k][j])
+    for key, tail, head, label, dashed in layout.edges:
+        _edge(canvas, key, layout.place[tail], layout.place[head], label, dashed)
+    return NetView(_svg(canvas, title, loss_name, layout.few, len(layout.rows), layout.gap_x, layout.height),
+                   layout.elements)
+
+
+class _Layout:
+    """Columns left to right (the inputs, then each layer), each centred; with few weights, wide
+    gaps for the edges' labels and each layer's biases below the column before it."""
+
+    def __init__(self, mlp: MLP, order: list[Value], n_inputs: int, loss_name: str, decimals: int) -> None:
+        self.mlp, self.loss_name, self.decimals = mlp, loss_name, decimals
+        self.index = {id(node): i for i, node in enumerate(order)}
+        self.neurons = _neuron_values(order, mlp)
+        sizes = [n_inputs, *(len(layer.neurons) for layer in mlp.layers)]
+        self.few = sum(len(n.weights) for layer in mlp.layers for n in layer.neurons) <= FEW_EDGES
+        self.gap_x = 300.0 if self.few else 200.0
+        self.gap_y = 130.0 if self.few else 2 * RADIUS + 6
+        self.rows = [len(_shown(s)) + (s > SUMMARISE) for s in sizes]
+        self.bias_rows = [0] * len(sizes)  # the biases still to place below each column
+        if self.few:
+            for k, layer in enumerate(mlp.layers):
+                self.bias_rows[k] = len({id(n.bias) for n in layer.neurons if n.bias is not None})
+                self.rows[k] += self.bias_rows[k]
+        self.height = max(self.rows) * self.gap_y
+        self.canvas = _Canvas()
+        self.elements: dict[str, dict] = {}
+        self.place: dict[str, tuple[float, float]] = {}
+        self.edges: list[tuple[str, str, str, list[str], bool]] = []  # (key, tail, head, label, dashed)
+
+    def column(self, k: int) -> list[tuple[float, float]]:
+        count = self.rows[k]
+        top = CAPTION + MARGIN + (self.height - count * self.gap_y) / 2 + self.gap_y / 2
+        return [(MARGIN + RADIUS + 40 + k * self.gap_x, top + r * self.gap_y) for r in range(count)]
+
+    def layer(self, k: int, previous: list[str]) -> list[str]:
+        """Layer k's neurons, their weights' edges and biases; returns the neurons' keys."""
+        layer = self.mlp.layers[k]
+        points = self.column(k + 1)
         shown = _shown(len(layer.neurons))
-        names_here = []
+        names = []
         for r, j in enumerate(shown):
             name = f"n{k + 1}_{j}"
-            names_here.append(name)
-            place[name] = points[r]
-            nets, outs = neurons.get(id(layer.neurons[j]), ([], []))
-            elements[name] = ({"node": outs[0], "also": [nets[0]], "role": "neuron"} if len(outs) == 1
-                              else {"neuron": outs, "also": nets, "role": "neuron"})
+            names.append(name)
+            self.place[name] = points[r]
+            nets, outs = self.neurons.get(id(layer.neurons[j]), ([], []))
+            self.elements[name] = ({"node": outs[0], "also": [nets[0]], "role": "neuron"} if len(outs) == 1
+                                   else {"neuron": outs, "also": nets, "role": "neuron"})
             for w_pos, (tail, w) in enumerate(zip(previous, layer.neurons[j].weights)):
-                if tail not in place:
-                    continue
                 key = f"{tail}->{name}"
-                elements[key] = {"node": index[id(w)], "role": "weight",
-                                 "edges": [[c, 2 * w_pos] for c in nets] + [[c, 2 * w_pos + 1] for c in nets]}
-                label = [f"{w.label or 'w'} = {w.data:.{decimals}f}",
-                         f"d{loss_name}/d{w.label or 'w'} = {w.grad:.{decimals}f}"] if few else []
-                edges.append((key, tail, name, label, False))
-            b = layer.neurons[j].bias
-            if few and b is not None:
-                bias = f"b{k + 1}" if layer.shared_bias else f"b{k + 1}_{j}"
-                if bias not in elements:
-                    elements[bias] = {"node": index[id(b)], "role": "bias"}
-                    bias_rows[k] -= 1
-                    place[bias] = column(k, rows[k])[rows[k] - 1 - bias_rows[k]]
-                    _node(canvas, bias, *place[bias], f"{b.label or 'b'} = {b.data:.{decimals}f}", shape="box")
-                elements[f"{bias}->{name}"] = {"node": index[id(b)], "role": "bias-edge",
-                                               "edges": [[c, 2 * len(layer.neurons[j].weights)] for c in nets]}
-                edges.append((f"{bias}->{name}", bias, name, [], True))
+                self.elements[key] = {"node": self.index[id(w)], "role": "weight",
+                                      "edges": [[c, 2 * w_pos + d] for d in (0, 1) for c in nets]}
+                what = w.label or "weight"
+                label = [f"{what} = {w.data:.{self.decimals}f}",
+                         f"d{self.loss_name}/d{what} = {w.grad:.{self.decimals}f}"] if self.few else []
+                self.edges.append((key, tail, name, label, False))
+            if self.few and layer.neurons[j].bias is not None:
+                self.bias(k, j, name, nets)
         if len(shown) < len(layer.neurons):
             more = len(layer.neurons) - len(shown)
             key = f"more{k + 1}"
-            place[key] = points[len(shown)]
-            elements[key] = {"role": "summary", "text": f"{more} more neurons of layer {k + 1}, not drawn "
-                             "(the page computes them; their parameters are in the leaves list)"}
-            _node(canvas, key, *place[key], f"+{more}")
-        previous = names_here
-    for k, name in enumerate(input_names):
-        _node(canvas, f"i{k}", *place[f"i{k}"], name)
-    for k, layer in enumerate(mlp.layers):
-        for j in _shown(len(layer.neurons)):
-            _node(canvas, f"n{k + 1}_{j}", *place[f"n{k + 1}_{j}"], neuron_names[k][j])
-    for key, tail, head, label, dashed in edges:
-        _edge(canvas, key, place[tail], place[head], label, dashed)
-    return NetView(_svg(canvas, title, loss_name, few, len(sizes), gap_x, height), elements)
+            self.place[key] = points[len(shown)]
+            self.elements[key] = {"role": "summary", "text": f"{more} more neurons of layer {k + 1}, not "
+                                  "drawn (the page computes them; their parameters are in the leaves list)"}
+            _node(self.canvas, key, *self.place[key], f"+{more}")
+        return names
+
+    def bias(self, k: int, j: int, name: str, nets: list[int]) -> None:
+        """Neuron j of layer k's bias: its box (once, if the layer shares it) and its dashed edge."""
+        layer = self.mlp.layers[k]
+        b = layer.neurons[j].bias
+        bias = f"b{k + 1}" if layer.shared_bias else f"b{k + 1}_{j}"
+        if bias not in self.elements:
+            self.elements[bias] = {"node": self.index[id(b)], "role": "bias"}
+            self.bias_rows[k] -= 1
+            self.place[bias] = self.column(k)[self.rows[k] - 1 - self.bias_rows[k]]
+            text = f"{b.label or 'bias'} = {b.data:.{self.decimals}f}"
+            _node(self.canvas, bias, *self.place[bias], text, shape="box")
+        self.elements[f"{bias}->{name}"] = {"node": self.index[id(b)], "role": "bias-edge",
+                                            "edges": [[c, 2 * len(layer.neurons[j].weights)] for c in nets]}
+        self.edges.append((f"{bias}->{name}", bias, name, [], True))
 
 
 def _svg(canvas: _Canvas, title: str, loss_name: str, few: bool, columns: int, gap_x: float,
@@ -210,10 +229,10 @@ def _svg(canvas: _Canvas, title: str, loss_name: str, few: bool, columns: int, g
     note = (f"edges: weight and d{loss_name}/dweight after backward()")
     hint = ("" if few else "hover an edge for its weight and gradient; ") + \
         "edge width and colour: the gradient (red +, blue -)"
-    head = (f'<text x="{width / 2:.1f}" y="16" text-anchor="middle" font-size="13">{html.escape(title)}</text>'
-            f'<text x="{width / 2:.1f}" y="32" text-anchor="middle" font-size="11">{html.escape(note)}</text>'
-            f'<text x="{width / 2:.1f}" y="{total - 6:.1f}" text-anchor="middle" font-size="10" '
-            f'fill="#555">{html.escape(hint)}</text>')
+    middle = f'x="{width / 2:.1f}" text-anchor="middle"'
+    head = (f'<text {middle} y="16" font-size="13">{html.escape(title)}</text>'
+            f'<text {middle} y="32" font-size="11">{html.escape(note)}</text>'
+            f'<text {middle} y="{total - 6:.1f}" font-size="10" fill="#555">{html.escape(hint)}</text>')
     # Edges first, so nodes are drawn over them.
     body = sorted(canvas.parts, key=lambda part: not part.startswith('<g class="edge"'))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}pt" height="{total:.0f}pt" '

@@ -254,7 +254,8 @@ def _check_decimals(decimals: int) -> None:
 
 
 def _graph_data(root: Value, order: list[Value], parameters: Sequence[Value] | None, decimals: int,
-                kind: str, title: str, waypoints: Sequence[Value] | None = None) -> tuple[dict, str, dict[int, int]]:
+                kind: str, title: str,
+                waypoints: Sequence[Value] | None = None) -> tuple[dict, str, dict[int, int]]:
     index = {id(node): i for i, node in enumerate(order)}
     if parameters is None:
         parameters = [node for node in order if node.op is None and node.label]

@@ -257,7 +257,8 @@ def test_unreached_edges_are_lines_and_unreached_grads_say_so_at_every_step(brow
     trace = fresh_trace(total)
     for k in range(len(trace.steps) + 1):
         browser.execute_script("window.micrograd.step(arguments[0])", k)
-        fills = browser.execute_script("""return Array.from(document.querySelectorAll('#drawing g.edge > path'),
+        fills = browser.execute_script("""return Array.from(
+            document.querySelectorAll('#drawing g.edge > path'),
             p => getComputedStyle(p).fill)""")
         assert fills and set(fills) == {"none"}, k  # every edge a line, pending or not
         pending = browser.execute_script("return document.querySelectorAll('g.edge.pending').length")
@@ -266,7 +267,8 @@ def test_unreached_edges_are_lines_and_unreached_grads_say_so_at_every_step(brow
         grads = trace.grads_after(k)
         texts = browser.execute_script("""return Array.from(document.querySelectorAll('#drawing g.node'))
             .filter(g => /^v[0-9]+$/.test(g.dataset.title))
-            .map(g => [Number(g.dataset.title.slice(1)), g.querySelector('text:last-of-type').textContent])""")
+            .map(g => [Number(g.dataset.title.slice(1)),
+                       g.querySelector('text:last-of-type').textContent])""")
         for i, text in texts:
             if k < len(trace.steps) and states[i] == "waiting" and i != len(trace.nodes) - 1:
                 assert text == "grad: not reached", (k, i, text)  # leaves too: no computed-looking 0
@@ -289,7 +291,8 @@ def test_node_text_reads_at_1400_by_900(pages, mazur_page):
             const svg = document.querySelector('#drawing svg');
             const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
             return Array.from(svg.querySelectorAll('g.node text'),
-                              t => [Number(t.getAttribute('font-size')) * scale, t.getBoundingClientRect().height]);""")
+                              t => [Number(t.getAttribute('font-size')) * scale,
+                                    t.getBoundingClientRect().height]);""")
         assert len(sizes) > 60
         assert min(px for px, _ in sizes) >= 8 and min(h for _, h in sizes) >= 8
         driver.execute_script("window.micrograd.select(arguments[0])", node_id(state, "w1"))
@@ -685,7 +688,8 @@ def test_above_the_node_limit_the_page_shows_draws_cut_and_says_so(browser, page
     assert_matches_python(state, y)  # every node is computed, drawn or not
     # zoom and pan: "fit" shows the drawing whole in its box; +, the wheel and a drag move it
     rect = "return document.querySelector('#drawing svg').getBoundingClientRect().toJSON()"
-    frame = browser.execute_script("return document.getElementById('drawing').getBoundingClientRect().toJSON()")
+    frame = browser.execute_script(
+        "return document.getElementById('drawing').getBoundingClientRect().toJSON()")
     browser.find_element(By.ID, "fit").click()
     fitted = browser.execute_script(rect)
     assert fitted["left"] >= frame["left"] - 0.5 and fitted["right"] <= frame["right"] + 0.5
@@ -776,10 +780,12 @@ def test_the_moons_network_view_fits_1600_by_1000_with_no_overlapping_text(pages
     loss, _ = moons.max_margin_loss(model, points, labels)
     driver = start_browser("1600,1000")
     try:
-        state = load(driver, explore_network(model, loss=loss, title="moons MLP(2, [16, 16, 1])"), pages, "moons_fit")
+        page = explore_network(model, loss=loss, title="moons MLP(2, [16, 16, 1])")
+        state = load(driver, page, pages, "moons_fit")
         width, height = driver.execute_script("return [window.innerWidth, window.innerHeight]")
         assert width <= 1600 and height <= 1000
-        drawing = driver.execute_script("return document.querySelector('#drawing svg').getBoundingClientRect().toJSON()")
+        drawing = driver.execute_script(
+            "return document.querySelector('#drawing svg').getBoundingClientRect().toJSON()")
         assert drawing["left"] >= 0 and drawing["top"] >= 0
         assert drawing["right"] <= width and drawing["bottom"] <= height  # whole, at the default zoom
         neurons = driver.execute_script("return document.querySelectorAll('#drawing g.node').length")
@@ -792,8 +798,9 @@ def test_the_moons_network_view_fits_1600_by_1000_with_no_overlapping_text(pages
         assert min(b["height"] for b in boxes) >= 8
         # the edges: width and colour from the gradient, or from the weight
         assert_matches_python(state, loss)
-        widths = driver.execute_script("return Array.from(document.querySelectorAll('#drawing g.edge > path:not(.hit)'),"
-                                       " p => Number(p.getAttribute('stroke-width')))")
+        widths = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#drawing g.edge > path:not(.hit)'),"
+            " p => Number(p.getAttribute('stroke-width')))")
         assert len(set(widths)) > 20
         driver.find_element(By.ID, "edge-mode").click()
         by_weight = driver.execute_script("return Array.from(document.querySelectorAll('#drawing g.edge > "
@@ -810,7 +817,8 @@ def test_the_moons_network_view_fits_1600_by_1000_with_no_overlapping_text(pages
 def test_a_layer_of_more_than_32_neurons_is_summarised(browser, pages):
     mlp = MLP(3, [40, 1], seed=2)
     state = load(browser, explore_network(mlp, inputs=[0.5, -1.0, 2.0]), pages, "wide")
-    drawn = browser.execute_script("return Array.from(document.querySelectorAll('#drawing g.node'), g => g.dataset.title)")
+    drawn = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#drawing g.node'), g => g.dataset.title)")
     assert [t for t in drawn if t.startswith("n1_")] == [f"n1_{j}" for j in range(24)]
     assert "more1" in drawn
     assert "16 more neurons of layer 1" in hover(browser, "more1")
