@@ -942,24 +942,43 @@ def test_bad_input_is_a_clear_error():
         explore(op(Value(1.0)))
 
 
-def screenshot(path: str) -> None:
-    """The README's picture: the Mazur page after a click on w1, hovering out_o1."""
+def screenshots(*paths: str) -> list[Path]:
+    """The pictures of the README and the site: the Mazur page after backward() with w1 clicked
+    (its two chain-rule paths) and out_o1 hovered; the moons network page after backward(), an
+    edge hovered; and the moons page stepping through its ledger (backward()'s += steps)."""
     total, nodes, _ = mazur_total()
     order = topological_order(total)
     index = {id(n): i for i, n in enumerate(order)}
-    with tempfile.TemporaryDirectory() as directory:
-        browser = start_browser("2000,1000")
+    model = moons.moons_model()
+    points, labels = moons.make_moons(100)
+    loss, _ = moons.max_margin_loss(model, points, labels)
+    moons_page = explore_network(model, loss=loss, title="moons MLP(2, [16, 16, 1])")
+    written = [Path(p) for p in paths]
+    with tempfile.TemporaryDirectory() as scratch:
+        browser = start_browser("1600,1000")
         try:
-            load(browser, explore(total), Path(directory), "mazur")
+            load(browser, mazur_page_of(total, nodes), Path(scratch), "mazur")
             element(browser, f"v{index[id(nodes['w1'])]}").click()
             hover(browser, f"v{index[id(nodes['out_o1'])]}")
-            browser.save_screenshot(path)
+            browser.save_screenshot(str(written[0]))
+            load(browser, moons_page, Path(scratch), "moons")
+            hover(browser, "n1_0->n2_0")
+            browser.save_screenshot(str(written[1]))
+            browser.find_element(By.ID, "guide-close").click()
+            total_steps = browser.execute_script("return window.micrograd.state().step.total")
+            browser.execute_script("window.micrograd.step(arguments[0])", total_steps - 40)
+            browser.save_screenshot(str(written[2]))
         finally:
             browser.quit()
+    return written
 
 
 if __name__ == "__main__":
-    screenshot(sys.argv[1] if len(sys.argv) > 1 else "docs/mazur_page.png")
+    names = sys.argv[1:] or ["docs/mazur_page.png", "docs/moons_page.png", "docs/moons_ledger.png"]
+    if len(names) != 3:
+        sys.exit("usage: python tests/test_page.py MAZUR.png MOONS.png MOONS_LEDGER.png")
+    for written in screenshots(*names):
+        print(f"wrote {written}")
 
 
 def test_parameters_must_be_leaves_of_the_graph():
