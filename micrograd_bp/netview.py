@@ -95,12 +95,11 @@ def _edge(canvas: _Canvas, key: str, a: tuple[float, float], b: tuple[float, flo
     sx, sy = x0 + RADIUS * dx / length, y0 + RADIUS * dy / length
     ex, ey = x1 - RADIUS * dx / length, y1 - RADIUS * dy / length
     style = ' stroke-dasharray="4,3" stroke="gray"' if dashed else ' stroke="black"'
-    parts = [f'<g class="edge"><title>{html.escape(key)}</title>'
-             f'<path d="M{sx:.1f},{sy:.1f} L{ex:.1f},{ey:.1f}" fill="none" stroke-width="1"{style}/>']
-    if label:
-        parts.append(_edge_label(canvas, (sx, sy), (ex, ey), label))
-    parts.append("</g>")
-    canvas.parts.append("".join(parts))
+    line = f'<path d="M{sx:.1f},{sy:.1f} L{ex:.1f},{ey:.1f}" fill="none" stroke-width="1"{style}/>'
+    canvas.parts.append(f'<g class="edge"><title>{html.escape(key)}</title>{line}</g>')
+    if label:  # its own group, drawn over every line: "KEY label"
+        canvas.parts.append(f'<g class="edge label"><title>{html.escape(key)} label</title>'
+                            f'{_edge_label(canvas, (sx, sy), (ex, ey), label)}</g>')
 
 
 def _edge_label(canvas: _Canvas, a: tuple[float, float], b: tuple[float, float], lines: list[str]) -> str:
@@ -194,6 +193,8 @@ class _Layout:
                 what = w.label or "weight"
                 label = [f"{what} = {w.data:.{self.decimals}f}",
                          f"d{self.loss_name}/d{what} = {w.grad:.{self.decimals}f}"] if self.few else []
+                if label:
+                    self.elements[f"{key} label"] = self.elements[key]
                 self.edges.append((key, tail, name, label, False))
             if self.few and layer.neurons[j].bias is not None:
                 self.bias(k, j, name, nets)
@@ -233,8 +234,9 @@ def _svg(canvas: _Canvas, title: str, loss_name: str, few: bool, columns: int, g
     head = (f'<text {middle} y="16" font-size="13">{html.escape(title)}</text>'
             f'<text {middle} y="32" font-size="11">{html.escape(note)}</text>'
             f'<text {middle} y="{total - 6:.1f}" font-size="10" fill="#555">{html.escape(hint)}</text>')
-    # Edges first, so nodes are drawn over them.
-    body = sorted(canvas.parts, key=lambda part: not part.startswith('<g class="edge"'))
+    # The edges' lines first, then the nodes over them, then the edges' labels over both.
+    order = ('<g class="edge">', '<g class="node">', '<g class="edge label">')
+    body = sorted(canvas.parts, key=lambda part: next(k for k, h in enumerate(order) if part.startswith(h)))
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}pt" height="{total:.0f}pt" '
             f'viewBox="0 0 {width:.1f} {total:.1f}" font-family="Helvetica, Arial, sans-serif">'
             f'<g class="graph">{head}{"".join(body)}</g></svg>')

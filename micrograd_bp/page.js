@@ -822,7 +822,8 @@
     const first = (DATA.leaf_groups.find(([g]) => g === "weights") || DATA.leaf_groups[0] || [null, []])[1][0];
     const name = first === undefined ? "a leaf" : NODES[first].name;
     document.getElementById("guide-try").textContent =
-      "Try: click " + name + " (every chain-rule path from " + NODES[ROOT].name + " down to it, and its factors); " +
+      "Try: click " + name + " (every chain-rule path from " + (NODES[ROOT].label || "the output") +
+      " down to it, and its factors); " +
       "press next (backward() one node at a time, each += shown); edit a leaf below (everything recomputes).";
     document.getElementById("guide-close").addEventListener("click", () => { document.getElementById("guide").hidden = true; });
   })();

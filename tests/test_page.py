@@ -103,8 +103,9 @@ def mazur_page_of(total: Value, nodes: dict[str, Value]) -> Page:
 def element(browser, title: str):
     """A drawn node, or an edge's label (the middle of a curved edge may miss its line)."""
     found = browser.find_element(By.CSS_SELECTOR, f'g[data-title="{title}"]')
-    if "->" in title:  # its label, or (a network's edge, unlabelled) its line
-        texts = found.find_elements(By.CSS_SELECTOR, "text")
+    if "->" in title:  # its label (in the network view, a group of its own), or its line
+        texts = found.find_elements(By.CSS_SELECTOR, "text") or browser.find_elements(
+            By.CSS_SELECTOR, f'g[data-title="{title} label"] text')
         return texts[0] if texts else found.find_element(By.CSS_SELECTOR, "path.hit")
     return found
 
@@ -754,7 +755,7 @@ def test_network_view_hover_click_live_and_step(browser, pages):
     state = browser.execute_script("return window.micrograd.setLeaf('w5', 0.7)")
     moved = mazur.MazurNetwork(weights={"w5": 0.7}).forward()["E_total"]
     assert_matches_python(state, moved)
-    label = browser.find_element(By.CSS_SELECTOR, 'g[data-title="n1_0->n2_0"]').text
+    label = browser.find_element(By.CSS_SELECTOR, 'g[data-title="n1_0->n2_0 label"]').text
     w5 = next(n for n in topological_order(moved) if n.label == "w5")
     assert "w5 = 0.7000" in label and f"dE_total/dw5 = {w5.grad:.4f}" in label
     assert browser.execute_script("return window.micrograd.ledger().length") == len(fresh_trace(moved).steps)
@@ -835,12 +836,12 @@ def test_the_mazur_network_view_draws_labels_apart_and_says_not_reached(browser,
     assert sum(" = " in b["text"] for b in boxes) == 8 + 2  # each weight's value; b1, b2
     assert sum(b["text"].startswith("dE_total/dw") for b in boxes) == 8
     assert not overlaps(boxes)
-    label = browser.find_element(By.CSS_SELECTOR, 'g[data-title="n1_0->n2_0"]').text
+    label = browser.find_element(By.CSS_SELECTOR, 'g[data-title="n1_0->n2_0 label"]').text
     assert "w5 = 0.4000" in label and "dE_total/dw5: not reached" in label  # step 0
     assert "0.0000" not in browser.find_element(By.CSS_SELECTOR, "#drawing svg").text
     browser.execute_script("window.micrograd.step(15)")
     fresh_backward(total)
-    label = browser.find_element(By.CSS_SELECTOR, 'g[data-title="n1_0->n2_0"]').text
+    label = browser.find_element(By.CSS_SELECTOR, 'g[data-title="n1_0->n2_0 label"]').text
     assert f"dE_total/dw5 = {viz._number(nodes['w5'].grad, 4)}" in label
 
 
