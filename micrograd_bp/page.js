@@ -444,7 +444,8 @@
           group.classList.toggle("pending", stepping && !carried);
           group.classList.toggle("current", current === c);
         } else if (e.role === "output") {
-          flows.push([group, grads[e.node]]);
+          flows.push([group, reached(e.node) ? grads[e.node] : null]);
+          group.classList.toggle("pending", stepping && !reached(e.node));
         } else if ((e.role === "value" || e.role === "copy") && texts.length >= 2) {
           setField(texts[texts.length - 2], "data ", v[e.node]);
           setText(texts[texts.length - 1], reached(e.node) ? "grad " + fmt(grads[e.node]) : "grad: not reached");

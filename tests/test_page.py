@@ -264,6 +264,9 @@ def test_unreached_edges_are_lines_and_unreached_grads_say_so_at_every_step(brow
         assert fills and set(fills) == {"none"}, k  # every edge a line, pending or not
         pending = browser.execute_script("return document.querySelectorAll('g.edge.pending').length")
         assert (pending > 0) == (k < len(trace.steps))
+        if k == 0:  # before backward(), every edge waits but the one into the output's own record
+            edges = browser.execute_script("return document.querySelectorAll('#drawing g.edge').length")
+            assert pending == edges - 1
         states = viz._frame_states(trace, k)
         grads = trace.grads_after(k)
         texts = browser.execute_script("""return Array.from(document.querySelectorAll('#drawing g.node'))
