@@ -835,17 +835,28 @@
     step = Math.max(0, Math.min(steps.length, k));
     redraw();
   }
+  // Stepping from the controls: the drawing pans to the step's node if it is out of view.
+  function follow() {
+    if (step === 0 || step > steps.length) return;
+    const marks = nodeMarks[steps[step - 1].node];
+    if (!marks.length) return;
+    const r = marks[0][0].getBoundingClientRect(), b = box.getBoundingClientRect();
+    if (r.left >= b.left && r.right <= b.right && r.top >= b.top && r.bottom <= b.bottom) return;
+    view.x += (b.left + b.width / 2) - (r.left + r.width / 2);
+    view.y += (b.top + b.height / 2) - (r.top + r.height / 2);
+    place();
+  }
   function pause() { if (timer) { clearInterval(timer); timer = null; } document.getElementById("play").textContent = "play"; }
   document.getElementById("first").addEventListener("click", () => { pause(); goTo(0); });
-  document.getElementById("prev").addEventListener("click", () => { pause(); goTo(step - 1); });
-  document.getElementById("next").addEventListener("click", () => { pause(); goTo(step + 1); });
+  document.getElementById("prev").addEventListener("click", () => { pause(); goTo(step - 1); follow(); });
+  document.getElementById("next").addEventListener("click", () => { pause(); goTo(step + 1); follow(); });
   document.getElementById("last").addEventListener("click", () => { pause(); goTo(steps.length); });
   document.getElementById("slider").addEventListener("input", (event) => { pause(); goTo(Number(event.target.value)); });
   document.getElementById("play").addEventListener("click", () => {
     if (timer) { pause(); return; }
     if (step >= steps.length) goTo(0);
     document.getElementById("play").textContent = "pause";
-    timer = setInterval(() => { if (step >= steps.length) pause(); else goTo(step + 1); }, 600);
+    timer = setInterval(() => { if (step >= steps.length) pause(); else { goTo(step + 1); follow(); } }, 600);
   });
 
   // ---------------------------------------------------------------------- the scripting API

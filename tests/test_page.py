@@ -227,6 +227,13 @@ def test_click_highlights_every_path_and_the_panel_sums_to_the_grad(browser, pag
     assert browser.execute_script("return window.micrograd.state().selected") is None
 
 
+def in_view(browser, title: str) -> bool:
+    """Whether a drawn element is wholly inside the drawing's box."""
+    return browser.execute_script("""const b = document.getElementById('drawing').getBoundingClientRect();
+        const r = document.querySelector('g[data-title="' + arguments[0] + '"]').getBoundingClientRect();
+        return r.left >= b.left && r.right <= b.right && r.top >= b.top && r.bottom <= b.bottom""", title)
+
+
 def test_the_page_opens_before_backward_with_a_guide(browser, pages, mazur_page):
     page, total, nodes = mazur_page
     state = load(browser, page, pages, "mazur", end=False)
@@ -246,8 +253,10 @@ def test_the_page_opens_before_backward_with_a_guide(browser, pages, mazur_page)
                                    "{ return e.message; }", constants[0]["id"])
     assert error.startswith("0.5") and error.endswith(" is a constant of the graph, not an editable leaf")
     assert set(state["leaves"]) == {node_id(state, name) for name in rows if name[-1].isdigit()}
+    assert not in_view(browser, state["root"])  # the page opens at the inputs' end, readable
     browser.find_element(By.ID, "next").click()  # the guide's first step
     assert browser.execute_script("return window.micrograd.state().step.index") == 1
+    assert in_view(browser, state["root"])  # stepping from the controls pans to the step's node
     browser.find_element(By.ID, "guide-close").click()
     assert not guide.is_displayed()
 
