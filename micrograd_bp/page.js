@@ -813,8 +813,12 @@
   const edgeMode = document.getElementById("edge-mode");
   edgeMode.hidden = DATA.kind !== "network";
   edgeMode.addEventListener("click", () => {
+    const was = edgeShows;
     edgeShows = edgeShows === "gradient" ? "weight" : "gradient";
     edgeMode.textContent = "edges show: " + edgeShows;
+    for (const text of svg.querySelectorAll("g.graph > text")) { // the view's note on what they show
+      text.textContent = text.textContent.replace("edge width and colour: the " + was, "edge width and colour: the " + edgeShows);
+    }
     redraw();
   });
 

@@ -819,8 +819,22 @@ def test_the_moons_network_view_fits_1600_by_1000_with_no_overlapping_text(pages
         by_weight = driver.execute_script("return Array.from(document.querySelectorAll('#drawing g.edge > "
                                           "path:not(.hit)'), p => Number(p.getAttribute('stroke-width')))")
         assert by_weight != widths
-        w = model.layers[1].neurons[0].weights[0]  # h1_1 -> h2_1: the largest |weight| is the widest
+        drawn = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#drawing g.edge:not(.label)'), g => "
+            "[g.dataset.title, Number(g.querySelector('path:not(.hit)').getAttribute('stroke-width'))])")
+
+        def weight(title: str) -> float:  # "i0->n1_3": input 0's weight in layer 1's neuron 3
+            tail, head = title.split("->")
+            layer, j = (int(x) for x in head[1:].split("_"))
+            return model.layers[layer - 1].neurons[j].weights[int(tail.split("_")[-1].lstrip("i"))].data
+
+        ranked = sorted(drawn, key=lambda d: abs(weight(d[0])))
+        assert all(a[1] <= b[1] for a, b in zip(ranked, ranked[1:]))  # wider for a larger |weight|
+        assert ranked[-1][1] == 4.5 and ranked[0][1] < ranked[-1][1]  # the largest |weight|: the widest
+        w = model.layers[1].neurons[0].weights[0]
         assert driver.find_element(By.ID, "edge-mode").text == "edges show: weight"
+        assert "edge width and colour: the weight (red +, blue -)" in driver.find_element(
+            By.CSS_SELECTOR, "#drawing svg").text
         text = hover(driver, "n1_0->n2_0")
         assert text.splitlines()[0] == f"{w.label} (parameter)" and f"data {w.data:.6f}" in text
     finally:
