@@ -320,8 +320,7 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
                       shape="record", **attrs)
         if node.op is not None:
             _node(graph, (i, "op"), f"o{i}", label=_label(_escape(node.op.symbol)), shape="ellipse",
-                  fontsize="10", margin="0.05",
-                       **(HIGHLIGHT if highlight and highlight.node == i else {}))
+                  fontsize="10", margin="0.05", **(HIGHLIGHT if highlight and highlight.node == i else {}))
             cut = sum(1 for parent in node.inputs if id(parent) not in kept_ids)
             if cut:
                 graph.node(f"cut{i}", label=_label(f"{cut} input{'s' if cut > 1 else ''} not shown"),
