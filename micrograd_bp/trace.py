@@ -9,7 +9,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .engine import Value, topological_order
-from .ops import Op, substitute
+from .expr import substitute
+from .ops import Op
 from .paths import node_names as expression_names
 from .walk import backward_steps
 

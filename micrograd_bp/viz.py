@@ -376,6 +376,13 @@ def draw(root: Value, *, rankdir: str = "LR", decimals: int = 4, edge_labels: bo
     return graph if paths_to is None else highlight_paths(graph, root, paths_to)
 
 
+def draw_paths(root: Value, node: Value, *, waypoints: Iterable[Value] | None = None,
+               **options: object) -> graphviz.Digraph:
+    """draw(root, **options) with the chain-rule paths from root down to node highlighted."""
+    return highlight_paths(draw(root, **options), root, node,  # type: ignore[arg-type]
+                           waypoints=None if waypoints is None else list(waypoints))
+
+
 def _draw_grads(order: list[Value], names: list[str], grads: list[float], **options) -> graphviz.Digraph:
     """draw() with the grads given by position (the ledger's last frame passes its own)."""
     num = (lambda x: _number(x, options["decimals"]))  # noqa: E731
