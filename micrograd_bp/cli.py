@@ -422,11 +422,12 @@ def draw_mazur(graph_path: str | None, network_path: str | None) -> None:
     """The tutorial's network after one backward pass: its op-level graph and its neuron view."""
     viz, page = _viz(), _page()
     network = mazur.MazurNetwork()
-    nodes = network.forward()
+    nodes = mazur.mazur_nodes(network)
     total = nodes["E_total"]
     total.backward()
     if graph_path is not None:
-        _write_picture(viz.draw(total), graph_path, lambda: page.explore(total))
+        _write_picture(viz.draw(total), graph_path,
+                       lambda: page.explore(total, waypoints=mazur.mazur_waypoints(nodes)))
     if network_path is not None:
         title = "Matt Mazur's 2-2-2 network with the tutorial's weights"
         _write_picture(viz.draw_network(network.mlp, inputs=network.inputs(), title=title),
