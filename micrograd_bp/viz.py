@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -303,7 +303,7 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
         shown = names[i] if is_numbered(names[i]) else _text(node.label)
         fields = [_escape_record(shown)] if shown else []
         fields.append(f"data {num(node.data)}")
-        fields.append(grad_field(i))
+        fields += [grad_field(i)] if grad_field(i) else []  # an empty text: no grad field
         text = "|".join(fields)
         graph.node(f"v{i}", label=_label("{" + text + "}" if flip else text), shape="record",
                    **(node_style(i) if node_style else {}))
@@ -383,6 +383,37 @@ def _draw_grads(order: list[Value], names: list[str], grads: list[float], **opti
                  grad_field=lambda i: f"grad {num(grads[i])}" if computed else not_computed,
                  flows=grads if computed else None,
                  plain_note="no gradient has flowed yet: edges are drawn plain", **options)
+
+
+# ------------------------------------------------------------------------------------ worksheets
+
+BLANK = "\u00a0" * 18  # an empty field to write a number in (no-break spaces: dot keeps their width)
+
+
+def draw_blanks(root: Value, blanks: Mapping[str, str], *, rankdir: str = "LR", decimals: int = 6,
+                edge_labels: bool = False, title: str | None = None,
+                max_nodes: int = MAX_NODES) -> graphviz.Digraph:
+    """The computation graph ending at root with no gradient on it, for a worksheet: each node
+    named in `blanks` (by its ledger name, as draw() and trace name it) gets a field with the
+    text blanks[name] and an empty box beside it (BLANK) to write the gradient in; the other
+    nodes show their name and value only. Edges are drawn plain (no gradient flow); with
+    edge_labels each carries its local derivative, a hint the worksheet may give."""
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_blanks: expected a Value, got {type(root).__name__}")
+    _check_options(rankdir, decimals)
+    _check_max_nodes(max_nodes)
+    order, names = ledger_names(root)
+    position = {name: i for i, name in enumerate(names)}
+    unknown = [name for name in blanks if name not in position]
+    if unknown:
+        raise ValueError(f"draw_blanks: no node is named {unknown[0]!r} in this graph")
+    texts = {position[name]: _escape_record(text) + "|" + BLANK for name, text in blanks.items()}
+    name = _text(root.label) or "the output"
+    note = f"write d{name}/d(node) in each empty box" if root.label else "write each gradient in its box"
+    return _draw(order, names, rankdir=rankdir, decimals=decimals, edge_labels=edge_labels,
+                 max_nodes=max_nodes, title=title or f"{name} = {_number(root.data, decimals)}: {note}",
+                 grad_field=lambda i: texts.get(i, ""), flows=None, legend=[],
+                 plain_note="edges: input -> op -> value, as the forward pass computed them")
 
 
 # ------------------------------------------------------------------------------ the ledger's frames
