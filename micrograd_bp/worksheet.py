@@ -1,0 +1,148 @@
+"""Printable worksheets: the graph with an empty box per asked gradient and a table; the answer key apart."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .paths import d
+
+FORMATS = ("svg", "png", "pdf")
+DECIMALS = 6  # the values on a worksheet: enough digits for answers right to the default 1e-4
+
+_CSS = """
+body { font-family: Helvetica, Arial, sans-serif; margin: 1.5em; color: #111; }
+h1 { font-size: 1.3em; margin: 0 0 .3em; }
+p { margin: .3em 0; max-width: 60em; }
+.who { margin: .8em 0 1em; }
+.who span { display: inline-block; border-bottom: 1px solid #000; width: 18em; margin-right: 2em; }
+figure { margin: 1em 0; }
+figure svg { max-width: 100%; height: auto; }
+table { border-collapse: collapse; margin-top: .5em; }
+th, td { border: 1px solid #444; padding: .35em .7em; text-align: left; }
+td.box { width: 12em; }
+td.num { font-variant-numeric: tabular-nums; }
+@media print { body { margin: 0; } figure { page-break-inside: avoid; } }
+"""
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One variant's worksheet: its number, its exercise, the boxes' texts and the drawing's SVG."""
+
+    number: int
+    exercise: Any  # an exercise.Exercise
+    blanks: dict[str, str]  # question name -> the text beside its box: "(3) dE_total/dw5"
+
+
+def label(number: int) -> str:
+    """A variant's two-digit label, as in the file names: 01, 02, ..."""
+    return f"{number:02d}"
+
+
+def box_texts(questions: Sequence[str], output: str) -> dict[str, str]:
+    """The text beside each question's box: its number in the table and the partial it asks."""
+    return {name: f"({k}) {d(output)}/{d(name)}" for k, name in enumerate(questions, 1)}
+
+
+def output_name(ex: Any) -> str:
+    """The exercise's output, as named in its graph (E_total, f)."""
+    return ex.root.label or "f"
+
+
+def sheet(ex: Any, number: int = 1) -> Sheet:
+    return Sheet(number, ex, box_texts(ex.questions, output_name(ex)))
+
+
+def drawing(s: Sheet, *, edge_labels: bool = False, rankdir: str = "LR") -> Any:
+    """The worksheet's graph (a graphviz.Digraph from viz.draw_blanks): values, no gradients,
+    an empty box on each asked node. edge_labels: also each edge's local derivative, as a hint."""
+    from . import viz
+
+    title = (f"{_title(s)}: write {d(output_name(s.exercise))}/d(node) in each empty box, "
+             f"in the order (1), (2), ...")
+    return viz.draw_blanks(s.exercise.root, s.blanks, decimals=DECIMALS, edge_labels=edge_labels,
+                           rankdir=rankdir, title=title)
+
+
+def _title(s: Sheet) -> str:
+    return f"{getattr(s.exercise, 'title', '') or 'Backpropagation exercise'}, variant {label(s.number)}"
+
+
+def _values(ex: Any) -> dict[str, float]:
+    """Each question node's value from the forward pass, by name."""
+    from .trace import ledger_names
+
+    order, names = ledger_names(ex.root)
+    return {name: node.data for node, name in zip(order, names)}
+
+
+def html_page(s: Sheet, svg: str) -> str:
+    """The printable worksheet: a name line, what to do, the drawing (svg: dot's SVG, from `<svg`)
+    and a table with an empty cell per question, in the order backward() finishes them."""
+    ex = s.exercise
+    out = output_name(ex)
+    values = _values(ex)
+    rows = "\n".join(
+        f"<tr><td>({k})</td><td>{html.escape(d(out))}/{html.escape(d(name))}</td>"
+        f"<td class=num>{html.escape(_fixed(values[name]))}</td><td class=box></td></tr>"
+        for k, name in enumerate(ex.questions, 1))
+    title = html.escape(_title(s))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{_CSS}</style></head>
+<body>
+<h1>{title}</h1>
+<p class="who">Name <span></span> Date <span></span></p>
+<p>The graph below computes {html.escape(out)} = {html.escape(_fixed(ex.root.data))}. Do the backward
+pass by hand: find the gradient {html.escape(d(out))}/d(node) of each numbered node, in the order
+(1), (2), ... (each one needs only the ones before it), and write it in the node's empty box and in
+the table. Give at least 5 significant digits.</p>
+<figure>{svg}</figure>
+<table>
+<tr><th>#</th><th>gradient</th><th>the node's value</th><th>your answer</th></tr>
+{rows}
+</table>
+</body></html>
+"""
+
+
+def _fixed(x: float) -> str:
+    return f"{x:.{DECIMALS}f}" if x == 0 or 1e-4 <= abs(x) < 1e6 else f"{x:.{DECIMALS}g}"
+
+
+# ------------------------------------------------------------------------------- the answer key
+
+def key_json(sheets: Sequence[Sheet], files: Sequence[str]) -> dict:
+    """Every variant's answers, from the engine: {"variants": [{"variant", "exercise", "answers"}]}."""
+    return {"variants": [{"variant": s.number, "exercise": file,
+                          "answers": {name: _finite(value) for name, value in s.exercise.key.items()
+                                      if name in s.blanks}}
+                         for s, file in zip(sheets, files)]}
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def key_markdown(sheets: Sequence[Sheet], files: Sequence[str]) -> str:
+    """The answer key as Markdown: one table per variant, the questions in the worksheet's order."""
+    lines = ["# Answer key", "", "Keep this file apart from the worksheets: it holds every answer.", ""]
+    for s, file in zip(sheets, files):
+        out = output_name(s.exercise)
+        lines += [f"## Variant {label(s.number)} ({file})", "", "| # | gradient | answer |",
+                  "| ---: | --- | ---: |"]
+        for k, name in enumerate(s.exercise.questions, 1):
+            text = f"{d(out)}/{d(name)}".replace("|", "\\|").replace("*", "\\*")
+            lines.append(f"| {k} | {text} | {s.exercise.key[name]:.9g} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_json(data: Any, path: Path) -> Path:
+    path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return path
