@@ -9,7 +9,10 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .exercise import Exercise
 
 CSV_COLUMNS = ("student", "exercise", "question", "given", "expected", "ok", "diagnosis", "score",
                "revealed")
@@ -173,8 +176,6 @@ def grade_class(directory: str | Path, exercise: str | Path | None = None) -> Cl
     """Grade every attempt (*.json) in directory against its exercise: the one it names (a path
     relative to the attempt's folder, or absolute) or `exercise`. Exercise files in the folder are
     skipped; a file that is neither is a ValueError naming it."""
-    from .exercise import Exercise
-
     directory = Path(directory)
     if not directory.is_dir():
         raise ValueError(f"{directory}: no such directory" if not directory.exists()
@@ -191,12 +192,25 @@ def grade_class(directory: str | Path, exercise: str | Path | None = None) -> Cl
         source = _exercise_path(attempt, default)
         key = source.resolve()
         if key not in loaded:
-            loaded[key] = Exercise.from_json(json.dumps(read_json(source)))
+            loaded[key] = load_exercise(source)
         report.students.append(attempt.student)
         report.rows += grade_rows(loaded[key], attempt, source.name)
     if not report.students:
         raise ValueError(f"{directory}: no attempts (*.json answer files) to grade")
     return report
+
+
+def load_exercise(path: str | Path) -> Exercise:
+    """An exercise file; a missing, malformed or foreign file is a ValueError naming it."""
+    from .exercise import Exercise
+
+    data = read_json(path)
+    if not is_exercise(data):
+        raise ValueError(f"{path}: not an exercise file (exercise new writes them)")
+    try:
+        return Exercise.from_json(json.dumps(data))
+    except (KeyError, TypeError, IndexError) as error:
+        raise ValueError(f"{path}: a damaged exercise file ({type(error).__name__}: {error})") from None
 
 
 def grade_rows(ex: Any, attempt: Attempt, exercise_name: str) -> list[Row]:
@@ -218,8 +232,10 @@ def check_names(ex: Any, answers: dict[str, float], where: str) -> None:
 
 
 def is_exercise(data: object) -> bool:
-    """An exercise file (exercise new's exercise-NN.json), not an attempt."""
-    return isinstance(data, dict) and not is_attempt(data) and "questions" in data
+    """An exercise file (exercise new's exercise-NN.json, Exercise.to_json), not an attempt."""
+    from .exercise import FORMAT
+
+    return isinstance(data, dict) and data.get("format") == FORMAT
 
 
 # --------------------------------------------------------------------------------- the chart

@@ -815,10 +815,7 @@ def load_exercise(path: str | Path) -> Any:
     from . import classroom
 
     try:
-        data = classroom.read_json(path)
-        if not classroom.is_exercise(data):
-            raise ValueError(f"{path}: not an exercise file (write one with exercise new)")
-        return _exercise_module().Exercise.from_json(json.dumps(data))
+        return classroom.load_exercise(path)
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -940,12 +937,12 @@ def _ask(prompt: str) -> float | None:
 def run_exercise_attempt(args: argparse.Namespace) -> int:
     ex = load_exercise(args.file)
     _check_writable(Path(args.save)) if args.save else None
-    out = ex.root.label or "f"
-    emit(f"{args.file}: {len(ex.questions)} gradients d{out}/d(node), in the order backward() finishes "
-         "them; type each (an empty line skips one)")
+    out = ex.names[id(ex.root)]
+    emit(f"{args.file}: {len(ex.questions)} gradients d{paths.d(out)}/d(node), in the order backward() "
+         "finishes them; type each (an empty line skips one)")
     answers: dict[str, float] = {}
     for k, name in enumerate(ex.questions, 1):
-        given = _ask(f"({k}) {paths.d(out)}/{paths.d(name)} = ")
+        given = _ask(f"({k}) {ex.question(name).partial} = ")
         if given is not None:
             answers[name] = given
         graded = ex.grade(answers)[name]
@@ -991,7 +988,7 @@ def run_exercise_grade(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     result = ex.grade(attempt.answers)
     if args.json:
-        emit_json(result)
+        emit_json(json.loads(result.to_json()))
     else:
         emit(_graded_text(ex, result, attempt.student))
     return 0 if all(result[name].ok for name in ex.questions) else 1

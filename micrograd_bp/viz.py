@@ -387,15 +387,17 @@ def _draw_grads(order: list[Value], names: list[str], grads: list[float], **opti
 
 # ------------------------------------------------------------------------------------ worksheets
 
-BLANK = "\u00a0" * 18  # an empty field to write a number in (no-break spaces: dot keeps their width)
+# An empty field to write a number in, two lines high (no-break spaces: dot keeps their width).
+BLANK = "\u00a0" * 18 + "\\n\u00a0"
 
 
-def draw_blanks(root: Value, blanks: Mapping[str, str], *, rankdir: str = "LR", decimals: int = 6,
+def draw_blanks(root: Value, blanks: Mapping[int | str, str], *, rankdir: str = "LR", decimals: int = 6,
                 edge_labels: bool = False, title: str | None = None,
                 max_nodes: int = MAX_NODES) -> graphviz.Digraph:
     """The computation graph ending at root with no gradient on it, for a worksheet: each node
-    named in `blanks` (by its ledger name, as draw() and trace name it) gets a field with the
-    text blanks[name] and an empty box beside it (BLANK) to write the gradient in; the other
+    in `blanks` (by its position in topological order, the number draw() gives it, or by its
+    ledger name, as draw() and trace name it) gets a field with the text blanks[node] and an
+    empty box below it (BLANK) to write the gradient in; the other
     nodes show their name and value only. Edges are drawn plain (no gradient flow); with
     edge_labels each carries its local derivative, a hint the worksheet may give."""
     if not isinstance(root, Value):
@@ -403,11 +405,14 @@ def draw_blanks(root: Value, blanks: Mapping[str, str], *, rankdir: str = "LR", 
     _check_options(rankdir, decimals)
     _check_max_nodes(max_nodes)
     order, names = ledger_names(root)
-    position = {name: i for i, name in enumerate(names)}
-    unknown = [name for name in blanks if name not in position]
+    position: dict[int | str, int] = {name: i for i, name in enumerate(names)}
+    position.update((i, i) for i in range(len(order)))
+    unknown = [node for node in blanks if isinstance(node, bool) or node not in position]
     if unknown:
-        raise ValueError(f"draw_blanks: no node is named {unknown[0]!r} in this graph")
-    texts = {position[name]: _escape_record(text) + "|" + BLANK for name, text in blanks.items()}
+        raise ValueError(f"draw_blanks: no node is named {unknown[0]!r} in this graph"
+                         if isinstance(unknown[0], str) else
+                         f"draw_blanks: no node at position {unknown[0]!r} (0 to {len(order) - 1})")
+    texts = {position[node]: _escape_record(text) + "|" + BLANK for node, text in blanks.items()}
     name = _text(root.label) or "the output"
     note = f"write d{name}/d(node) in each empty box" if root.label else "write each gradient in its box"
     return _draw(order, names, rankdir=rankdir, decimals=decimals, edge_labels=edge_labels,

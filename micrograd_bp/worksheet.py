@@ -8,9 +8,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .paths import d
+
+if TYPE_CHECKING:
+    from .exercise import Exercise
 
 FORMATS = ("svg", "png", "pdf")
 DECIMALS = 6  # the values on a worksheet: enough digits for answers right to the default 1e-4
@@ -36,8 +39,8 @@ class Sheet:
     """One variant's worksheet: its number, its exercise, the boxes' texts and the drawing's SVG."""
 
     number: int
-    exercise: Any  # an exercise.Exercise
-    blanks: dict[str, str]  # question name -> the text beside its box: "(3) dE_total/dw5"
+    exercise: Exercise
+    blanks: dict[int, str]  # an asked node's position -> the text above its box: "(3) dE_total/dw5"
 
 
 def label(number: int) -> str:
@@ -45,18 +48,21 @@ def label(number: int) -> str:
     return f"{number:02d}"
 
 
-def box_texts(questions: Sequence[str], output: str) -> dict[str, str]:
-    """The text beside each question's box: its number in the table and the partial it asks."""
-    return {name: f"({k}) {d(output)}/{d(name)}" for k, name in enumerate(questions, 1)}
+def box_texts(ex: Exercise) -> dict[int, str]:
+    """The text above each question's box, by the node's position: its number in the table and
+    the partial it asks, "(3) dE_total/dw5"."""
+    return {ex.question(name).node: f"({k}) {ex.question(name).partial}"
+            for k, name in enumerate(ex.questions, 1)}
 
 
-def output_name(ex: Any) -> str:
-    """The exercise's output, as named in its graph (E_total, f)."""
-    return ex.root.label or "f"
+def output_name(ex: Exercise) -> str:
+    """The exercise's output, as the exercise names it (E_total, E, f)."""
+    return ex.names[id(ex.root)]
 
 
-def sheet(ex: Any, number: int = 1) -> Sheet:
-    return Sheet(number, ex, box_texts(ex.questions, output_name(ex)))
+def sheet(ex: Exercise, number: int = 1) -> Sheet:
+    """Variant `number`'s worksheet of ex."""
+    return Sheet(number, ex, box_texts(ex))
 
 
 def drawing(s: Sheet, *, edge_labels: bool = False, rankdir: str = "LR") -> Any:
@@ -64,22 +70,26 @@ def drawing(s: Sheet, *, edge_labels: bool = False, rankdir: str = "LR") -> Any:
     an empty box on each asked node. edge_labels: also each edge's local derivative, as a hint."""
     from . import viz
 
-    title = (f"{_title(s)}: write {d(output_name(s.exercise))}/d(node) in each empty box, "
+    title = (f"{_title(s)}: write d{d(output_name(s.exercise))}/d(node) in each empty box, "
              f"in the order (1), (2), ...")
     return viz.draw_blanks(s.exercise.root, s.blanks, decimals=DECIMALS, edge_labels=edge_labels,
                            rankdir=rankdir, title=title)
 
 
+def title(ex: Exercise) -> str:
+    """What the exercise is: Matt Mazur's network, an expression, an MLP."""
+    source = ex.source
+    if source.get("kind") == "mazur":
+        return "Backpropagation exercise: Matt Mazur's 2-2-2 network"
+    if source.get("kind") == "expression":
+        return f"Backpropagation exercise: {source['text']}"
+    if source.get("kind") == "mlp":
+        return f"Backpropagation exercise: an MLP {' -> '.join(map(str, source['sizes']))} on one sample"
+    return "Backpropagation exercise"
+
+
 def _title(s: Sheet) -> str:
-    return f"{getattr(s.exercise, 'title', '') or 'Backpropagation exercise'}, variant {label(s.number)}"
-
-
-def _values(ex: Any) -> dict[str, float]:
-    """Each question node's value from the forward pass, by name."""
-    from .trace import ledger_names
-
-    order, names = ledger_names(ex.root)
-    return {name: node.data for node, name in zip(order, names)}
+    return f"{title(s.exercise)}, variant {label(s.number)}"
 
 
 def html_page(s: Sheet, svg: str) -> str:
@@ -87,10 +97,9 @@ def html_page(s: Sheet, svg: str) -> str:
     and a table with an empty cell per question, in the order backward() finishes them."""
     ex = s.exercise
     out = output_name(ex)
-    values = _values(ex)
     rows = "\n".join(
-        f"<tr><td>({k})</td><td>{html.escape(d(out))}/{html.escape(d(name))}</td>"
-        f"<td class=num>{html.escape(_fixed(values[name]))}</td><td class=box></td></tr>"
+        f"<tr><td>({k})</td><td>{html.escape(ex.question(name).partial)}</td>"
+        f"<td class=num>{html.escape(_fixed(ex.nodes[name].data))}</td><td class=box></td></tr>"
         for k, name in enumerate(ex.questions, 1))
     title = html.escape(_title(s))
     return f"""<!DOCTYPE html>
@@ -120,8 +129,7 @@ def _fixed(x: float) -> str:
 def key_json(sheets: Sequence[Sheet], files: Sequence[str]) -> dict:
     """Every variant's answers, from the engine: {"variants": [{"variant", "exercise", "answers"}]}."""
     return {"variants": [{"variant": s.number, "exercise": file,
-                          "answers": {name: _finite(value) for name, value in s.exercise.key.items()
-                                      if name in s.blanks}}
+                          "answers": {name: _finite(s.exercise.keys[name]) for name in s.exercise.questions}}
                          for s, file in zip(sheets, files)]}
 
 
@@ -133,12 +141,11 @@ def key_markdown(sheets: Sequence[Sheet], files: Sequence[str]) -> str:
     """The answer key as Markdown: one table per variant, the questions in the worksheet's order."""
     lines = ["# Answer key", "", "Keep this file apart from the worksheets: it holds every answer.", ""]
     for s, file in zip(sheets, files):
-        out = output_name(s.exercise)
         lines += [f"## Variant {label(s.number)} ({file})", "", "| # | gradient | answer |",
                   "| ---: | --- | ---: |"]
         for k, name in enumerate(s.exercise.questions, 1):
-            text = f"{d(out)}/{d(name)}".replace("|", "\\|").replace("*", "\\*")
-            lines.append(f"| {k} | {text} | {s.exercise.key[name]:.9g} |")
+            text = s.exercise.question(name).partial.replace("|", "\\|").replace("*", "\\*")
+            lines.append(f"| {k} | {text} | {s.exercise.keys[name]:.9g} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -25,7 +25,7 @@ SMALL_BLANKS = """digraph {
 	o3 -> v3
 	legend [label="edges: input -> op -> value, as the forward pass computed them\\l" fontsize=9 shape=note]
 }
-""".replace("BLANK", "\u00a0" * 18)  # an empty field: 18 no-break spaces, which dot keeps
+""".replace("BLANK", "\u00a0" * 18 + "\\n\u00a0")  # an empty field, two lines of no-break spaces
 
 
 def small() -> Value:
