@@ -10,7 +10,63 @@
   const QUESTIONS = DATA.questions; // [{name, node}], in the order backward() finishes them
   const STEPS = DATA.steps; // backward()'s steps: {node, upstream, adds: [{input, target, local, amount, before, after}]}
 
-  // GRADER
+  // ------------------------------------------------------------------------------ the grader
+  // exercise.Exercise.grade_one, from the exercise's JSON (Exercise.to_json): each question's key,
+  // its candidates (the catalogue's wrong values, computed once by Python, in the order tried) and
+  // its carried form (the gradient from the learner's own answers above it). The same checks in
+  // the same order, the same arithmetic, the same messages.
+  const G = DATA.grader;
+  const EXACT = 1e-9;
+  const KEYS = {};
+  for (const q of G.questions) KEYS[q.name] = q.expected;
+
+  function matches(a, b, rtol) { // mistakes.matches
+    if (!isFinite(a) || !isFinite(b)) return false;
+    return Math.abs(a - b) <= Math.max(rtol * Math.max(Math.abs(a), Math.abs(b)), 0);
+  }
+  function fill(template, values) { // str.format with {partial}, {key}, {given}, {upstream}
+    return template.replace(/\{(partial|key|given|upstream)\}/g, (m, name) => values[name]);
+  }
+  function carriedValue(q, answers) { // Question.carried
+    let total = q.carried.const;
+    for (const [name, coeff] of q.carried.terms) {
+      const given = name in answers ? answers[name] : null;
+      total += coeff * (given !== null ? given : KEYS[name]);
+    }
+    return total;
+  }
+  function gradeOne(q, answers) {
+    const key = q.expected;
+    const given = q.name in answers ? answers[q.name] : null;
+    const values = { partial: q.partial, key: fmt(key), given: given === null ? "" : fmt(given), upstream: "" };
+    const outcome = (diagnosis, template, credit, edges) => {
+      const withheld = diagnosis === "unknown" && !G.show_answers;
+      return { name: q.name, ok: diagnosis === "right" || diagnosis === "close", expected: withheld ? null : key,
+               given, diagnosis, message: fill(G.messages[template], values), credit, edges: edges || [] };
+    };
+    if (given === null) return outcome("not-answered", "not-answered", 0);
+    if (given === key || matches(given, key, EXACT)) return outcome("right", "right", 1);
+    if (matches(given, key, G.rtol)) return outcome("close", "close", 1);
+    const carried = carriedValue(q, answers);
+    if (!matches(carried, key, G.rtol) && matches(given, carried, G.rtol)) {
+      values.upstream = q.carried.terms.filter(([n]) => n in answers && !matches(answers[n], KEYS[n], G.rtol))
+        .map(([n]) => n + " = " + fmt(answers[n])).join(", ");
+      return outcome("carried", "carried", 1);
+    }
+    for (const c of q.candidates) {
+      if (matches(given, c.value, G.rtol)) {
+        return { name: q.name, ok: false, expected: key, given, diagnosis: c.id, message: c.message, credit: 0,
+                 edges: c.edges || [] };
+      }
+    }
+    return outcome("unknown", G.show_answers ? "unknown-shown" : "unknown", 0);
+  }
+  function grade(answers) { // Exercise.grade: {score, results: {name: grade}}
+    const results = {};
+    let credit = 0;
+    for (const q of G.questions) { results[q.name] = gradeOne(q, answers); credit += results[q.name].credit; }
+    return { score: G.questions.length ? credit / G.questions.length : 0, results };
+  }
 
   // ---------------------------------------------------------------------------- number formats
   function fmt(x) { // Python's f"{x:.9g}"

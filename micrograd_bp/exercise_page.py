@@ -3,34 +3,41 @@
 from __future__ import annotations
 
 import html
+import json
+import re
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import page, worksheet
+from .engine import Value, topological_order
+from .ops import substitute
 from .paths import d
-from .trace import ledger_names, local_derivatives
 from .walk import backward_steps
 
+if TYPE_CHECKING:
+    from .exercise import Exercise
 
-def _nodes(ex: Any) -> list[dict]:
+
+def _nodes(ex: Exercise) -> list[dict]:
     """Each node: its name, op, inputs (positions), value, the rule of each input edge (its local
     derivative as a formula over the nodes' names) and the edges out of it, [consumer, input]."""
-    order, names = ledger_names(ex.root)
+    order = ex.order
+    names = [ex.names[id(node)] for node in order]
     position = {id(node): i for i, node in enumerate(order)}
-    edges = iter(local_derivatives(ex.root))
-    nodes = [{"name": names[i], "op": node.op.name if node.op else None,
-              "symbol": node.op.symbol if node.op else "", "data": node.data,
+    nodes = [{"name": names[i], "op": node.op.name if node.op else None, "data": node.data,
               "inputs": [position[id(p)] for p in node.inputs], "rules": [], "consumers": [],
               "expression": ""}
              for i, node in enumerate(order)]
     for i, node in enumerate(order):
-        for k, p in enumerate(node.inputs):
-            edge = next(edges)
-            nodes[i]["rules"].append(f"d{d(edge.node)}/d{d(edge.to)} = {edge.formula_named}")
+        if node.op is None:
+            continue
+        n = len(node.inputs)
+        inputs = [names[position[id(p)]] for p in node.inputs]
+        slots = {**dict(zip(node.op.input_names(n), inputs)), "out": names[i]}
+        for k, (p, formula) in enumerate(zip(node.inputs, node.op.formulas_for(n))):
+            nodes[i]["rules"].append(f"d{d(names[i])}/d{d(inputs[k])} = {substitute(formula, slots)}")
             nodes[position[id(p)]]["consumers"].append([i, k])
-        if node.op is not None:
-            inputs = [names[position[id(p)]] for p in node.inputs]
-            nodes[i]["expression"] = _expression(node.op.symbol, inputs)
+        nodes[i]["expression"] = _expression(node.op.symbol, inputs)
     return nodes
 
 
@@ -57,12 +64,11 @@ def exercise_page(ex: Any, *, title: str | None = None) -> page.Page:
     ex.grade), then backward() step by step. window.micrograd.state() reports each question's
     answer, ok and diagnosis; answer(name, value) and check() drive it from a script."""
     s = worksheet.sheet(ex)
-    order, names = ledger_names(ex.root)
-    position = {id(node): i for i, node in enumerate(order)}
+    position = {id(node): i for i, node in enumerate(ex.order)}
     out = worksheet.output_name(ex)
-    title = title or f"{getattr(ex, 'title', '') or 'Backpropagation exercise'}: find d{out}/d(node)"
-    data = {"title": title, "output": out, "root": len(order) - 1, "nodes": _nodes(ex),
-            "questions": [{"name": name, "node": names.index(name), "partial": f"{d(out)}/{d(name)}"}
+    title = title or worksheet.title(ex)
+    data = {"title": title, "output": d(out), "root": len(ex.order) - 1, "nodes": _nodes(ex),
+            "questions": [{"name": name, "node": ex.question(name).node, "partial": ex.question(name).partial}
                           for name in ex.questions],
             "steps": _steps(ex, position), "svg": page.svg(worksheet.drawing(s)),
             "grader": grader_data(ex)}
@@ -73,6 +79,37 @@ def exercise_page(ex: Any, *, title: str | None = None) -> page.Page:
     return page.Page(text, title)
 
 
-def grader_data(ex: Any) -> dict:
-    """What the page's grader reads: the same numbers ex.grade reads (see mistakes.py)."""
-    return {}
+def grader_data(ex: Exercise) -> dict:
+    """What the page's grader reads: the exercise's JSON with its answers (Exercise.to_json: each
+    question's key, candidates and carried form, the messages), each candidate with the edges it
+    suspects."""
+    data = json.loads(ex.to_json())
+    for q in data["questions"]:
+        node = ex.order[q["node"]]
+        for c in q["candidates"]:
+            c["edges"] = suspect_edges(ex, node, c["key"])
+    return data
+
+
+def suspect_edges(ex: Exercise, node: Value, key: str) -> list[list[int]]:
+    """The edges a mistake points at, [consumer position, input position], from its candidate key
+    (mistakes.py: nodes by their position in topological order): the edge whose factor is wrong,
+    or, for a missing path, the node's edges to the consumers the learner left out."""
+    kind, _, rest = key.partition(":")
+    consumers = [[ex.order.index(c), k] for c in ex.order for k, p in enumerate(c.inputs) if p is node]
+    edge = re.fullmatch(r"(\d+)\.(\d+)(?::.*)?", rest)
+    if kind in ("local-only", "missing-factor", "extra-factor", "wrong-factor") and edge:
+        return [[int(edge[1]), int(edge[2])]]
+    if kind == "wrong-point":
+        return [[int(rest.partition(".")[0]), 0]]
+    if kind == "double-count" and rest.startswith("term:"):
+        c, _, k = rest[5:].partition(".")
+        return [[int(c), int(k)]]
+    if kind == "missing-path" and rest.startswith("terms:"):
+        kept = [[int(c), int(k)] for c, _, k in (t.partition(".") for t in rest[6:].split(","))]
+        return [e for e in consumers if e not in kept]
+    if kind == "missing-path" and rest.startswith("group:") and rest[6:].isdigit():
+        through = ex.order[int(rest[6:])]
+        below = {id(n) for n in topological_order(through)}
+        return [e for e in consumers if id(ex.order[e[0]]) not in below]
+    return []
