@@ -320,6 +320,13 @@ class Exercise:
             return cls.mlp(source["sizes"], source["seed"], ask, source["activation"], **options)
         raise ValueError(f"not an exercise: unknown source kind {kind!r}")
 
+    def page(self, **options: Any) -> Any:
+        """The explorable page in exercise mode (exercise_page.exercise_page): an input box on
+        each asked node, graded in the browser with the same diagnoses as grade()."""
+        from .exercise_page import exercise_page  # a view, imported only when a page is asked for
+
+        return exercise_page(self, **options)
+
     def __repr__(self) -> str:
         questions = ", ".join(self.questions)
         return f"<Exercise {self.source['kind']}: {len(self.questions)} questions: {questions}>"
