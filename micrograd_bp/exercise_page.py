@@ -96,7 +96,7 @@ def suspect_edges(ex: Exercise, node: Value, key: str) -> list[list[int]]:
     (mistakes.py: nodes by their position in topological order): the edge whose factor is wrong,
     or, for a missing path, the node's edges to the consumers the learner left out."""
     kind, _, rest = key.partition(":")
-    consumers = [[ex.order.index(c), k] for c in ex.order for k, p in enumerate(c.inputs) if p is node]
+    consumers = [[i, k] for i, c in enumerate(ex.order) for k, p in enumerate(c.inputs) if p is node]
     edge = re.fullmatch(r"(\d+)\.(\d+)(?::.*)?", rest)
     if kind in ("local-only", "missing-factor", "extra-factor", "wrong-factor") and edge:
         return [[int(edge[1]), int(edge[2])]]
@@ -109,7 +109,25 @@ def suspect_edges(ex: Exercise, node: Value, key: str) -> list[list[int]]:
         kept = [[int(c), int(k)] for c, _, k in (t.partition(".") for t in rest[6:].split(","))]
         return [e for e in consumers if e not in kept]
     if kind == "missing-path" and rest.startswith("group:") and rest[6:].isdigit():
-        through = ex.order[int(rest[6:])]
-        below = {id(n) for n in topological_order(through)}
-        return [e for e in consumers if id(ex.order[e[0]]) not in below]
+        return _paths_avoiding(ex, node, ex.order[int(rest[6:])])
     return []
+
+
+def _paths_avoiding(ex: Exercise, node: Value, through: Value) -> list[list[int]]:
+    """The edges of the paths from the root down to node that do not pass `through`: the paths a
+    learner who added only the ones through it left out."""
+    def below(x: Value) -> set[int]:
+        return {id(n) for n in topological_order(x)}
+
+    under_through = below(through)
+    position = {id(n): i for i, n in enumerate(ex.order)}
+    edges = []
+    for c in ex.order:
+        if id(c) in under_through:
+            continue
+        for k, p in enumerate(c.inputs):
+            reaches = below(p)
+            if id(node) in reaches and id(through) not in reaches:
+                edges.append([position[id(c)], k])
+    return edges
+
