@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 CSV_COLUMNS = ("student", "exercise", "question", "given", "expected", "ok", "diagnosis", "score",
                "revealed")
+COLOURS = {"right": "#4c9a2a", "close": "#8cc56b", "carried": "#e0a030", "not-answered": "#9a9a9a"}
 INSTALL_CHART = "pip install 'micrograd_bp[notebook]' (or pip install matplotlib)"
 
 
@@ -135,9 +136,12 @@ class ClassReport:
     skipped: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        """How often each diagnosis occurs, most frequent first (ties by name)."""
+        """How often each diagnosis occurs, in the catalogue's order (mistakes.IDS)."""
+        from .mistakes import IDS
+
         counted = Counter(row.diagnosis for row in self.rows)
-        return dict(sorted(counted.items(), key=lambda item: (-item[1], item[0])))
+        rank = {name: k for k, name in enumerate(IDS)}
+        return dict(sorted(counted.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0])))
 
     def scores(self) -> dict[str, float]:
         """Each student's score (fraction of the questions right)."""
@@ -148,16 +152,25 @@ class ClassReport:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for row in self.rows:
-            writer.writerow(["" if row.given is None else repr(row.given) if name == "given"
-                             else repr(row.expected) if name == "expected"
-                             else f"{row.score:.4g}" if name == "score"
-                             else str(getattr(row, name)).lower() if name in ("ok", "revealed")
-                             else getattr(row, name) for name in CSV_COLUMNS])
+            writer.writerow([_cell(row, name) for name in CSV_COLUMNS])
         return out.getvalue()
 
     def to_json(self) -> dict:
         return {"students": self.students, "scores": self.scores(), "counts": self.counts(),
                 "rows": [row.to_json() for row in self.rows], "skipped": self.skipped}
+
+
+def _cell(row: Row, name: str) -> str:
+    """A row's value as CSV text: numbers as Python's repr (they read back exactly), the score
+    to 4 digits, booleans as true/false, an unanswered question's answer empty."""
+    value = getattr(row, name)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if name == "score":
+        return f"{value:.4g}"
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _exercise_path(attempt: Attempt, default: Path | None) -> Path:
@@ -253,9 +266,9 @@ def write_chart(report: ClassReport, path: str | Path) -> Path:
     figure, axes = plt.subplots(figsize=(max(5.0, 1.1 * len(counts) + 2), 3.6), dpi=100)
     try:
         names = list(counts)
-        bars = axes.bar(names, [counts[n] for n in names],
-                        color=["#4c9a2a" if n == "right" else "#c0504d" for n in names])
+        bars = axes.bar(names, [counts[n] for n in names], color=[COLOURS.get(n, "#c0504d") for n in names])
         axes.bar_label(bars)
+        axes.yaxis.get_major_locator().set_params(integer=True)
         axes.set_ylabel("answers")
         axes.set_title(f"Diagnoses: {len(report.students)} students, {len(report.rows)} answers")
         axes.tick_params(axis="x", labelrotation=30)

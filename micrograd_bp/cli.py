@@ -894,8 +894,9 @@ def _write_sheet(args: argparse.Namespace, s: Any, exercise_path: Path) -> None:
     from . import worksheet
 
     viz, out, k = _viz(), exercise_path.parent, f"{s.number:02d}"
-    text = s.exercise.to_json()
-    exercise_path.write_text(text if isinstance(text, str) else json.dumps(text, indent=2), encoding="utf-8")
+    # Without the answers (they are in the answer key): from_json rebuilds the key from the source.
+    exercise_path.write_text(json.dumps(json.loads(s.exercise.to_json(answers=False)), indent=2) + "\n",
+                             encoding="utf-8")
     graph = worksheet.drawing(s)
     try:
         viz.write_graph(graph, out / f"worksheet-{k}.{args.format}")
@@ -913,6 +914,8 @@ def _read_answer(prompt: str) -> str | None:
     _write(prompt)
     _flush_stdout()
     line = sys.stdin.readline()
+    if line == "" or not sys.stdin.isatty():  # the end, or piped in: shown as if typed
+        _write(line.rstrip("\n") + "\n")
     return None if line == "" else line.strip()
 
 
@@ -924,8 +927,6 @@ def _ask(prompt: str) -> float | None:
     while True:
         line = _read_answer(prompt)
         if not line:
-            if line is None:
-                emit("")
             return None
         try:
             return parse_number(line, "your answer")
@@ -946,7 +947,7 @@ def run_exercise_attempt(args: argparse.Namespace) -> int:
         if given is not None:
             answers[name] = given
         graded = ex.grade(answers)[name]
-        emit(f"    {graded.diagnosis}: {graded.message}" if given is not None else "    (skipped)")
+        emit(f"    {_verdict(graded)}" if given is not None else "    (skipped)")
         if args.reveal:
             emit(f"    answer: {graded.expected:.9g}")
     result = ex.grade(answers)
@@ -1001,8 +1002,14 @@ def _graded_text(ex: Any, result: Any, student: str) -> str:
     for k, name in enumerate(ex.questions, 1):
         r = result[name]
         given = "-" if r.given is None else f"{r.given:.9g}"
-        lines.append(f"({k:>2}) {name:<{width}}  {given:>14}  {r.diagnosis}: {r.message}")
+        lines.append(f"({k:>2}) {name:<{width}}  {given:>14}  {_verdict(r)}")
     return "\n".join(lines)
+
+
+def _verdict(graded: Any) -> str:
+    """A graded answer: its diagnosis id and its message (once, when the message starts with it)."""
+    message = graded.message
+    return message if message.startswith(graded.diagnosis) else f"{graded.diagnosis}: {message}"
 
 
 def run_exercise_grade_class(args: argparse.Namespace) -> int:
