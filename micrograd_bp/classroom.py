@@ -230,7 +230,7 @@ def grade_rows(ex: Any, attempt: Attempt, exercise_name: str) -> list[Row]:
     """One row per question of ex, for one attempt."""
     check_names(ex, attempt.answers, str(attempt.path or attempt.student))
     result = ex.grade(attempt.answers)
-    return [Row(attempt.student, exercise_name, name, result[name].given, result[name].expected,
+    return [Row(attempt.student, exercise_name, name, result[name].given, ex.keys[name],
                 result[name].ok, result[name].diagnosis, result.score, attempt.revealed)
             for name in ex.questions]
 
