@@ -186,11 +186,13 @@ def _missing_path(s: Subject) -> Iterator[Candidate]:
         rest = total - value
         key = f"missing-path:group:{s.position(by_name[through])}" if through in by_name else \
             f"missing-path:group:{through}"
+        other = next((t for t, k, v in ex.groups if k == n - count and matches(v, rest, 1e-12)), None)
+        rest_text = (f"the {_paths_word(n - count)} through {other}" if other
+                     else f"the other {n - count} {_paths_word(n - count)}")
         yield Candidate("missing-path", key, value,
                         f"you added only the {_paths_word(count)} through {through} ({count} of {n}); "
-                        f"the other {n - count} {_paths_word(n - count)} "
-                        f"{'contributes' if n - count == 1 else 'contribute'} {fmt(rest)}; all "
-                        f"together give {s.name} = {fmt(total)}")
+                        f"{rest_text} {'contributes' if n - count == 1 else 'contribute'} {fmt(rest)}; "
+                        f"{'both' if n == 2 else f'all {n}'} together give {s.name} = {fmt(total)}")
     terms = _terms(s)
     if 2 <= len(terms) <= TERM_LIMIT:
         for size in range(1, len(terms)):
@@ -245,7 +247,7 @@ def _local_only(s: Subject) -> Iterator[Candidate]:
         if p is g.wrt and c is not g.output:
             yield Candidate("local-only", f"local-only:{s.position(c)}.{i}", local,
                             f"your value is the local derivative d{d(g.name(c))}/d{d(g.name(p))} = "
-                            f"{g.formula(c, i)} = {fmt(local)} alone: the upstream gradient "
+                            f"{_formula_and_value(g, c, i, local)} alone: the upstream gradient "
                             f"d{d(g.name(g.output))}/d{d(g.name(c))} = {fmt(g.adjoint[id(c)])} is missing "
                             f"(local times upstream); {s.name} = {fmt(s.total)}")
 
@@ -299,22 +301,25 @@ def _wrong_point(s: Subject) -> Iterator[Candidate]:
             at_output = _formula_value(formula, c, {a: c.data, "out": op.forward(c.data)})
         except (ValueError, OverflowError, ZeroDivisionError):
             continue
-        name, inner, text = g.name(c), g.name(p), g.formula(c, i)
+        name, inner = g.name(c), g.name(p)
+        should = f"d{d(name)}/d{d(inner)} = {_formula_and_value(g, c, i, local)}"
         for label, new, how in (("input", at_input, f"at its input {inner} = {fmt(p.data)}"),
                                 ("output", at_output, f"at its output {name} = {fmt(c.data)}")):
             if not matches(new, local, 1e-12):
                 yield Candidate("wrong-point", f"wrong-point:{s.position(c)}.{label}",
                                 _replaced(s, c, p, local, new),
                                 f"{op.name}'s derivative taken {how}: you used {fmt(new)} where "
-                                f"d{d(name)}/d{d(inner)} = {text} = {fmt(local)} ({_where(s, c, p)}); "
+                                f"{should} ({_where(s, c, p)}); "
                                 f"{s.name} = {fmt(s.total)}")
 
 
 def _chain_cuts(s: Subject) -> Iterator[tuple[Value, float, float]]:
     """Nodes every path passes (nearest the output first), with d output/d node and d node/d wrt."""
     g = s.graph
+    ways = None if s.waypoints is None else {id(w) for w in s.waypoints}
     for node in reversed(g.order):
-        if node is g.output or node is g.wrt or g.through(node)[0] != g.n_paths:
+        if node is g.output or node is g.wrt or g.through(node)[0] != g.n_paths or \
+                (ways is not None and id(node) not in ways):
             continue
         yield node, g.adjoint[id(node)], g.tangent[id(node)]
 
@@ -362,8 +367,14 @@ def _edge_factors(s: Subject, kind: str) -> Iterator[Candidate]:
         new = 1.0 if kind == "missing-factor" else local * local
         what = "is missing" if kind == "missing-factor" else "is used twice"
         yield Candidate(kind, f"{kind}:{s.position(c)}.{i}", _replaced(s, c, p, local, new),
-                        f"the factor d{d(g.name(c))}/d{d(g.name(p))} = {g.formula(c, i)} = {fmt(local)} "
+                        f"the factor d{d(g.name(c))}/d{d(g.name(p))} = {_formula_and_value(g, c, i, local)} "
                         f"{what} ({_where(s, c, p)}); {s.name} = {fmt(s.total)}")
+
+
+def _formula_and_value(g: PathGraph, consumer: Value, position: int, local: float) -> str:
+    """"w = 0.5", or "0.5" alone when the formula is the number."""
+    text = g.formula(consumer, position)
+    return fmt(local) if text == fmt(local) else f"{text} = {fmt(local)}"
 
 
 def _missing_factor(s: Subject) -> Iterator[Candidate]:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from oracles import close
 
 from micrograd_bp import Exercise
@@ -63,3 +67,207 @@ def test_json_round_trips():
     assert again.questions == ex.questions and again.to_json() == ex.to_json()
     result = ex.grade({"w5": 0.08, "w1": W1})
     assert json.loads(type(result).from_json(result.to_json()).to_json()) == json.loads(result.to_json())
+
+
+# ------------------------------------------------------------------ node by node on the network
+
+ALL = Exercise.mazur()  # every node's gradient asked
+NET_O1 = N["net_o1"].data
+DE_DOUT_O1 = O1 - 0.01  # dE_total/dout_o1 = -(target - out), by hand
+H1_TERMS = (D1 * 0.40, D2 * 0.50)  # dE/dout_h1: the paths through out_o1 and out_o2
+
+
+def _grade(name: str, answer: float, ex: Exercise = ALL):
+    return ex.grade({name: answer})[name]
+
+
+# (node, the planted answer, the id, words and numbers the message must have)
+PLANTED_NODES = [
+    ("out_h1", H1_TERMS[0], "missing-path", ["only the path through out_o1 (1 of 2)",
+                                             "the path through out_o2 contributes -0.019049118"]),
+    ("out_h1", 2 * H1_TERMS[0] + H1_TERMS[1], "double-count", ["the path through net_o1 (0.0553994247) is "
+                                                               "counted twice"]),
+    ("net_o1", O1 * (1 - O1), "local-only", ["dout_o1/dnet_o1 = out_o1*(1 - out_o1) = 0.186815602 alone",
+                                             "dE_total/dout_o1 = 0.74136507"]),
+    ("net_o1", DE_DOUT_O1 * NET_O1 * (1 - NET_O1), "wrong-point", ["at its input net_o1 = 1.10590597"]),
+    ("out_h1", D1 + H1_TERMS[1], "missing-factor", ["dnet_o1/dout_h1 = w5 = 0.4 is missing",
+                                                    "net_o1 -> out_h1 (1 of 2)"]),
+    ("w5", D1 * H1 * H1, "extra-factor", ["dnet_o1/dw5 = out_h1 = 0.593269992 is used twice"]),
+    ("out_h1", 2 * sum(H1_TERMS), "factor", ["twice dE_total/dout_h1 = 0.0363503064",
+                                              "a squared error's 1/2"]),
+    ("w5", D1, "stopped-early", ["the chain stops at net_o1; the factor dnet_o1/dw5 = out_h1 = 0.593269992"]),
+    ("w8", -0.5 * D2 * N["out_h2"].data, "update-step", ["the step -lr*dE_total/dw8"]),
+]
+
+
+@pytest.mark.parametrize("name, answer, diagnosis, words", PLANTED_NODES,
+                         ids=[f"{p[0]}-{p[2]}" for p in PLANTED_NODES])
+def test_each_planted_mistake_node_by_node(name, answer, diagnosis, words):
+    grade = _grade(name, answer)
+    assert not grade.ok and grade.diagnosis == diagnosis, grade.message
+    for word in words:
+        assert word in grade.message, (word, grade.message)
+
+
+def test_another_nodes_gradient_is_named():
+    grade = _grade("w5", D2 * N["out_h2"].data)  # that is dE/dw8
+    assert grade.diagnosis == "other-variable" and "respect to w8" in grade.message
+
+
+def test_an_early_slip_is_carried_not_failed_again():
+    slip = 0.04  # for dE/dout_h1 = 0.0363503064
+    net_h1 = slip * H1 * (1 - H1)  # right from the slip: local times the learner's upstream
+    result = ALL.grade({"out_h1": slip, "net_h1": net_h1, "w1": net_h1 * 0.05, "i1": 0.003804})
+    assert result["out_h1"].diagnosis == "unknown" and not result["out_h1"].ok
+    for name in ("net_h1", "w1"):
+        grade = result[name]
+        assert grade.diagnosis == "carried" and not grade.ok and grade.credit == 1.0
+        assert "from your own answers above it" in grade.message
+    assert "out_h1 = 0.04" in result["net_h1"].message and "net_h1 = 0.00965" in result["w1"].message
+    assert result["i1"].diagnosis == "close"  # 0.003804 for 0.00380426688: right to its digits
+    assert result["E_o1"].diagnosis == "not-answered" and result["E_o1"].credit == 0.0
+
+
+def test_unknown_withholds_the_key_unless_answers_may_be_shown():
+    hidden = Exercise.mazur(ask=["w5"]).grade({"w5": 0.5})["w5"]
+    assert hidden.diagnosis == "unknown" and hidden.expected is None and "0.0821" not in hidden.message
+    shown = Exercise.mazur(ask=["w5"], show_answers=True).grade({"w5": 0.5})["w5"]
+    assert shown.expected is not None and "dE_total/dw5 = 0.0821670406" in shown.message
+
+
+def test_the_tolerance_is_relative_and_settable():
+    assert _grade("w5", 0.08217).diagnosis == "close"  # 4e-5 off: right to its digits
+    assert _grade("w5", 0.0822).diagnosis == "unknown"  # 4e-4 off
+    strict = Exercise.mazur(ask=["w5"], rtol=1e-6)
+    assert not strict.grade({"w5": 0.08217})["w5"].ok
+    assert Exercise.mazur(ask=["w5"], rtol=1e-2).grade({"w5": 0.0822})["w5"].ok
+    with pytest.raises(ValueError, match="rtol must be between 0 and 1"):
+        Exercise.mazur(rtol=0)
+
+
+def test_bad_answers_and_questions_are_refused_by_name():
+    ex = Exercise.mazur(ask=["w5"])
+    with pytest.raises(ValueError, match="'w9' is not a question"):
+        ex.grade({"w9": 1.0})
+    with pytest.raises(ValueError, match="the answer for 'w5' must be a finite number"):
+        ex.grade({"w5": "0.08"})
+    with pytest.raises(ValueError, match="'w9' is not a node of the graph"):
+        Exercise.mazur(ask=["w9"])
+    with pytest.raises(ValueError, match="not an exercise"):
+        Exercise.from_json('{"format": "something else"}')
+
+
+# ------------------------------------------------------------------ a grader that reads only the JSON
+
+def _json_grade(data: dict, answers: dict) -> dict:
+    """grade_one as the page's JavaScript must do it, from to_json() alone."""
+    rtol, out = data["rtol"], {}
+    keys = {q["name"]: q["expected"] for q in data["questions"]}
+
+    def match(a, b, tol):
+        return abs(a - b) <= tol * max(abs(a), abs(b))
+
+    for q in data["questions"]:
+        name, key, given = q["name"], q["expected"], answers.get(q["name"])
+        fill = {"partial": q["partial"], "key": format(key, ".9g"), "upstream": "",
+                "given": "" if given is None else format(given, ".9g")}
+        if given is None:
+            outcome = "not-answered"
+        elif given == key or match(given, key, 1e-9):
+            outcome = "right"
+        elif match(given, key, rtol):
+            outcome = "close"
+        else:
+            carried = q["carried"]["const"] + sum(
+                c * answers.get(n, keys[n]) for n, c in q["carried"]["terms"])
+            if not match(carried, key, rtol) and match(given, carried, rtol):
+                outcome = "carried"
+                fill["upstream"] = ", ".join(f"{n} = {format(answers[n], '.9g')}"
+                                             for n, _ in q["carried"]["terms"]
+                                             if n in answers and not match(answers[n], keys[n], rtol))
+            else:
+                hit = next((c for c in q["candidates"] if match(given, c["value"], rtol)), None)
+                if hit is not None:
+                    out[name] = (hit["id"], hit["message"])
+                    continue
+                outcome = "unknown-shown" if data["show_answers"] else "unknown"
+        out[name] = (outcome.replace("-shown", ""), data["messages"][outcome].format(**fill))
+    return out
+
+
+def test_a_grader_reading_only_the_json_gives_the_same_ids_and_messages():
+    data = json.loads(ALL.to_json())
+    attempts = [{name: answer} for name, answer, _, _ in PLANTED_NODES]
+    attempts.append({"out_h1": 0.04, "net_h1": 0.04 * H1 * (1 - H1), "w5": 0.08217, "w1": 0.3})
+    for answers in attempts:
+        result = ALL.grade(answers)
+        assert _json_grade(data, answers) == {g.name: (g.diagnosis, g.message) for g in result}
+
+
+# ------------------------------------------------------------------ variants, expressions, an MLP
+
+def test_variants_keep_signs_and_differ_by_seed():
+    given = {"w": 0.5, "x": -1.5, "b": 0.2}
+    a = Exercise.from_expression("tanh(w*x + b)", given, seed=1)
+    b = Exercise.from_expression("tanh(w*x + b)", given, seed=2)
+    used_a, used_b = a.source["used"], b.source["used"]
+    assert used_a != used_b and used_a != given
+    for used in (used_a, used_b):
+        assert all((used[k] > 0) == (v > 0) and abs(used[k] - v) <= 0.4 * abs(v) + 1e-9
+                   for k, v in given.items())
+    assert Exercise.from_expression("tanh(w*x + b)", given, seed=1).to_json() == a.to_json()
+    assert Exercise.from_json(a.to_json()).to_json() == a.to_json()
+    # the key is the engine's at the variant's numbers: d tanh(u)/dw = (1 - tanh(u)**2)*x
+    w, x, bias = used_a["w"], used_a["x"], used_a["b"]
+    assert close(a.question("w").expected, (1 - math.tanh(w * x + bias) ** 2) * x, 1e-12)
+    log_variant = Exercise.from_expression("log(x)", {"x": 0.5}, seed=7)  # stays in log's domain
+    assert log_variant.source["used"]["x"] > 0
+
+
+def test_the_questions_are_every_node_but_the_root_and_constants_in_backward_order():
+    ex = Exercise.from_expression("(a*b + 2)*a", {"a": 3.0, "b": -2.0})
+    # backward() finishes (a*b + 2)*a's first input at once; a is used twice: it is finished when
+    # a*b, its last user, sends its += (to a, then b)
+    assert ex.questions == ["a*b + 2", "a*b", "a", "b"]
+    keys = {q: ex.question(q).expected for q in ex.questions}
+    assert keys == {"a*b + 2": 3.0, "a*b": 3.0, "b": 9.0, "a": 2 * 3.0 * -2.0 + 2}  # by hand
+    assert ex.grade({"a": -(2 * 3.0 * -2.0 + 2)})["a"].diagnosis == "sign"
+    # a: two paths, a*b + 2 (-4) and a*b (-6): one alone is missing-path
+    assert ex.grade({"a": -4.0})["a"].diagnosis == "missing-path"
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(["exp(w*x) + w", "tanh(w*x + b)*w", "sigmoid(w*x)*x + b", "log(1 + w*w)*x",
+                        "(w*x - b)**2"]),
+       st.floats(0.2, 2.0), st.floats(-2.0, -0.2), st.floats(0.2, 1.0))
+def test_random_expressions_right_sign_and_update_step(text, w, x, b):
+    values = {"w": w, "x": x, "b": b}
+    ex = Exercise.from_expression(text, values, ask=["w"], show_answers=True)
+    symbols = {k: sympy.Symbol(k) for k in values}
+    expr = sympy.sympify(text, locals={**symbols, "sigmoid": lambda t: 1 / (1 + sympy.exp(-t))})
+    key = float(sympy.diff(expr, symbols["w"]).subs({symbols[k]: v for k, v in values.items()}))
+    assert close(ex.question("w").expected, key, 1e-10, 1e-12)
+    assert ex.grade({"w": key})["w"].diagnosis == "right"
+    if abs(key) > 1e-6:
+        grade = ex.grade({"w": -key})["w"]
+        assert grade.diagnosis == "sign" and format(key, ".9g") in grade.message
+        step = ex.grade({"w": w - 0.5 * key})["w"]
+        assert step.diagnosis == "update-step" and "the updated w = " in step.message
+
+
+def test_a_small_mlp():
+    ex = Exercise.mlp([2, 2, 1], seed=3)
+    weight = next(q for q in ex.questions if q.startswith("L1.") and ex.nodes[q].is_leaf)
+    leaf = ex.nodes[weight]
+    # the oracle: a central difference of the loss in that weight, the graph re-run on floats
+    from micrograd_bp.numeric import replay
+    f = replay(ex.root, leaf)
+    h = 1e-6
+    numeric = (f(leaf.data + h) - f(leaf.data - h)) / (2 * h)
+    key = ex.question(weight).expected
+    assert close(key, numeric, 1e-6, 1e-10)
+    assert ex.grade({weight: -key})[weight].diagnosis == "sign"
+    assert ex.grade({weight: leaf.data - 0.5 * key})[weight].diagnosis == "update-step"
+    assert ex.grade({weight: key})[weight].ok
+    again = Exercise.from_json(ex.to_json())
+    assert again.questions == ex.questions and again.to_json() == ex.to_json()
