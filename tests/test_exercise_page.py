@@ -99,9 +99,9 @@ def test_the_page_grades_planted_mistakes_as_python_does(browser, mazur):
         "out_o1": "unknown", "net_o1": "carried"}
     # the numbers of the README's check: the key, and the path through out_o2 that is missing,
     # 0.000438567734 - 0.000668396021
-    assert by_name["w1"]["message"] == (
-        "you added only the path through out_o1 (1 of 2); the other 1 path contributes "
-        "-0.000229828287; all together give dE_total/dw1 = 0.000438567734")
+    message = by_name["w1"]["message"]
+    assert "through out_o1" in message and "out_o2 contributes -0.000229828287" in message
+    assert message.endswith("dE_total/dw1 = 0.000438567734")
     # the missing path is highlighted: out_h1 -> net_o2 -> out_o2 -> ... -> E_total
     suspect = browser.execute_script(
         "return Array.from(document.querySelectorAll('g.edge.suspect'), g => g.dataset.title)")
