@@ -60,6 +60,9 @@ graphs: $(STAMP) dot
 	$(VENV)/bin/micrograd-bp mazur --network docs/mazur_network.svg --graph docs/mazur_graph.svg >/dev/null
 	$(VENV)/bin/micrograd-bp one-weight --graph docs/one_weight_graph.svg >/dev/null
 	$(VENV)/bin/micrograd-bp mazur --trace --animate docs/mazur_backward.gif >/dev/null
+	$(VENV)/bin/micrograd-bp exercise new --preset mazur --ask out_o1,net_o1,w5,out_h1,net_h1,w1 \
+	  --out build/worksheet --force >/dev/null
+	cp build/worksheet/worksheet-01.svg docs/mazur_worksheet.svg
 
 # The screenshot of the live page (the Mazur graph after a click on w1), in headless Chromium.
 screenshot: $(STAMP) dot browser

@@ -8,10 +8,12 @@ import csv
 import io
 import json
 import math
+import shlex
 import sys
 
 import pytest
-from conftest import cli_process, run_cli
+from conftest import REPO, cli_process, run_cli
+from markdown_examples import blocks, matches
 
 from micrograd_bp.exercise import Exercise
 
@@ -215,3 +217,51 @@ def test_the_exercise_commands_run_as_a_process(mazur_set):
     process = cli_process("exercise", "attempt", out / "exercise-01.json", stdin=-1, stdout=-1, stderr=-1)
     stdout, err = process.communicate(b"0.1384985616\n", timeout=60)
     assert process.returncode == 1 and b"    right: dE_total/dnet_o1 = 0.138498562\n" in stdout and err == b""
+
+
+# ------------------------------------------------------------------ the how-to page's sessions
+
+def console_sessions(text: str) -> list[list[tuple[str, list[str]]]]:
+    """Each ```console block: its `$ ...` commands, each with the output printed under it."""
+    sessions = []
+    for kind, body in blocks(text):
+        if kind == "console":
+            commands: list[tuple[str, list[str]]] = []
+            for line in body.splitlines():
+                if line.startswith("$ "):
+                    commands.append((line[2:], []))
+                else:
+                    commands[-1][1].append(line)
+            sessions.append(commands)
+    return sessions
+
+
+def run_console(command: str, monkeypatch) -> tuple[int, list[str], str]:
+    """`micrograd-bp ...`, or `printf 'TEXT' | micrograd-bp ...` (TEXT, with its \\n, on stdin)."""
+    typed = ""
+    if command.startswith("printf "):
+        printf, _, command = command.partition(" | ")
+        typed = shlex.split(printf)[1].replace("\\n", "\n")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(typed))
+    argv = shlex.split(command)
+    assert argv[0] == "micrograd-bp", command
+    status, out, err = run_cli(*argv[1:])
+    return status, out.splitlines(), err
+
+
+SESSIONS = console_sessions((REPO / "docs" / "how-to" / "worksheet.md").read_text())
+
+
+def test_the_worksheet_page_has_its_sessions():
+    assert len(SESSIONS) == 3 and sum(len(s) for s in SESSIONS) == 5
+
+
+def test_the_worksheet_pages_sessions_print_what_the_page_shows(tmp_path, monkeypatch):
+    """The page's console blocks, in order in one folder (a session builds on the one before), each
+    command's output line by line ("..." stands for lines left out)."""
+    monkeypatch.chdir(tmp_path)
+    for session in SESSIONS:
+        for command, expected in session:
+            status, out, err = run_console(command, monkeypatch)
+            assert status in (0, 1), err
+            assert matches(expected, out), "\n".join(out)
