@@ -114,9 +114,10 @@ def diagnose(cases: list[Case], rtol: float) -> Diagnosis:
         c = next(iter(first.matched.values()))
         other = next(case for case in cases[1:] if c.key not in case.matched)
         holds = sum(1 for case in cases if c.key in case.matched)
-        return Diagnosis(c.id, f"{c.message} (this holds {_here(first)} only, not at "
-                         f"{_point_text(other.point)}: a coincidence of the numbers, not the mistake)",
-                         c.value, holds, len(cases))
+        where = f"{_here(first)} only" if holds == 1 else \
+            f"at {holds} of the {len(cases)} points where the claim is wrong"
+        return Diagnosis(c.id, f"{c.message} (this holds {where}, not at {_point_text(other.point)}: "
+                         "a coincidence of the numbers, not the mistake)", c.value, holds, len(cases))
     return Diagnosis("unknown", f"your value matches none of the chain rule's pieces (no path or set of "
                      f"paths, no sign flip, no missing or extra factor, no constant factor, no other "
                      f"variable's partial): {first.subject.name} = {_fmt(first.subject.total)}", None,

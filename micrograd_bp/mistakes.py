@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
 
@@ -107,6 +107,7 @@ class Subject:
     others: Mapping[str, float] | None = None
     lr: float | None = None
     numeric: float | None = None
+    _positions: dict[int, int] | None = field(default=None, init=False, repr=False)
 
     @property
     def total(self) -> float:
@@ -118,13 +119,10 @@ class Subject:
         return f"d{d(g.name(g.output))}/d{d(g.name(g.wrt))}"
 
     def position(self, node: Value) -> int:
-        return self._positions()[id(node)]
-
-    def _positions(self) -> dict[int, int]:
-        found = getattr(self, "_pos", None)
-        if found is None:
-            found = self._pos = {id(n): i for i, n in enumerate(self.graph.order)}
-        return found
+        """node's position in the graph's topological order (the same in a rebuilt graph)."""
+        if self._positions is None:
+            self._positions = {id(n): i for i, n in enumerate(self.graph.order)}
+        return self._positions[id(node)]
 
 
 def matches(a: float, b: float, rtol: float, atol: float = 0.0) -> bool:
@@ -157,7 +155,7 @@ def first_match(found: list[Candidate], value: float, rtol: float, atol: float =
 
 def _sign(s: Subject) -> Iterator[Candidate]:
     if s.total != 0:
-        yield Candidate("sign", "sign", -s.total, f"the right magnitude with the wrong sign: {s.name} = "
+        yield Candidate("sign", "sign", -s.total, f"your value has the wrong sign: {s.name} = "
                         f"{fmt(s.total)}")
 
 
@@ -259,14 +257,20 @@ def _replaced(s: Subject, consumer: Value, inp: Value, local: float, new: float)
     return s.total - upstream * local * downstream + upstream * new * downstream
 
 
-def _where(s: Subject, consumer: Value, inp: Value) -> str:
-    """Which paths an edge is on: 'on every path' or 'on the 2 of 4 paths through a -> b'."""
+def _where(s: Subject, consumer: Value, inp: Value, before: str = " (", after: str = ")") -> str:
+    """Which paths an edge is on, wrapped in before/after: 'on every path', 'on the 2 of 4 paths
+    through a -> b'; nothing when there is one path."""
     g = s.graph
     count, n = g.above[id(consumer)] * g.below[id(inp)], g.n_paths
+    if n == 1:
+        return ""
     if count == n:
-        return "on every path" if n > 1 else "on the path"
-    return f"on the {count} of {n} paths through {g.name(consumer)} -> {g.name(inp)}" if count > 1 else \
-        f"on the path through {g.name(consumer)} -> {g.name(inp)} (1 of {n})"
+        text = "on every path"
+    elif count > 1:
+        text = f"on the {count} of {n} paths through {g.name(consumer)} -> {g.name(inp)}"
+    else:
+        text = f"on the path through {g.name(consumer)} -> {g.name(inp)} (1 of {n})"
+    return before + text + after
 
 
 @lru_cache(maxsize=512)
@@ -309,7 +313,7 @@ def _wrong_point(s: Subject) -> Iterator[Candidate]:
                 yield Candidate("wrong-point", f"wrong-point:{s.position(c)}.{label}",
                                 _replaced(s, c, p, local, new),
                                 f"{op.name}'s derivative taken {how}: you used {fmt(new)} where "
-                                f"{should} ({_where(s, c, p)}); "
+                                f"{should}{_where(s, c, p)}; "
                                 f"{s.name} = {fmt(s.total)}")
 
 
@@ -368,13 +372,18 @@ def _edge_factors(s: Subject, kind: str) -> Iterator[Candidate]:
         what = "is missing" if kind == "missing-factor" else "is used twice"
         yield Candidate(kind, f"{kind}:{s.position(c)}.{i}", _replaced(s, c, p, local, new),
                         f"the factor d{d(g.name(c))}/d{d(g.name(p))} = {_formula_and_value(g, c, i, local)} "
-                        f"{what} ({_where(s, c, p)}); {s.name} = {fmt(s.total)}")
+                        f"{what}{_where(s, c, p)}; {s.name} = {fmt(s.total)}")
 
 
 def _formula_and_value(g: PathGraph, consumer: Value, position: int, local: float) -> str:
     """"w = 0.5", or "0.5" alone when the formula is the number."""
     text = g.formula(consumer, position)
     return fmt(local) if text == fmt(local) else f"{text} = {fmt(local)}"
+
+
+def _formula_is(text: str, value: float) -> str:
+    """"out_h1 = 0.593" ; a number alone when the text is that number."""
+    return text if text == fmt(value) else f"{text} = {fmt(value)}"
 
 
 def _missing_factor(s: Subject) -> Iterator[Candidate]:
@@ -417,14 +426,14 @@ def _wrong_factor(s: Subject) -> Iterator[Candidate]:
     for c, i, p, local in g.edges():
         assert c.op is not None
         edge = f"d{d(g.name(c))}/d{d(g.name(p))}"
-        text, where = g.formula(c, i), _where(s, c, p)
+        text, where = g.formula(c, i), _where(s, c, p, "", ", the factor ") or "the factor "
         named = labelled.get(text)  # the factor is one named node (w7): another may be written for it
         for node, k in labelled.values() if named else ():
             if node is named[0] or node.data == local or _role(node) != _role(named[0]):
                 continue
             yield Candidate("wrong-factor", f"wrong-factor:{s.position(c)}.{i}:node{k}",
                             _replaced(s, c, p, local, node.data),
-                            f"{where}, the factor {edge} = {text} = {fmt(local)} was replaced by "
+                            f"{where}{edge} = {_formula_is(text, local)} was replaced by "
                             f"{g.name(node)} = {fmt(node.data)}; {s.name} = {fmt(s.total)}")
         raw = c.op.formulas_for(len(c.inputs))[i]
         pieces = _split_product(raw)
@@ -443,8 +452,8 @@ def _wrong_factor(s: Subject) -> Iterator[Candidate]:
             shown_rest = _parsed(rest).render(names)
             yield Candidate("wrong-factor", f"wrong-factor:{s.position(c)}.{i}:drop{j}",
                             _replaced(s, c, p, local, new),
-                            f"{where}, the factor {edge} = {text} = {fmt(local)} lost its factor "
-                            f"{shown_piece} = {fmt(dropped)}: you used {shown_rest} = {fmt(new)}; "
+                            f"{where}{edge} = {_formula_is(text, local)} lost its factor "
+                            f"{_formula_is(shown_piece, dropped)}: you used {_formula_is(shown_rest, new)}; "
                             f"{s.name} = {fmt(s.total)}")
 
 

@@ -453,14 +453,17 @@ class Explanation:
 
 def explain(output: Value, wrt: Value, *, waypoints: Collection[Value] | None = None,
             max_paths: int = MAX_PATHS, names: Mapping[int, str] | None = None,
-            graph: PathGraph | None = None, formulas: bool = True) -> Explanation:
+            graph: PathGraph | None = None, formulas: bool = True,
+            order: list[Value] | None = None) -> Explanation:
     """Every path from output down to wrt, each factor and each path's product.
 
     By default every node is a waypoint: one factor per edge, the local derivative recorded on it.
     With `waypoints`, each run of edges between two waypoints is merged into one factor (their
     product), so a path reads over named nodes only; the products are unchanged. The paths'
     products sum to the partial; past max_paths they are counted, not listed. formulas=False
-    leaves each factor's formula out (faster, for a caller that needs only numbers). Time is linear in
+    leaves each factor's formula out (faster, for a caller that needs only numbers). `graph`: the
+    PathGraph of output and wrt, or `order`: topological_order(output), when the caller has either
+    (nothing is sorted again). Time is linear in
     the graph's size plus the paths listed; memory, in the graph plus what is listed.
     """
     if not isinstance(output, Value) or not isinstance(wrt, Value):
@@ -468,7 +471,7 @@ def explain(output: Value, wrt: Value, *, waypoints: Collection[Value] | None = 
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 0:
         raise ValueError(f"explain: max_paths must be a non-negative integer, got {max_paths!r}")
     if graph is None:
-        graph = PathGraph(output, wrt, names)
+        graph = PathGraph(output, wrt, names, order)
     all_names = graph.names
     ids = graph.waypoint_ids(waypoints)
     if output is wrt:
