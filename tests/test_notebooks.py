@@ -57,7 +57,8 @@ MUST_SHOW = {
         "out_h1  missing-path", "the path through out_o2 contributes -0.0190491183",
         "dE_total/dout_h1 = 0.0363503064", "net_h1  carried", "w1      carried",
         "carried: 0.000668396021 is right from your own answers above it",
-        "net_h1  wrong-point      sigmoid's derivative taken at its input net_h1 = 0.3775: you used 0.23499375",
+        "net_h1  wrong-point      sigmoid's derivative taken at its input net_h1 = 0.3775: you "
+        "used 0.23499375",
         "out_h1*(1 - out_h1) = 0.241300709", "w1      given 0.000427105  key 0.000438568  carried",
     ],
     "04_training_an_mlp.ipynb": ["accuracy 100%", "the same losses and parameters as building the "
