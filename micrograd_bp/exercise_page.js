@@ -164,7 +164,6 @@
 
   // -------------------------------------------------------------------------------- the rule
   const tooltip = document.getElementById("tooltip");
-  const byNode = new Map(QUESTIONS.map((q) => [q.node, q]));
   function rule(i) { // the chain rule for node i, in formulas: never a gradient's value
     const node = NODES[i];
     const lines = [node.name + (node.op === null ? " (a leaf)" : " = " + node.expression) + "   data " + fmt(node.data)];
@@ -176,8 +175,6 @@
       lines.push("its gradient is the sum, over each edge out of it, of the local derivative times the consumer's gradient:");
       for (const [c, k] of node.consumers) lines.push("  " + NODES[c].rules[k] + "   (times the gradient of " + NODES[c].name + ")");
     }
-    const q = byNode.get(i);
-    if (q && results && results[q.name]) lines.push("", results[q.name].diagnosis + ": " + results[q.name].message);
     return lines.join("\n");
   }
   function edgeRule(c, k) {
@@ -227,6 +224,10 @@
     return answers;
   }
 
+  // A graded answer as the command line shows it: the id, then the message (once, when the
+  // message starts with it: "right: ...", "carried: ...").
+  function verdict(r) { return r.message.startsWith(r.diagnosis) ? r.message : r.diagnosis + ": " + r.message; }
+
   function check() {
     const answers = typed();
     const graded = grade(answers);
@@ -239,7 +240,7 @@
       const mark = r.ok ? "right" : r.diagnosis === "carried" ? "carried" : "wrong";
       const [row, messageRow, cell] = rows.get(q.name);
       for (const element of [row, messageRow]) { element.classList.remove("right", "wrong", "carried"); element.classList.add(mark); }
-      cell.textContent = problems[q.name] ? problems[q.name] + " (read as not answered)" : r.diagnosis + ": " + r.message;
+      cell.textContent = problems[q.name] ? problems[q.name] + " (read as not answered)" : verdict(r);
       const group = groups.get("v" + q.node);
       if (group) group.classList.add(mark);
       for (const b of inputs.get(q.name)) if (b) { b.classList.remove("right", "wrong", "carried"); b.classList.add(mark); }

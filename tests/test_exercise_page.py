@@ -174,3 +174,28 @@ def test_random_answers_are_graded_as_python_does(browser, tmp_path, make):
     for _ in range(25):
         answers = random_answers(ex, rng)
         assert_same_grades(js_grade(browser, answers), ex, answers)
+
+
+def test_typing_in_the_boxes_and_clicking_check(browser, mazur):
+    """As a learner does it: type into the boxes on the graph, click check; text that is not a
+    number is said to be so and read as not answered."""
+    ex, path = mazur
+    load(browser, path)
+    box = browser.find_element(By.CSS_SELECTOR, 'g.node foreignObject input[data-question="w5"]')
+    box.send_keys("0.08216704")
+    browser.find_element(By.CSS_SELECTOR, 'g.node foreignObject input[data-question="w1"]').send_keys("0.0o4")
+    assert browser.find_element(By.CSS_SELECTOR, '#question-table input[data-question="w5"]'
+                                ).get_attribute("value") == "0.08216704"  # the table's box follows
+    browser.find_element(By.ID, "check").click()
+    state = browser.execute_script("return window.micrograd.state()")
+    by_name = {q["name"]: q for q in state["questions"]}
+    assert by_name["w5"]["answer"] == 0.08216704 and by_name["w5"]["diagnosis"] == "close"
+    assert by_name["w1"]["answer"] is None and by_name["w1"]["diagnosis"] == "not-answered"
+    assert by_name["w1"]["problem"] == 'not a number: "0.0o4"'
+    cells = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#question-table td.message'), c => c.textContent)")
+    assert cells[ex.questions.index("w5")] == "close: " + ex.grade({"w5": 0.08216704})["w5"].message
+    assert cells[ex.questions.index("w1")] == 'not a number: "0.0o4" (read as not answered)'
+    assert browser.find_element(By.ID, "score").text == f"1 of {len(ex.questions)} right"
+    assert "right" in browser.find_element(By.CSS_SELECTOR, f'g[data-title="v{ex.question("w5").node}"]'
+                                           ).get_attribute("class")
