@@ -193,7 +193,7 @@ def _viz() -> ModuleType:
     return viz
 
 
-def svg(graph: object) -> str:
+def _svg(graph: object) -> str:
     """The drawing as Graphviz's SVG, from `<svg` on."""
     viz = _viz()
     if shutil.which("dot") is None:
@@ -229,23 +229,27 @@ class Page:
                 f'border:1px solid #ccc" sandbox="allow-scripts" title="{html.escape(self.title)}"></iframe>')
 
 
-def asset(name: str) -> str:
-    """A text file shipped with the package (page.js, page.css, page.html, ...)."""
+def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
-def json_for_script(data: object) -> str:
+def _json_for_script(data: object) -> str:
     """JSON that cannot end its <script> element or open markup: < > & as \\u escapes."""
     text = json.dumps(data, allow_nan=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+# The same three, public: the exercise page (exercise_page.py) builds on the drawing, the data
+# element and the assets the same way.
+svg, json_for_script, asset = _svg, _json_for_script, _asset
+
+
 def _page(data: dict, code: str, title: str) -> Page:
     if "</" in code:
         raise PageError("generated code contains '</'")  # never: it holds no user text
-    script = asset("page.js").replace("  // GENERATED CODE\n", code + "\n", 1)
-    page = Template(asset("page.html")).substitute(
-        title=html.escape(title), css=asset("page.css"), data=json_for_script(data), script=script)
+    script = _asset("page.js").replace("  // GENERATED CODE\n", code + "\n", 1)
+    page = Template(_asset("page.html")).substitute(
+        title=html.escape(title), css=_asset("page.css"), data=_json_for_script(data), script=script)
     return Page(page, title)
 
 
@@ -284,7 +288,7 @@ def explore(root: Value, *, rankdir: str = "LR", decimals: int = 4, max_nodes: i
     data, code, index = _graph_data(root, order, parameters, decimals, "graph", title)
     with _fresh_backward(root, order):
         graph = _viz().draw(root, rankdir=rankdir, decimals=decimals, max_nodes=max_nodes)
-    data["svg"] = svg(graph)
+    data["svg"] = _svg(graph)
     data["shown"] = sum(1 for line in graph.body if re.match(r"\s*v\d+ \[", line))  # draw's cut
     # The drawing's elements: v{i} is node i's record, o{i} its op, and v{p} -> o{i} the edge
     # carrying input p of node i; o{i} -> v{i} carries node i's own grad.
@@ -371,7 +375,7 @@ def explore_network(mlp: MLP, *, loss: Value | None = None, inputs: Sequence[Val
     with _fresh_backward(loss, order):
         graph = _viz().draw_network(mlp, decimals=decimals, input_names=input_names, inputs=inputs,
                                     names=names, loss_name=loss_name, title=title)
-    data["svg"] = svg(graph)
+    data["svg"] = _svg(graph)
     data["loss_name"] = loss_name
     data["elements"] = _network_elements(mlp, order, index, inputs)
     return _page(data, code, title)
