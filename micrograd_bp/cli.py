@@ -845,7 +845,10 @@ def _new_exercises(args: argparse.Namespace) -> list[Any]:
     if args.preset:
         return [Exercise.mazur(ask=ask, seed=seed) for seed in seeds]
     values = expressions.parse_bindings(args.bindings)
-    return [Exercise.from_expression(args.expr, values, ask=ask, seed=seed) for seed in seeds]
+    exercises = [Exercise.from_expression(args.expr, values, ask=ask, seed=seed) for seed in seeds]
+    if not exercises[0].questions:
+        raise UsageError(f"{args.expr!r} has no gradient to ask: no node but its output and constants")
+    return exercises
 
 
 def _exercise_targets(args: argparse.Namespace, n: int) -> list[Path]:
@@ -883,8 +886,9 @@ def run_exercise_new(args: argparse.Namespace) -> int:
     except OSError as error:
         raise UsageError(f"cannot write in {out}: {error.strerror or error}") from None
     first = exercises[0]
+    n = len(first.questions)
     emit(f"{len(exercises)} exercise{'s' if len(exercises) > 1 else ''} in {out}/: "
-         f"{len(first.questions)} questions each, in backward order: {', '.join(first.questions)}\n"
+         f"{n} question{'s' if n > 1 else ''} each, in backward order: {', '.join(first.questions)}\n"
          f"answer key (keep it apart): {out / 'answer-key.md'} and {out / 'answer-key.json'}")
     return 0
 
