@@ -50,3 +50,31 @@ def test_the_drawing_can_give_the_local_derivatives_as_a_hint():
 def test_the_drawing_refuses_a_name_not_in_the_graph():
     with pytest.raises(ValueError, match="no node is named 'z'"):
         viz.draw_blanks(small(), {"z": "(1)"})
+
+
+def test_a_mazur_worksheet_asks_in_backward_order_with_the_engines_key():
+    from micrograd_bp import worksheet
+    from micrograd_bp.exercise import Exercise
+    from micrograd_bp.trace import ledger_names
+
+    ex = Exercise.mazur(ask=["w1", "out_h1", "w5", "net_o1"])
+    s = worksheet.sheet(ex, 3)
+    order, names = ledger_names(ex.root)
+    assert {names[k]: text for k, text in s.blanks.items()} == {
+        "net_o1": "(1) dE_total/dnet_o1", "w5": "(2) dE_total/dw5", "out_h1": "(3) dE_total/dout_h1",
+        "w1": "(4) dE_total/dw1"}
+    source = worksheet.drawing(s).source
+    assert source.count("\u00a0" * 18) == 4 and "grad" not in source
+    assert "variant 03" in source
+    # the key: the tutorial's numbers (shared/reference/mazur-2-2-2.md)
+    key = worksheet.key_json([s], ["exercise-03.json"])["variants"][0]
+    assert key["variant"] == 3 and key["exercise"] == "exercise-03.json"
+    assert {n: round(v, 9) for n, v in key["answers"].items()} == {
+        "net_o1": 0.138498562, "w5": 0.082167041, "out_h1": 0.036350306, "w1": 0.000438568}
+    markdown = worksheet.key_markdown([s], ["exercise-03.json"])
+    assert "| 4 | dE_total/dw1 | 0.000438567734 |" in markdown
+    page = worksheet.html_page(s, "<svg></svg>")
+    rows = [line for line in page.splitlines() if line.startswith("<tr><td>(")]
+    assert [row.split("</td>")[1][4:] for row in rows] == [
+        "dE_total/dnet_o1", "dE_total/dw5", "dE_total/dout_h1", "dE_total/dw1"]
+    assert "<td class=num>1.105906</td>" in rows[0]  # net_o1's value, the tutorial's 1.105905967
