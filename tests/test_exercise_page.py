@@ -144,14 +144,17 @@ def test_the_backward_pass_unlocks_after_an_attempt(browser, mazur):
 
 
 def random_answers(ex: Exercise, rng: random.Random) -> dict:
-    """Each question answered by its key, a candidate mistake, nothing, a rounded key, or a number
-    of no mistake; so every branch of the grader is met."""
-    answers = {}
+    """Each question answered by its key, a candidate mistake, nothing, a rounded key, the value
+    carried from the answers above it, or a number of no mistake; so every branch of the grader
+    is met."""
+    answers: dict[str, float] = {}
     for name in ex.questions:
         q = ex.question(name)
         roll = rng.random()
-        if roll < 0.3:
+        if roll < 0.25:
             answers[name] = q.expected
+        elif roll < 0.35:
+            answers[name] = q.carried(answers, ex.keys)
         elif roll < 0.7 and q.candidates:
             answers[name] = rng.choice(q.candidates).value * (1 + rng.uniform(-5e-5, 5e-5))
         elif roll < 0.8:
@@ -171,9 +174,14 @@ def test_random_answers_are_graded_as_python_does(browser, tmp_path, make):
     ex = make()
     load(browser, exercise_page(ex).save(tmp_path / "page.html"))
     rng = random.Random(19)
+    seen: set[str] = set()
     for _ in range(25):
         answers = random_answers(ex, rng)
-        assert_same_grades(js_grade(browser, answers), ex, answers)
+        graded = js_grade(browser, answers)
+        assert_same_grades(graded, ex, answers)
+        seen |= {r["diagnosis"] for r in graded["results"].values()}
+    assert {"right", "not-answered", "carried", "unknown"} <= seen, seen
+    assert len(seen - {"right", "close", "not-answered", "carried", "unknown"}) >= 4, seen
 
 
 def test_typing_in_the_boxes_and_clicking_check(browser, mazur):
