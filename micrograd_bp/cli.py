@@ -763,7 +763,7 @@ def _add_exercise_new(actions: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="draw the numbers from this seed (variant k uses seed+k-1); "
                                             "without it the given values are used")
     p.add_argument("--out", metavar="DIR", required=True, help="the folder to write (made if missing)")
-    p.add_argument("--format", choices=["svg", "png", "pdf"], default="svg",
+    p.add_argument("--format", choices=["svg", "png", "pdf"], default="svg",  # worksheet.FORMATS
                    help="the worksheet drawing's format (default svg)")
     p.add_argument("--page", action="store_true",
                    help="also write page-NN.html: the explorable page in exercise mode")
@@ -851,22 +851,20 @@ def _new_exercises(args: argparse.Namespace) -> list[Any]:
     return exercises
 
 
-def _exercise_targets(args: argparse.Namespace, n: int) -> list[Path]:
-    """Every file exercise new writes, checked before anything is: none exists unless --force."""
+def _exercise_targets(args: argparse.Namespace, n: int) -> None:
+    """Every file exercise new writes, checked before anything is: none exists unless --force,
+    and dot is installed."""
+    from .worksheet import file_names
+
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: not a directory")
-    names = [name for k in range(1, n + 1) for name in (
-        f"exercise-{k:02d}.json", f"worksheet-{k:02d}.{args.format}", f"worksheet-{k:02d}.html",
-        *([f"page-{k:02d}.html"] if args.page else []))] + ["answer-key.json", "answer-key.md"]
-    targets = [out / name for name in names]
-    existing = [path for path in targets if path.exists()]
+    existing = [out / name for name in file_names(n, args.format, args.page) if (out / name).exists()]
     if existing and not args.force:
         raise UsageError(f"{existing[0]} exists (and {len(existing) - 1} more of the files to write): "
                          "not overwriting; use --force, or another --out")
     if shutil.which("dot") is None:
         raise UsageError(f"a worksheet needs Graphviz's dot to draw the graph; {_viz().INSTALL_HINT}")
-    return targets
 
 
 def run_exercise_new(args: argparse.Namespace) -> int:
@@ -874,15 +872,11 @@ def run_exercise_new(args: argparse.Namespace) -> int:
 
     exercises = _new_exercises(args)
     _exercise_targets(args, len(exercises))
-    out = Path(args.out)
+    out, viz = Path(args.out), _viz()
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        sheets = [worksheet.sheet(ex, k) for k, ex in enumerate(exercises, 1)]
-        files = [f"exercise-{s.number:02d}.json" for s in sheets]
-        for s, file in zip(sheets, files):
-            _write_sheet(args, s, out / file)
-        worksheet.write_json(worksheet.key_json(sheets, files), out / "answer-key.json")
-        (out / "answer-key.md").write_text(worksheet.key_markdown(sheets, files), encoding="utf-8")
+        worksheet.write_set(exercises, out, fmt=args.format, page=args.page)
+    except (viz.GraphvizMissing, viz.RenderError, _page().PageError) as error:
+        raise UsageError(str(error)) from None
     except OSError as error:
         raise UsageError(f"cannot write in {out}: {error.strerror or error}") from None
     first = exercises[0]
@@ -891,26 +885,6 @@ def run_exercise_new(args: argparse.Namespace) -> int:
          f"{n} question{'s' if n > 1 else ''} each, in backward order: {', '.join(first.questions)}\n"
          f"answer key (keep it apart): {out / 'answer-key.md'} and {out / 'answer-key.json'}")
     return 0
-
-
-def _write_sheet(args: argparse.Namespace, s: Any, exercise_path: Path) -> None:
-    """One variant's exercise JSON, worksheet drawing and HTML, and with --page its page."""
-    from . import worksheet
-
-    viz, out, k = _viz(), exercise_path.parent, f"{s.number:02d}"
-    # Without the answers (they are in the answer key): from_json rebuilds the key from the source.
-    exercise_path.write_text(json.dumps(json.loads(s.exercise.to_json(answers=False)), indent=2) + "\n",
-                             encoding="utf-8")
-    graph = worksheet.drawing(s)
-    try:
-        viz.write_graph(graph, out / f"worksheet-{k}.{args.format}")
-        svg = graph.pipe(format="svg", quiet=True).decode("utf-8")
-    except (viz.GraphvizMissing, viz.RenderError) as error:
-        raise UsageError(str(error)) from None
-    (out / f"worksheet-{k}.html").write_text(worksheet.html_page(s, svg[svg.index("<svg"):]),
-                                             encoding="utf-8")
-    if args.page:
-        s.exercise.page().save(out / f"page-{k}.html")
 
 
 def _read_answer(prompt: str) -> str | None:

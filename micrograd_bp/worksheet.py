@@ -36,7 +36,7 @@ td.num { font-variant-numeric: tabular-nums; }
 
 @dataclass(frozen=True)
 class Sheet:
-    """One variant's worksheet: its number, its exercise, the boxes' texts and the drawing's SVG."""
+    """One variant's worksheet: its number, its exercise and the texts above its boxes."""
 
     number: int
     exercise: Exercise
@@ -153,3 +153,47 @@ def key_markdown(sheets: Sequence[Sheet], files: Sequence[str]) -> str:
 def write_json(data: Any, path: Path) -> Path:
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return path
+
+
+# -------------------------------------------------------------------------------- a set of files
+
+def file_names(n: int, fmt: str = "svg", page: bool = False) -> list[str]:
+    """The files write_set writes for n variants, in the order it writes them."""
+    return [name for k in range(1, n + 1) for name in (
+        f"exercise-{label(k)}.json", f"worksheet-{label(k)}.{fmt}", f"worksheet-{label(k)}.html",
+        *([f"page-{label(k)}.html"] if page else []))] + ["answer-key.json", "answer-key.md"]
+
+
+def write_set(exercises: Sequence[Exercise], directory: str | Path, *, fmt: str = "svg",
+              page: bool = False) -> list[Path]:
+    """Write a class set into directory (made if missing): per variant k, exercise-k.json (the
+    exercise without its answers: Exercise.to_json(answers=False)), worksheet-k.FMT (the drawing,
+    rendered by Graphviz's dot) and worksheet-k.html (printable: the drawing and a table), with
+    page=True page-k.html (the live page); then answer-key.json and answer-key.md, every answer.
+    Existing files are overwritten. Returns the paths written, as file_names lists them. Raises
+    viz.GraphvizMissing without dot, viz.RenderError if dot fails, OSError if a write fails."""
+    from . import page as pages
+    from . import viz
+
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    sheets = [sheet(ex, k) for k, ex in enumerate(exercises, 1)]
+    files = [f"exercise-{label(s.number)}.json" for s in sheets]
+    written: list[Path] = []
+    for s, file in zip(sheets, files):
+        written.append(write_json(json.loads(s.exercise.to_json(answers=False)), out / file))
+        graph = drawing(s)
+        picture = viz.write_graph(graph, out / f"worksheet-{label(s.number)}.{fmt}")
+        svg = picture.read_text(encoding="utf-8") if fmt == "svg" else pages.svg(graph)
+        html_path = out / f"worksheet-{label(s.number)}.html"
+        html_path.write_text(html_page(s, svg[svg.index("<svg"):]), encoding="utf-8")
+        written += [picture, html_path]
+        if page:
+            written.append(s.exercise.page().save(out / f"page-{label(s.number)}.html"))
+    written.append(write_json(key_json(sheets, files), out / "answer-key.json"))
+    (out / "answer-key.md").write_text(key_markdown(sheets, files), encoding="utf-8")
+    written.append(out / "answer-key.md")
+    return written
+

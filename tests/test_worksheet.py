@@ -3,6 +3,8 @@ and the answer key, against the engine's gradients."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from micrograd_bp import Value, viz
@@ -78,3 +80,21 @@ def test_a_mazur_worksheet_asks_in_backward_order_with_the_engines_key():
     assert [row.split("</td>")[1][4:] for row in rows] == [
         "dE_total/dnet_o1", "dE_total/dw5", "dE_total/dout_h1", "dE_total/dw1"]
     assert "<td class=num>1.105906</td>" in rows[0]  # net_o1's value, the tutorial's 1.105905967
+
+
+def test_write_set_writes_the_files_it_lists(tmp_path):
+    from micrograd_bp import worksheet
+    from micrograd_bp.exercise import Exercise
+
+    exercises = [Exercise.from_expression("x*y + x", {"x": 2.0, "y": -3.0}, seed=seed) for seed in (1, 2)]
+    written = worksheet.write_set(exercises, tmp_path / "set", fmt="png", page=True)
+    names = worksheet.file_names(2, "png", page=True)
+    assert [p.name for p in written] == names and len(names) == 2 * 4 + 2
+    assert (tmp_path / "set" / "worksheet-02.png").read_bytes().startswith(b"\x89PNG")
+    assert "<svg" in (tmp_path / "set" / "worksheet-01.html").read_text()
+    key = json.loads((tmp_path / "set" / "answer-key.json").read_text())["variants"]
+    for variant, ex in zip(key, exercises):  # by hand: d(xy + x)/dx = y + 1, d/dy = x
+        used = ex.source["used"]
+        assert variant["answers"]["x"] == used["y"] + 1 and variant["answers"]["y"] == used["x"]
+    with pytest.raises(ValueError, match="fmt must be one of svg, png, pdf"):
+        worksheet.write_set(exercises, tmp_path / "bad", fmt="gif")
