@@ -20,6 +20,10 @@ COLOURS = {"right": "#4c9a2a", "close": "#8cc56b", "carried": "#e0a030", "not-an
 INSTALL_CHART = "pip install 'micrograd_bp[notebook]' (or pip install matplotlib)"
 
 
+class NoExercise(ValueError):
+    """An attempt names no exercise, and grade_class was given none for it."""
+
+
 class ChartUnavailable(ImportError):
     """matplotlib is not installed, so the chart of diagnoses cannot be drawn."""
 
@@ -176,7 +180,8 @@ def _cell(row: Row, name: str) -> str:
 def _exercise_path(attempt: Attempt, default: Path | None) -> Path:
     if attempt.exercise is None:
         if default is None:
-            raise ValueError(f"{attempt.path}: the attempt names no exercise: give --exercise FILE")
+            raise NoExercise(f"{attempt.path}: the attempt names no exercise, and no exercise was "
+                             "given for such attempts")
         return default
     named = Path(attempt.exercise)
     if not named.is_absolute() and attempt.path is not None:

@@ -1007,6 +1007,8 @@ def run_exercise_grade_class(args: argparse.Namespace) -> int:
                              f"{classroom.INSTALL_CHART}") from None
     try:
         report = classroom.grade_class(args.class_dir, args.exercise)
+    except classroom.NoExercise as error:
+        raise UsageError(f"{error}: give --exercise FILE") from None
     except ValueError as error:
         raise UsageError(str(error)) from None
     if args.csv:

@@ -205,6 +205,11 @@ def test_grade_a_class_csv_and_chart(mazur_set, tmp_path, monkeypatch):
     assert "diagnoses: close 5, not-answered 3, carried 1, sign 1, missing-path 1, unknown 1" in stdout
     png = (tmp_path / "class.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5_000
+    (room / "dan.json").write_text('{"w5": 0.0821670406}')  # a plain file names no exercise
+    status, _, err = run_cli("exercise", "grade", "--class", room)
+    assert status == 2 and "dan.json: the attempt names no exercise" in err and "give --exercise FILE" in err
+    status, stdout, _ = run_cli("exercise", "grade", "--class", room, "--exercise", out / "exercise-01.json")
+    assert status == 0 and f"dan,exercise-01.json,w5,0.0821670406,{ex.keys['w5']!r},true,right," in stdout
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the notebook extra were missing
     status, _, err = run_cli("exercise", "grade", "--class", room, "--csv", tmp_path / "again.csv")
     assert status == 2 and "pip install 'micrograd_bp[notebook]'" in err
