@@ -108,7 +108,7 @@ def html_page(s: Sheet, svg: str) -> str:
 <h1>{title}</h1>
 <p class="who">Name <span></span> Date <span></span></p>
 <p>The graph below computes {html.escape(out)} = {html.escape(_fixed(ex.root.data))}. Do the backward
-pass by hand: find the gradient {html.escape(d(out))}/d(node) of each numbered node, in the order
+pass by hand: find the gradient d{html.escape(d(out))}/d(node) of each numbered node, in the order
 (1), (2), ... (each one needs only the ones before it), and write it in the node's empty box and in
 the table. Give at least 5 significant digits.</p>
 <figure>{svg}</figure>

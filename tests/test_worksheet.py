@@ -76,6 +76,7 @@ def test_a_mazur_worksheet_asks_in_backward_order_with_the_engines_key():
     markdown = worksheet.key_markdown([s], ["exercise-03.json"])
     assert "| 4 | dE_total/dw1 | 0.000438567734 |" in markdown
     page = worksheet.html_page(s, "<svg></svg>")
+    assert "find the gradient dE_total/d(node) of each numbered node" in page.replace("\n", " ")
     rows = [line for line in page.splitlines() if line.startswith("<tr><td>(")]
     assert [row.split("</td>")[1][4:] for row in rows] == [
         "dE_total/dnet_o1", "dE_total/dw5", "dE_total/dout_h1", "dE_total/dw1"]
