@@ -75,8 +75,13 @@ class Case:
         return self.subject.graph
 
 
-def _analyse(point: dict[str, float], claim: float, subject: Subject, rtol: float, atol: float) -> Case:
-    matched = {c.key: c for c in candidates(subject) if matches(claim, c.value, rtol, atol)}
+def _analyse(point: dict[str, float], claim: float, subject: Subject, rtol: float, atol: float,
+             first: Case | None = None) -> Case:
+    """The candidates the claim matches at one point; after the first point where it is wrong,
+    only the mistakes that matched there are tried (a diagnosis must hold at every point)."""
+    ids = None if first is None else {c.id for c in first.matched.values()}
+    found = candidates(subject, ids) if ids is None or ids else []
+    matched = {c.key: c for c in found if matches(claim, c.value, rtol, atol)}
     return Case(point, claim, subject, matched)
 
 
@@ -360,13 +365,21 @@ def check_partial(output: Value, wrt: Value, claim: Number | Value, *, rtol: flo
     if at is not None and given:
         more, tried, skipped = _around(at, dict(given), points, seed, setup, cases)
         checked, agreeing = checked + tried, agreeing + more
+    counts = (checked, agreeing, skipped)
+    return _verdict(graph, claim_value, difference, rtol, atol, numeric_ok, here_ok, cases, counts, point)
+
+
+def _verdict(graph: PathGraph, claim: float, difference: Difference, rtol: float, atol: float,
+             numeric_ok: bool, here_ok: bool, cases: list[Case], counts: tuple[int, int, int],
+             point: dict[str, float]) -> ClaimCheck:
+    """The ClaimCheck: right, or wrong with the diagnosis over the points where it is wrong."""
+    output, wrt, autograd = graph.output, graph.wrt, graph.partial
     name = f"d{d(graph.name(output))}/d{d(graph.name(wrt))}"
+    head = (graph.name(output), graph.name(wrt), claim, autograd, difference.value, difference.h, rtol)
     if here_ok and not cases:
         diagnosis = Diagnosis("correct", f"the claim equals {name} by autograd", autograd, 0, 0)
-        return ClaimCheck(graph.name(output), graph.name(wrt), claim_value, autograd, difference.value,
-                          difference.h, rtol, True, numeric_ok, diagnosis,
-                          _right(rtol, difference, numeric_ok), atol, checked, agreeing, skipped, None,
-                          True, point=point)
+        return ClaimCheck(*head, True, numeric_ok, diagnosis, _right(rtol, difference, numeric_ok), atol,
+                          *counts, None, True, point=point)
     diagnosis = diagnose(cases, rtol)
     first = cases[0]
     counter = Counterexample(first.point or {graph.name(wrt): wrt.data}, first.claim, first.graph.partial,
@@ -376,10 +389,9 @@ def check_partial(output: Value, wrt: Value, claim: Number | Value, *, rtol: flo
                    f"{_point_text(first.point)} the claim is {_fmt(first.claim)}, {name} is "
                    f"{_fmt(first.graph.partial)}")
     else:
-        message = f"wrong: the claim is {_fmt(claim_value)}, {name} is {_fmt(autograd)}"
-    return ClaimCheck(graph.name(output), graph.name(wrt), claim_value, autograd, difference.value,
-                      difference.h, rtol, False, numeric_ok, diagnosis, message, atol, checked, agreeing,
-                      skipped, counter, here_ok, point=point)
+        message = f"wrong: the claim is {_fmt(claim)}, {name} is {_fmt(autograd)}"
+    return ClaimCheck(*head, False, numeric_ok, diagnosis, message, atol, *counts, counter, here_ok,
+                      point=point)
 
 
 def _right(rtol: float, difference: Difference, numeric_ok: bool) -> str:
@@ -421,7 +433,8 @@ def _around(at: Callable[[dict[str, float]], Instance], given: dict[str, float],
         if claims_agree(claim, partial, setup.rtol, setup.atol, graph.magnitude):
             agreeing += 1
         else:
-            cases.append(_analyse(point, claim, setup.subject(graph), setup.rtol, setup.atol))
+            cases.append(_analyse(point, claim, setup.subject(graph), setup.rtol, setup.atol,
+                                  cases[0] if cases else None))
     return agreeing, checked, skipped
 
 

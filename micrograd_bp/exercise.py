@@ -26,7 +26,7 @@ from typing import Any, Union
 
 from .engine import Value, topological_order
 from .expr import ExprError, parse
-from .mistakes import Candidate, Subject, candidates, fmt, matches
+from .mistakes import Candidate, Subject, candidates, first_match, fmt, matches
 from .paths import PathGraph, d, node_names
 from .walk import backward_steps
 
@@ -137,21 +137,37 @@ class Result:
 
     @classmethod
     def from_json(cls, text: str) -> Result:
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"not a graded exercise: the JSON does not parse ({error.msg})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT + " result":
             raise ValueError("not a graded exercise: the JSON has no format "
                              f"{FORMAT + ' result'!r}")
-        return cls({g["name"]: Grade(**g) for g in data["grades"]})
+        try:
+            return cls({g["name"]: Grade(**g) for g in data["grades"]})
+        except (KeyError, TypeError):
+            raise ValueError("not a graded exercise: its grades are not name, ok, expected, given, "
+                             "diagnosis, message, credit") from None
 
 
 class Exercise:
     """A graph whose gradients the learner fills in: ex.questions (backward's finishing order),
     ex.grade(answers) -> Result, ex.to_json() / Exercise.from_json(text).
 
+    Attributes: root (the output Value), order (its topological order: draw() numbers nodes by
+    the position in it), names (id -> name of every node), nodes (name -> Value of every node
+    that can be asked), keys (question -> the engine's gradient), question(name) (a Question:
+    its key, candidates and carried form), source (how from_json rebuilds it: a dict with "kind"
+    "expression", "mazur" or "mlp"; an Exercise(root, source) made directly from a graph with
+    another kind grades and writes JSON, but from_json cannot rebuild it).
+
     Made by Exercise.from_expression, Exercise.mazur or Exercise.mlp. rtol: the relative
     tolerance of a right answer (default 1e-4). show_answers: an `unknown` answer's message shows
     the key (else it is withheld, and so is Grade.expected). lr: the learning rate that the
-    update-step mistake is tried with.
+    update-step mistake is tried with. The other-variable mistake is tried with the gradients of
+    the nodes beside a question (its users, their inputs, its own inputs); the waypoints (Mazur's
+    named nodes) are the nodes a path is read over in the messages.
     """
 
     def __init__(self, root: Value, source: dict, ask: str | Sequence[str] = "all", *,
@@ -164,25 +180,33 @@ class Exercise:
         self.order = order = topological_order(root)  # the one sort: everything below reads it
         self.names = _unique_names(root, order)
         self.nodes = {self.names[id(n)]: n for n in order if _askable(n, root)}
-        steps_keys, finished = _keys_and_finish_order(root, order)
+        if not self.nodes:
+            raise ValueError(f"{self.names[id(root)]} has no gradient to ask: its graph has no node but "
+                             "the root and constants")
+        grads, finished = _keys_and_finish_order(root, order)
         self.ask = "all" if ask == "all" else list(ask)
-        asked = _asked(ask, self.nodes)
-        self.keys = {name: steps_keys[id(self.nodes[name])] for name in asked}
-        position = {id(n): i for i, n in enumerate(order)}
+        self.keys = {name: grads[id(self.nodes[name])] for name in _asked(ask, self.nodes)}
         self.questions = [self.names[id(n)] for n in finished if self.names[id(n)] in self.keys]
         forms = _carried_forms(root, order, {id(self.nodes[q]): q for q in self.questions})
-        points = None if waypoints is None else list(waypoints)
-        others = {self.names[id(n)]: steps_keys[id(n)] for n in order
-                  if (n.label or self.names[id(n)] in self.keys) and id(n) in steps_keys}
-        self._questions: dict[str, Question] = {}
-        for name in self.questions:
-            node = self.nodes[name]
-            graph = PathGraph(root, node, {id(n): self.names[id(n)] for n in order}, order=order)
-            subject = Subject(graph, points, others, self.lr if node.is_leaf else None)
-            const, terms = forms[id(node)]
-            self._questions[name] = Question(
-                name, f"d{d(self.names[id(root)])}/d{d(name)}", position[id(node)], self.keys[name],
-                _distinct(candidates(subject), self.keys[name], self.rtol), const, terms)
+        ways = None if waypoints is None else list(waypoints)
+        users: dict[int, list[Value]] = {}
+        for n in order:
+            for p in n.inputs:
+                users.setdefault(id(p), []).append(n)
+        self._questions = {name: self._question(name, grads, forms, users, ways) for name in self.questions}
+
+    def _question(self, name: str, grads: Mapping[int, float], forms: Mapping, users: Mapping[int, list],
+                  waypoints: list[Value] | None) -> Question:
+        """One question: its key, its candidates (the catalogue on its PathGraph), its carried form."""
+        root, order, node = self.root, self.order, self.nodes[name]
+        graph = PathGraph(root, node, self.names, order=order)
+        near = [*users.get(id(node), []), *node.inputs,
+                *(q for user in users.get(id(node), []) for q in user.inputs)]
+        others = {self.names[id(n)]: grads[id(n)] for n in near if n is not node and _askable(n, root)}
+        subject = Subject(graph, waypoints, others, self.lr if node.is_leaf else None)
+        const, terms = forms[id(node)]
+        return Question(name, f"d{d(self.names[id(root)])}/d{d(name)}", order.index(node), self.keys[name],
+                        _distinct(candidates(subject), self.keys[name], self.rtol), const, terms)
 
     # ---------------------------------------------------------------- constructors
 
@@ -268,9 +292,9 @@ class Exercise:
             fill["upstream"] = ", ".join(f"{n} = {fmt(answers[n])}" for n, _ in q.carried_terms
                                          if n in answers and not matches(answers[n], self.keys[n], self.rtol))
             return self._grade(q, given, "carried", fill, 1.0)
-        for c in q.candidates:
-            if matches(given, c.value, self.rtol):
-                return Grade(name, False, key, given, c.id, c.message, 0.0)
+        found = first_match(q.candidates, given, self.rtol)
+        if found is not None:
+            return Grade(name, False, key, given, found.id, found.message, 0.0)
         return self._grade(q, given, "unknown-shown" if self.show_answers else "unknown", fill, 0.0)
 
     def _grade(self, q: Question, given: float | None, outcome: str, fill: dict, credit: float) -> Grade:
@@ -309,15 +333,20 @@ class Exercise:
                              f"{error.lineno})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"not an exercise: the JSON has no format {FORMAT!r}")
-        source, ask = data["source"], data["ask"]
-        options = {"rtol": data["rtol"], "lr": data["lr"], "show_answers": data["show_answers"]}
-        kind = source.get("kind")
-        if kind == "expression":
-            return cls.from_expression(source["text"], source["values"], ask, source["seed"], **options)
-        if kind == "mazur":
-            return cls.mazur(ask, source["seed"], **options)
-        if kind == "mlp":
-            return cls.mlp(source["sizes"], source["seed"], ask, source["activation"], **options)
+        try:
+            source, ask = data["source"], data["ask"]
+            options = {"rtol": data["rtol"], "lr": data["lr"], "show_answers": data["show_answers"]}
+            kind = source.get("kind")
+            if kind == "expression":
+                return cls.from_expression(source["text"], source["values"], ask, source["seed"], **options)
+            if kind == "mazur":
+                return cls.mazur(ask, source["seed"], **options)
+            if kind == "mlp":
+                return cls.mlp(source["sizes"], source["seed"], ask, source["activation"], **options)
+        except KeyError as error:
+            raise ValueError(f"not an exercise: the JSON has no {error.args[0]!r}") from None
+        except (TypeError, AttributeError):
+            raise ValueError("not an exercise: a field of the JSON has the wrong type") from None
         raise ValueError(f"not an exercise: unknown source kind {kind!r}")
 
     def page(self, **options: Any) -> Any:

@@ -14,7 +14,7 @@ point the checker evaluates.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
@@ -26,6 +26,7 @@ from .paths import PathGraph, d, explain, product_text
 SUBSET_LIMIT = 10  # subsets of paths (or of a node's terms) are tried up to this many
 TERM_LIMIT = 8  # subsets of a node's gradient terms are tried up to this many terms
 NEAR = 1e-3  # the checker's near miss: within this, relative
+CONFUSABLE_USERS = 8  # a factor replaced by a node beside it: in up to this many other users
 
 
 @dataclass(frozen=True)
@@ -79,15 +80,24 @@ def fmt(x: float) -> str:
     return f"{x + 0.0:.9g}"
 
 
-@dataclass(frozen=True)
 class Candidate:
     """A wrong value a mistake gives: its id, a key naming exactly which mistake (stable across
-    the graph rebuilt at other points), the value, and the message naming nodes and numbers."""
+    the graph rebuilt at other points), the value, and the message naming nodes and numbers (a
+    string, or a function that writes it when it is first read: most candidates never match)."""
 
-    id: str
-    key: str
-    value: float
-    message: str
+    __slots__ = ("id", "key", "value", "_message")
+
+    def __init__(self, id: str, key: str, value: float, message: str | Callable[[], str]) -> None:
+        self.id, self.key, self.value, self._message = id, key, value, message
+
+    @property
+    def message(self) -> str:
+        if not isinstance(self._message, str):
+            self._message = self._message()
+        return self._message
+
+    def __repr__(self) -> str:
+        return f"Candidate({self.id!r}, {self.key!r}, {self.value!r}, {self.message!r})"
 
     def to_json(self) -> dict:
         return {"id": self.id, "key": self.key, "value": self.value, "message": self.message}
@@ -108,6 +118,7 @@ class Subject:
     lr: float | None = None
     numeric: float | None = None
     _positions: dict[int, int] | None = field(default=None, init=False, repr=False)
+    _name: str | None = field(default=None, init=False, repr=False)
 
     @property
     def total(self) -> float:
@@ -115,8 +126,10 @@ class Subject:
 
     @property
     def name(self) -> str:
-        g = self.graph
-        return f"d{d(g.name(g.output))}/d{d(g.name(g.wrt))}"
+        if self._name is None:
+            g = self.graph
+            self._name = f"d{d(g.name(g.output))}/d{d(g.name(g.wrt))}"
+        return self._name
 
     def position(self, node: Value) -> int:
         """node's position in the graph's topological order (the same in a rebuilt graph)."""
@@ -132,14 +145,17 @@ def matches(a: float, b: float, rtol: float, atol: float = 0.0) -> bool:
     return abs(a - b) <= max(rtol * max(abs(a), abs(b)), atol)
 
 
-def candidates(s: Subject) -> list[Candidate]:
-    """Every wrong value the catalogue knows for this partial, in the catalogue's order (duplicate
-    keys dropped). An empty list when no path joins output and wrt (then the partial is 0)."""
+def candidates(s: Subject, ids: Collection[str] | None = None) -> list[Candidate]:
+    """Every wrong value the catalogue knows for this partial (of the mistakes `ids` only, if
+    given), in the catalogue's order, duplicate keys dropped. An empty list when no path joins
+    output and wrt (then the partial is 0)."""
     found: list[Candidate] = []
     keys: set[str] = set()
     if s.graph.n_paths == 0:
         return found
-    for generate in GENERATORS:
+    for mistake, generate in GENERATORS:
+        if ids is not None and mistake not in ids:
+            continue
         for c in generate(s):
             if c.key not in keys and math.isfinite(c.value):
                 keys.add(c.key)
@@ -148,6 +164,7 @@ def candidates(s: Subject) -> list[Candidate]:
 
 
 def first_match(found: list[Candidate], value: float, rtol: float, atol: float = 0.0) -> Candidate | None:
+    """The first candidate a learner's value matches (the mistake it names), or None."""
     return next((c for c in found if matches(value, c.value, rtol, atol)), None)
 
 
@@ -422,19 +439,21 @@ def _bare(text: str) -> str:
 
 def _wrong_factor(s: Subject) -> Iterator[Candidate]:
     g = s.graph
-    labelled = {g.name(n): (n, k) for k, n in enumerate(g.order) if n.label}
+    labelled = {g.name(n): n for n in g.order if n.label}
+    users = _users(g.order)
     for c, i, p, local in g.edges():
         assert c.op is not None
         edge = f"d{d(g.name(c))}/d{d(g.name(p))}"
         text, where = g.formula(c, i), _where(s, c, p, "", ", the factor ") or "the factor "
         named = labelled.get(text)  # the factor is one named node (w7): another may be written for it
-        for node, k in labelled.values() if named else ():
-            if node is named[0] or node.data == local or _role(node) != _role(named[0]):
+        head = f"{where}{edge} = {_formula_is(text, local)}"
+        for node in _confusable(named, c, p, users) if named is not None else ():
+            if node.data == local:
                 continue
-            yield Candidate("wrong-factor", f"wrong-factor:{s.position(c)}.{i}:node{k}",
+            yield Candidate("wrong-factor", f"wrong-factor:{s.position(c)}.{i}:node{s.position(node)}",
                             _replaced(s, c, p, local, node.data),
-                            f"{where}{edge} = {_formula_is(text, local)} was replaced by "
-                            f"{g.name(node)} = {fmt(node.data)}; {s.name} = {fmt(s.total)}")
+                            lambda head=head, node=node: f"{head} was replaced by {g.name(node)} = "
+                            f"{fmt(node.data)}; {s.name} = {fmt(s.total)}")
         raw = c.op.formulas_for(len(c.inputs))[i]
         pieces = _split_product(raw)
         if len(pieces) < 2:
@@ -455,6 +474,34 @@ def _wrong_factor(s: Subject) -> Iterator[Candidate]:
                             f"{where}{edge} = {_formula_is(text, local)} lost its factor "
                             f"{_formula_is(shown_piece, dropped)}: you used {_formula_is(shown_rest, new)}; "
                             f"{s.name} = {fmt(s.total)}")
+
+
+def _users(order: list[Value]) -> dict[int, list[Value]]:
+    """The nodes that use each node, by id."""
+    users: dict[int, list[Value]] = {}
+    for node in order:
+        for p in node.inputs:
+            users.setdefault(id(p), []).append(node)
+    return users
+
+
+def _confusable(named: Value, consumer: Value, inp: Value, users: Mapping[int, list[Value]]) -> list[Value]:
+    """The labelled nodes a learner may write for `named` (the local derivative of consumer's edge
+    from inp), of the same role: the consumer's other inputs, and in up to CONFUSABLE_USERS other
+    nodes that use inp, the inputs next to it (w6 or w8 for w7 at net_o2 -> out_h1)."""
+    found: dict[int, Value] = {}
+
+    def take(nodes: Iterable[Value]) -> None:
+        for q in nodes:
+            if q.label and q is not named and q is not inp and _role(q) == _role(named):
+                found.setdefault(id(q), q)
+
+    take(consumer.inputs)
+    for user in [u for u in users.get(id(inp), []) if u is not consumer][:CONFUSABLE_USERS]:
+        for k, q in enumerate(user.inputs):
+            if q is inp:
+                take(user.inputs[max(0, k - 2):k + 3])
+    return list(found.values())
 
 
 def _role(node: Value) -> str:
@@ -503,9 +550,13 @@ def _update_step(s: Subject) -> Iterator[Candidate]:
                         f"your value is {what} = {fmt(value)}, not the gradient {s.name} = {fmt(grad)}")
 
 
-GENERATORS: tuple[Callable[[Subject], Iterator[Candidate]], ...] = (
-    _sign, _missing_path, _double_count, _local_only, _wrong_point, _stopped_early, _missing_upstream,
-    _missing_factor, _extra_factor, _wrong_factor, _factor, _other_variable, _update_step,
+# Each mistake's candidates, in the catalogue's order.
+GENERATORS: tuple[tuple[str, Callable[[Subject], Iterator[Candidate]]], ...] = (
+    ("sign", _sign), ("missing-path", _missing_path), ("double-count", _double_count),
+    ("local-only", _local_only), ("wrong-point", _wrong_point), ("stopped-early", _stopped_early),
+    ("missing-upstream", _missing_upstream), ("missing-factor", _missing_factor),
+    ("extra-factor", _extra_factor), ("wrong-factor", _wrong_factor), ("factor", _factor),
+    ("other-variable", _other_variable), ("update-step", _update_step),
 )
 
 
