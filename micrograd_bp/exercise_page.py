@@ -93,41 +93,54 @@ def grader_data(ex: Exercise) -> dict:
 
 def suspect_edges(ex: Exercise, node: Value, key: str) -> list[list[int]]:
     """The edges a mistake points at, [consumer position, input position], from its candidate key
-    (mistakes.py: nodes by their position in topological order): the edge whose factor is wrong,
-    or, for a missing path, the node's edges to the consumers the learner left out."""
+    (mistakes.py names nodes by their position in topological order): the edge whose factor is
+    wrong; for a missing path, the edges of the paths left out; for a group counted twice, its
+    paths; for a chain stopped early, the part below where it stopped; for a missing upstream,
+    the part above where it started. None for a mistake of the whole value (a sign, a factor)."""
     kind, _, rest = key.partition(":")
-    consumers = [[i, k] for i, c in enumerate(ex.order) for k, p in enumerate(c.inputs) if p is node]
-    edge = re.fullmatch(r"(\d+)\.(\d+)(?::.*)?", rest)
-    if kind in ("local-only", "missing-factor", "extra-factor", "wrong-factor") and edge:
+    edge = re.fullmatch(r"(?:term:)?(\d+)\.(\d+)(?::.*)?", rest)
+    if kind in ("local-only", "missing-factor", "extra-factor", "wrong-factor", "double-count") and edge:
         return [[int(edge[1]), int(edge[2])]]
     if kind == "wrong-point":
         return [[int(rest.partition(".")[0]), 0]]
-    if kind == "double-count" and rest.startswith("term:"):
-        c, _, k = rest[5:].partition(".")
-        return [[int(c), int(k)]]
     if kind == "missing-path" and rest.startswith("terms:"):
         kept = [[int(c), int(k)] for c, _, k in (t.partition(".") for t in rest[6:].split(","))]
-        return [e for e in consumers if e not in kept]
-    if kind == "missing-path" and rest.startswith("group:") and rest[6:].isdigit():
-        return _paths_avoiding(ex, node, ex.order[int(rest[6:])])
+        return [e for e in _Edges(ex).between(ex.root, node, direct=True) if e not in kept]
+    at = re.fullmatch(r"(?:group:)?(\d+)", rest)
+    if at is None:
+        return []
+    edges, waypoint = _Edges(ex), ex.order[int(at[1])]
+    if kind == "missing-path":
+        return edges.avoiding(node, waypoint)
+    if kind == "double-count":
+        return edges.between(ex.root, waypoint) + edges.between(waypoint, node)
+    if kind == "stopped-early":
+        return edges.between(waypoint, node)
+    if kind == "missing-upstream":
+        return edges.between(ex.root, waypoint)
     return []
 
 
-def _paths_avoiding(ex: Exercise, node: Value, through: Value) -> list[list[int]]:
-    """The edges of the paths from the root down to node that do not pass `through`: the paths a
-    learner who added only the ones through it left out."""
-    def below(x: Value) -> set[int]:
-        return {id(n) for n in topological_order(x)}
+class _Edges:
+    """The graph's edges, [consumer position, input position], and which nodes each node reaches."""
 
-    under_through = below(through)
-    position = {id(n): i for i, n in enumerate(ex.order)}
-    edges = []
-    for c in ex.order:
-        if id(c) in under_through:
-            continue
-        for k, p in enumerate(c.inputs):
-            reaches = below(p)
-            if id(node) in reaches and id(through) not in reaches:
-                edges.append([position[id(c)], k])
-    return edges
+    def __init__(self, ex: Exercise) -> None:
+        self.order = ex.order
+        self.below: dict[int, set[int]] = {}
 
+    def reaches(self, upper: Value, lower: Value) -> bool:
+        """lower is upper, or one of the nodes upper is computed from."""
+        if id(upper) not in self.below:
+            self.below[id(upper)] = {id(n) for n in topological_order(upper)}
+        return id(lower) in self.below[id(upper)]
+
+    def between(self, upper: Value, lower: Value, direct: bool = False) -> list[list[int]]:
+        """The edges on the paths from upper down to lower (direct: only those into lower)."""
+        return [[i, k] for i, c in enumerate(self.order) if self.reaches(upper, c)
+                for k, p in enumerate(c.inputs) if (p is lower if direct else self.reaches(p, lower))]
+
+    def avoiding(self, lower: Value, waypoint: Value) -> list[list[int]]:
+        """The edges of the paths from the root down to lower that do not pass waypoint: the
+        paths a learner who added only the ones through it left out."""
+        return [[i, k] for i, c in enumerate(self.order) if not self.reaches(waypoint, c)
+                for k, p in enumerate(c.inputs) if self.reaches(p, lower) and not self.reaches(p, waypoint)]
