@@ -912,10 +912,11 @@ def _ask(prompt: str) -> float | None:
 
 def run_exercise_attempt(args: argparse.Namespace) -> int:
     ex = load_exercise(args.file)
-    _check_writable(Path(args.save)) if args.save else None
-    out = ex.names[id(ex.root)]
-    emit(f"{args.file}: {len(ex.questions)} gradients d{paths.d(out)}/d(node), in the order backward() "
-         "finishes them; type each (an empty line skips one)")
+    if args.save:
+        _check_writable(Path(args.save))
+    out, n = ex.names[id(ex.root)], len(ex.questions)
+    emit(f"{args.file}: {n} gradient{'s' if n > 1 else ''} d{paths.d(out)}/d(node), in the order "
+         "backward() finishes them; type each (an empty line skips one)")
     answers: dict[str, float] = {}
     for k, name in enumerate(ex.questions, 1):
         given = _ask(f"({k}) {ex.question(name).partial} = ")
