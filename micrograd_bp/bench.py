@@ -511,10 +511,22 @@ class Workload:
 
 @dataclass
 class Target:
+    """One goal: name (its key in the JSON), the ratio measured, the goal on it (">= 3", "< 12",
+    "<= 0.30"), whether it is met, and `what` is measured, in a reader's words ({x}: the ratio)."""
+
     name: str
     measured: float | None
     goal: str
     met: bool
+    what: str = ""
+
+
+def target(name: str, what: str, measured: float, goal: str) -> Target:
+    """A Target whose `met` is read off its goal: a comparison (>=, >, <=, <) and a number."""
+    relation, bound = goal.split()
+    met = {">=": measured >= float(bound), ">": measured > float(bound),
+           "<=": measured <= float(bound), "<": measured < float(bound)}[relation]
+    return Target(name, measured, goal, met, what)
 
 
 @dataclass
@@ -708,28 +720,34 @@ def machine() -> dict[str, Any]:
 def targets(workloads: list[Workload]) -> list[Target]:
     r = {w.key: w.ratios for w in workloads}
     found = [
-        Target("mazur: closure reference / ours", r["mazur"]["closure_over_ours"], ">= 3",
-               r["mazur"]["closure_over_ours"] >= 3),
-        Target("mazur: closure reference / the walk-through's training (the main job)",
-               r["mazur"]["closure_over_walkthrough"], ">= 3", r["mazur"]["closure_over_walkthrough"] >= 3),
-        Target("moons: closure reference / ours", r["moons"]["closure_over_ours"], ">= 5",
-               r["moons"]["closure_over_ours"] >= 5),
-        Target("chain: long / short backward", r["chain"]["long_over_short"], "< 12",
-               r["chain"]["long_over_short"] < 12),
-        Target("memory: ours / closure reference", r["memory"]["ours_over_closure"], "<= 0.30",
-               r["memory"]["ours_over_closure"] <= 0.30),  # two tuples, inputs and local_grads
-        Target("mazur: compiled replay (sgd_steps, with the compile) / float floor",
-               r["mazur"]["compiled_sgd_over_floor"], "<= 2", r["mazur"]["compiled_sgd_over_floor"] <= 2),
+        target("mazur: closure reference / ours", "training Mazur's network with the engine is {x} times as "
+               "fast as with the closure-per-node reference",
+               r["mazur"]["closure_over_ours"], ">= 3"),
+        target("mazur: closure reference / the walk-through's training (the main job)",
+               "the training loop of `mazur --steps` is {x} times as fast as the same loop on the "
+               "closure-per-node reference",
+               r["mazur"]["closure_over_walkthrough"], ">= 3"),
+        target("moons: closure reference / ours", "a training step of the moons network is {x} "
+               "times as fast as on the closure-per-node reference",
+               r["moons"]["closure_over_ours"], ">= 5"),
+        target("chain: long / short backward", "backward() through a chain 10 times as long takes {x} "
+               "times as long, 10 being linear", r["chain"]["long_over_short"], "< 12"),
+        target("memory: ours / closure reference", "memory per node is {x} of the closure-per-node "
+               "reference's", r["memory"]["ours_over_closure"], "<= 0.30"),
+        target("mazur: compiled replay (sgd_steps, with the compile) / float floor",
+               "training Mazur's network on the compiled replay (compiling included) takes {x} times as long "
+               "as the same training in plain floats", r["mazur"]["compiled_sgd_over_floor"], "<= 2"),
     ]
     for key, ratio in r.get("processes", {}).items():
-        if not key.startswith("closure_over_process: "):
-            continue  # the plain core's ratio is reported, not a target
-        found.append(Target(f"{key.split(': ', 1)[1]}: closure reference / ours, whole processes", ratio,
-                            ">= 3", ratio >= 3))
+        if key.startswith("closure_over_process: "):  # the plain core's ratio is reported, not a target
+            command = key.split(": ", 1)[1]
+            found.append(target(f"{command}: closure reference / ours, whole processes",
+                                f"`micrograd-bp {command}` as a whole process is {{x}} times as fast "
+                                "as the same training on the closure-per-node reference", ratio, ">= 3"))
     over_compiled = r["moons"].get("micrograd_over_compiled")  # absent without micrograd installed
     if over_compiled is not None:
-        found.append(Target("moons: micrograd 0.1.0 / compiled replay", over_compiled, ">= 100",
-                            over_compiled >= 100))
+        found.append(target("moons: micrograd 0.1.0 / compiled replay", "the moons network on the compiled "
+                            "replay is {x} times as fast as on micrograd 0.1.0", over_compiled, ">= 100"))
     return found
 
 
@@ -756,3 +774,82 @@ def run(repeats: int = 5, quick: bool = False,
             progress(name)
         workloads.append(work())
     return BenchReport(machine(), repeats, quick, workloads, targets(workloads))
+
+
+# ---------------------------------------------------------------------------- the report in words
+
+RATIO_NAMES = {
+    "closure_over_ours": "closure reference / micrograd_bp",
+    "closure_over_ours_mlp": "closure reference / micrograd_bp via nn.MLP",
+    "closure_over_walkthrough": "closure reference / the walk-through's training (mazur --steps)",
+    "micrograd_over_ours": "micrograd 0.1.0 / micrograd_bp",
+    "ours_over_floor": "micrograd_bp / float floor",
+    "compiled_sgd_over_floor": "compiled replay, sgd_steps / float floor",
+    "compiled_loop_over_floor": "compiled replay, Python loop / float floor",
+    "micrograd_over_compiled": "micrograd 0.1.0 / compiled replay",
+    "long_over_short": "long chain / short chain",
+    "ours_over_closure": "micrograd_bp / closure reference",
+}
+
+
+def ratio_name(key: str) -> str:
+    """A ratio's key in words; the whole-process ones name their command."""
+    kind, _, command = key.partition(": ")
+    if kind == "closure_over_process":
+        return f"closure reference / micrograd-bp {command}"
+    if kind == "closure_over_plain_process":
+        return f"closure reference / MICROGRAD_BP_PLAIN=1 micrograd-bp {command}"
+    return RATIO_NAMES[key]
+
+
+def quantity(x: float, unit: str) -> str:
+    """A measurement with its unit: bytes as a whole number, seconds in s, ms or us."""
+    if unit == "bytes":
+        return f"{x:.0f} bytes"
+    scale, name = next(((s, n) for s, n in ((1.0, "s"), (1e-3, "ms")) if x >= s), (1e-6, "us"))
+    return f"{x / scale:.3g} {name}"
+
+
+def _workload_lines(w: Workload) -> list[str]:
+    lines = [w.title]
+    width = max(len(r.engine) for r in w.rows)
+    for r in w.rows:
+        measured = r.seconds if r.seconds is not None else r.result
+        loss = f"  (loss {r.result:.9g})" if r.seconds is not None and r.result is not None else ""
+        text = quantity(measured, "bytes" if w.unit == "bytes" else "s") if measured is not None else "-"
+        lines.append(f"  {r.engine:<{width}}  {text:>12}{loss}{'  ' + r.note if r.note else ''}")
+    lines += [f"  {ratio_name(k)}: {v:.2f}" for k, v in w.ratios.items()]
+    if w.note:
+        lines.append(f"  ({w.note})")
+    return lines
+
+
+GOAL_WORDS = {">=": "at least", ">": "above", "<=": "at most", "<": "below"}
+
+
+def goal_text(t: Target) -> str:
+    """A goal in words, and by how much it is met or missed: "NOT met  the training loop of
+    `mazur --steps` is 2.88 times as fast as ... (goal: at least 3; short by 0.12, 4%)"."""
+    relation, bound_text = t.goal.split()
+    bound, measured = float(bound_text), float(t.measured or 0.0)
+    gap = abs(measured - bound)
+    if t.met:
+        verdict = f"{gap:.2f} to spare"
+    else:
+        verdict = f"{'short' if relation in ('>=', '>') else 'over'} by {gap:.2f}, {gap / bound:.0%}"
+    said = t.what.replace("{x}", f"{measured:.2f}") if t.what else f"{t.name}: {measured:.2f}"
+    return f"{'met' if t.met else 'NOT met':<8} {said} (goal: {GOAL_WORDS[relation]} {bound_text}; {verdict})"
+
+
+def report_text(report: BenchReport, prog: str = "micrograd-bp") -> str:
+    """The report as the command line prints it: the machine, each workload's table and ratios,
+    then the targets."""
+    m = report.machine
+    lines = [f"{prog} bench: {m['implementation']} {m['python']}, {m['cores']} cores, {m['platform']}; "
+             f"medians of {report.repeats} run(s){', quick sizes' if report.quick else ''}"]
+    for w in report.workloads:
+        lines += ["", *_workload_lines(w)]
+    lines += ["", "Goals" + (" (at quick sizes: short runs, so start-up and noise weigh more than in "
+                             "a full run)" if report.quick else "")]
+    lines += [f"  {goal_text(t)}" for t in report.targets]
+    return "\n".join(lines)

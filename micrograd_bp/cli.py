@@ -1,50 +1,21 @@
-"""The command line: one function per subcommand; the only module that prints."""
+"""The command line: one function per subcommand; printing goes through console."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import IO, TYPE_CHECKING, Any, Callable, NoReturn
+from typing import IO, Any, Callable, NoReturn
 
-from . import __version__, diagnose, paths
+from . import __version__, console, diagnose, paths
 from . import expr as expressions
+from .console import PROG, UsageError, emit, emit_json, json_text, note, write
 from .engine import Value, topological_order
 from .examples import backward_lessons, mazur, one_weight
 from .trace import MAX_STEPS, BackwardTrace, trace_backward
-
-if TYPE_CHECKING:
-    from .bench import BenchReport
-
-PROG = "micrograd-bp"
-# The package's own input errors (ExprError and ShapeError are ValueErrors; domain errors are
-# ValueError, ZeroDivisionError, OverflowError): one line and exit status 2. Anything else (a
-# TypeError, KeyError or AttributeError) is a bug and is not disguised as bad input.
-INPUT_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
-# Exit statuses: 0 done (a claim is right), 1 a claim is wrong, 2 bad input. A closed pipe ends
-# quietly with the shell's status for SIGPIPE, a failed write (a full disk) with one line and 1,
-# Ctrl-C with the shell's status for SIGINT.
-EXIT_USAGE, EXIT_WRITE_FAILED, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 2, 74, 128 + 13, 128 + 2  # 74: EX_IOERR
-
-
-class UsageError(Exception):
-    """Bad command-line input: one line, exit status 2; with `command`, a hint to its --help."""
-
-    def __init__(self, message: str, command: str | None = None) -> None:
-        super().__init__(message)
-        self.command = command
-
-
-class OutputFailed(Exception):
-    """Writing to stdout failed (not a closed pipe: that is BrokenPipeError)."""
-
-    def __init__(self, error: OSError) -> None:
-        super().__init__(error.strerror or str(error))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,68 +25,11 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message, self.prog)
 
     def _print_message(self, message: str, file: IO[str] | None = None) -> None:
-        """--help and --version through _write, not argparse's own write that ignores failures."""
+        """--help and --version through console.write, not argparse's own write that ignores failures."""
         if message and file is sys.stdout:
-            _write(message)
+            write(message)
         elif message:
             note(message.rstrip("\n"))
-
-
-# ---------------------------------------------------------------------------------------- output
-# Everything goes through these; main() turns a failed write into a quiet exit.
-
-def emit(text: str) -> None:
-    """One block of output on stdout."""
-    _write(text + "\n")
-
-
-def _write(text: str) -> None:
-    try:
-        sys.stdout.write(text)
-    except BrokenPipeError:
-        raise
-    except OSError as error:
-        raise OutputFailed(error) from None
-
-
-def emit_json(result: object) -> None:
-    """A result's to_json() (or a dict), as strict JSON: a nan or an infinity is an error, not
-    the NaN or Infinity that strict parsers reject."""
-    data = result if isinstance(result, dict) else result.to_json()  # type: ignore[attr-defined]
-    try:
-        text = json.dumps(data, indent=2, allow_nan=False)
-    except ValueError:
-        raise UsageError("the result holds a number that is not finite (nan or inf), which JSON "
-                         "cannot represent") from None
-    emit(text)
-
-
-def note(text: str) -> None:
-    """A line on stderr (what was written, an error); a failure to write it is ignored."""
-    try:
-        print(text, file=sys.stderr)
-    except OSError:
-        pass
-
-
-def _flush_stdout() -> None:
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise
-    except OSError as error:
-        raise OutputFailed(error) from None
-
-
-def _silence_stdout() -> None:
-    """After a failed write: point stdout at /dev/null, so the interpreter's own flush at exit
-    does not fail again with a traceback."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
-        pass
 
 
 # ------------------------------------------------------------------------------ option values
@@ -130,6 +44,24 @@ def _positive_int(text: str) -> int:
     return value
 
 
+# The most a command is asked to repeat: mazur's 10,000,000 steps run in minutes here (the error
+# stops changing long before); one-weight prints a row per step, so a table of 10,000 rows; bench's
+# 1,000 runs per engine take hours. A count beyond is refused at once rather than run for days.
+MAZUR_MAX_STEPS, ONE_WEIGHT_MAX_STEPS, BENCH_MAX_REPEATS = 10_000_000, 10_000, 1_000
+
+
+def _count(limit: int, what: str, why: str) -> Callable[[str], int]:
+    """The type of a count option: a positive integer up to limit (what: "steps"; why: what the
+    limit is for)."""
+    def count(text: str) -> int:
+        value = _positive_int(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"{text} is more {what} than this command runs: at most "
+                                             f"{limit:,} ({why})")
+        return value
+    return count
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -138,6 +70,29 @@ def _positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
+
+
+def _given(what: str, example: str) -> Callable[[str], str]:
+    """The type of an option that cannot be empty: an empty or blank value says what is missing."""
+    def text(value: str) -> str:
+        if not value.strip():
+            raise argparse.ArgumentTypeError(f"{what} is empty: give {example}")
+        return value
+    return text
+
+
+def _mazur_claim(value: str) -> str:
+    """mazur --check's NAME=FORMULA: an empty claim is named as such, before any parsing."""
+    name, equals, formula = _given("the claim", "NAME=FORMULA, the claimed dE_total/dNAME over the "
+                                   "network's named nodes")(value).partition("=")
+    if equals and not formula.strip():
+        raise argparse.ArgumentTypeError(f"the claim after {name.strip()}= is empty: give the claimed "
+                                         f"dE_total/d{name.strip()} after the =")
+    return value
+
+
+_PATH = _given("the path", "a file name, e.g. graph.svg")
+_WRT = _given("the variable's name", "the variable, e.g. --wrt x")
 
 
 def _tolerance(text: str) -> float:
@@ -183,7 +138,7 @@ def _page() -> ModuleType:
 
 
 def _add_picture_option(p: argparse.ArgumentParser, option: str, what: str) -> None:
-    p.add_argument(option, metavar="FILE",
+    p.add_argument(option, metavar="FILE", type=_PATH,
                    help=f"also write {what}; the format follows the suffix: .svg, .png, .pdf "
                         "(rendered by Graphviz's dot), .dot (the source, no Graphviz needed) or "
                         ".html (a live page: hover, click, step through backward, edit the leaves)")
@@ -266,7 +221,7 @@ def _write_picture(graph: object, path: str, page: Callable[[], Any] | None = No
 # trace, mazur --trace, and --animate on mazur, one-weight, grad and trace.
 
 def _add_animate_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--animate", metavar="FILE.gif",
+    p.add_argument("--animate", metavar="FILE.gif", type=_given("the path", "a file name ending in .gif"),
                    help="also write the backward pass as an animated GIF, one frame per step "
                         "(needs Graphviz's dot and Pillow: pip install 'micrograd_bp[animation]')")
 
@@ -372,7 +327,9 @@ def _emit_ledger(ledger: BackwardTrace, args: argparse.Namespace, unused: Sequen
 def add_mazur(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("mazur", help="Matt Mazur's 2-2-2 backpropagation example, step by step",
                        description="Matt Mazur's 2-2-2 logistic network computed by the engine.")
-    p.add_argument("--steps", type=_positive_int, default=1, help="training steps (default 1)")
+    p.add_argument("--steps", type=_count(MAZUR_MAX_STEPS, "steps", "minutes of training; the error "
+                                                           "stops changing long before"),
+                   default=1, help=f"training steps, at most {MAZUR_MAX_STEPS:,} (default 1)")
     p.add_argument("--lr", type=_positive_float, default=mazur.LEARNING_RATE,
                    help="learning rate (default 0.5)")
     p.add_argument("--order", choices=mazur.ORDERS, default="simultaneous",
@@ -388,7 +345,7 @@ def add_mazur(sub: argparse._SubParsersAction) -> None:
                         "faster; simultaneous order only)")
     p.add_argument("--explain", metavar="NAME",
                    help="the chain rule for dE_total/dNAME (e.g. w1): every path, factor by factor")
-    p.add_argument("--check", metavar="NAME=FORMULA",
+    p.add_argument("--check", metavar="NAME=FORMULA", type=_mazur_claim,
                    help='check a hand-derived partial over the named nodes, e.g. '
                         '"w5=(out_o1 - 0.01)*out_o1*(1 - out_o1)*out_h1" (exit status 1 if wrong)')
     p.add_argument("--rtol", type=_tolerance, default=1e-6,
@@ -415,26 +372,30 @@ def run_mazur(args: argparse.Namespace) -> int:
     refuse_unless(args, args.check is not None, ["--rtol"], "does nothing without --check")
     refuse_unless(args, not args.json, ["--summary"], "does nothing with --json (it prints everything)")
     check_pictures(args, "--graph", "--network")
-    if verify:
-        status = run_mazur_verify(args)
-    else:
-        try:
-            result = mazur.walkthrough(args.steps, args.lr, args.order, args.train_biases,
-                                       compiled=args.compiled)
-        except OverflowError as error:
-            raise OverflowError(f"{error}: training diverged, the learning rate {args.lr:g} is too "
-                                "large") from None
-        if args.json:
-            emit_json(result)
-        else:
-            emit(mazur.summary_text(result) if args.summary else mazur.walkthrough_text(result))
-        status = 0
+    status = run_mazur_verify(args) if verify else run_mazur_training(args)
     check_animation(args)
     if args.graph is not None or args.network is not None:
         draw_mazur(args.graph, args.network)
     if args.animate is not None:
         _write_animation(backward_lessons.mazur_ledger(), args.animate)
     return status
+
+
+def run_mazur_training(args: argparse.Namespace) -> int:
+    """mazur [--steps N ...]: the walk-through, with a progress bar on a terminal while it trains."""
+    try:
+        with console.progress(args.steps, "mazur") as bar:
+            advance = bar.advance if bar.on_terminal else None  # off a terminal, not even called
+            result = mazur.walkthrough(args.steps, args.lr, args.order, args.train_biases,
+                                       compiled=args.compiled, advance=advance)
+    except OverflowError as error:
+        raise OverflowError(f"{error}: training diverged, the learning rate {args.lr:g} is too "
+                            "large") from None
+    if args.json:
+        emit_json(result)
+    else:
+        emit(mazur.summary_text(result) if args.summary else mazur.walkthrough_text(result))
+    return 0
 
 
 def run_mazur_trace(args: argparse.Namespace) -> int:
@@ -472,7 +433,8 @@ def draw_mazur(graph_path: str | None, network_path: str | None) -> None:
 def add_one_weight(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("one-weight", help="the one-weight gradient descent example",
                        description="y_hat = x*w, J = (y_hat - y)^2 with x=1.5, y=0.5, w=0.8.")
-    p.add_argument("--steps", type=_positive_int, default=5, help="steps (default 5)")
+    p.add_argument("--steps", type=_count(ONE_WEIGHT_MAX_STEPS, "steps", "a row is printed per step"),
+                   default=5, help=f"steps, at most {ONE_WEIGHT_MAX_STEPS:,} (default 5)")
     p.add_argument("--lr", type=_positive_float, default=one_weight.LEARNING_RATE,
                    help="learning rate (default 0.1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -536,10 +498,6 @@ def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentP
     return None
 
 
-def _num(x: float) -> str:
-    return f"{x:.9g}"
-
-
 def _add_expression(p: argparse.ArgumentParser) -> None:
     p.add_argument("expression", metavar="EXPR",
                    help="e.g. 'sigmoid(w*x + b)': numbers, variables, + - * / **, unary minus, "
@@ -592,8 +550,9 @@ def add_check(sub: argparse._SubParsersAction) -> None:
                                    "with autograd and a central difference. Exit status 0 when it "
                                    "is right, 1 when it is wrong, 2 on bad input.", allow_abbrev=False)
     _add_expression(p)
-    p.add_argument("--wrt", required=True, metavar="NAME", help="the variable")
-    p.add_argument("--claim", required=True, metavar="FORMULA", help="the claimed partial, e.g. '-2*x'")
+    p.add_argument("--wrt", required=True, metavar="NAME", type=_WRT, help="the variable")
+    p.add_argument("--claim", required=True, metavar="FORMULA", help="the claimed partial, e.g. '-2*x'",
+                   type=_given("the claim", "the claimed partial, e.g. --claim '-2*x'"))
     p.add_argument("--rtol", type=_tolerance, default=1e-6,
                    help="relative tolerance, below 1 (default 1e-6)")
     p.add_argument("--symbolic", action="store_true",
@@ -636,7 +595,7 @@ def add_diff(sub: argparse._SubParsersAction) -> None:
                                    "the expression language (grad and check read it back), or in LaTeX. "
                                    "Needs SymPy: pip install 'micrograd_bp[symbolic]'.", allow_abbrev=False)
     p.add_argument("expression", metavar="EXPR", help="e.g. 'sigmoid(w*x + b)'")
-    p.add_argument("--wrt", required=True, metavar="NAME", help="the variable")
+    p.add_argument("--wrt", required=True, metavar="NAME", type=_WRT, help="the variable")
     p.add_argument("--latex", action="store_true", help="print the derivative in LaTeX")
     p.add_argument("--json", action="store_true", help='print {"derivative": TEXT, "latex": TEXT}')
     p.set_defaults(run=run_diff)
@@ -664,7 +623,7 @@ def add_explain(sub: argparse._SubParsersAction) -> None:
                                    "(the local derivative on each edge) and each path's product; "
                                    "the paths sum to the partial.", allow_abbrev=False)
     _add_expression(p)
-    p.add_argument("--wrt", required=True, metavar="NAME", help="the variable")
+    p.add_argument("--wrt", required=True, metavar="NAME", type=_WRT, help="the variable")
     p.add_argument("--max-paths", type=_positive_int, default=paths.MAX_PATHS,
                    help=f"list at most this many paths (default {paths.MAX_PATHS})")
     p.add_argument("--latex", action="store_true",
@@ -696,15 +655,11 @@ def _print_explain(ex: paths.Explanation, as_json: bool) -> None:
         for line in ex.lines():
             emit(line)
         return
-    try:
-        head = json.dumps(ex.to_json_head(), indent=2, allow_nan=False)
-        emit(head[:-2] + ',\n  "paths": [' + ("" if ex.paths else "]\n}"))
-        for i, path in enumerate(ex.paths):
-            block = json.dumps(path.to_json(), indent=2, allow_nan=False).replace("\n", "\n    ")
-            emit("    " + block + ("," if i + 1 < len(ex.paths) else "\n  ]\n}"))
-    except ValueError:
-        raise UsageError("the result holds a number that is not finite (nan or inf), which JSON "
-                         "cannot represent") from None
+    head = json_text(ex.to_json_head())
+    write(head[:-2] + ',\n  "paths": [' + ("" if ex.paths else "]\n}") + "\n")
+    for i, path in enumerate(ex.paths):
+        block = json_text(path.to_json()).replace("\n", "\n    ")
+        write("    " + block + ("," if i + 1 < len(ex.paths) else "\n  ]\n}") + "\n")
 
 
 def run_mazur_verify(args: argparse.Namespace) -> int:
@@ -1039,7 +994,8 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
                        description="Medians over repeated runs, each workload timed side by side "
                                    "with its references in the same run; every engine's loss is "
                                    "checked against the others'. Takes about a minute and a half.")
-    p.add_argument("--repeats", type=_positive_int, default=5, help="runs per engine (default 5)")
+    p.add_argument("--repeats", type=_count(BENCH_MAX_REPEATS, "runs", "hours of timing"), default=5,
+                   help=f"runs per engine, at most {BENCH_MAX_REPEATS:,} (default 5)")
     p.add_argument("--quick", action="store_true",
                    help="small sizes for a smoke run: 1,000 Mazur steps, chains of 10,000 and "
                         "100,000 nodes, one moons step")
@@ -1059,60 +1015,8 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(report)
     else:
-        emit(format_bench(report))
+        emit(benchmarks.report_text(report))
     return 0
-
-
-RATIO_NAMES = {
-    "closure_over_ours": "closure reference / micrograd_bp",
-    "closure_over_ours_mlp": "closure reference / micrograd_bp via nn.MLP",
-    "closure_over_walkthrough": "closure reference / the walk-through's training (mazur --steps)",
-    "micrograd_over_ours": "micrograd 0.1.0 / micrograd_bp",
-    "ours_over_floor": "micrograd_bp / float floor",
-    "compiled_sgd_over_floor": "compiled replay, sgd_steps / float floor",
-    "compiled_loop_over_floor": "compiled replay, Python loop / float floor",
-    "micrograd_over_compiled": "micrograd 0.1.0 / compiled replay",
-    "long_over_short": "long chain / short chain",
-    "ours_over_closure": "micrograd_bp / closure reference",
-}
-
-
-def _ratio_name(key: str) -> str:
-    """A ratio's key in words; the whole-process ones name their command."""
-    kind, _, command = key.partition(": ")
-    if kind == "closure_over_process":
-        return f"closure reference / micrograd-bp {command}"
-    if kind == "closure_over_plain_process":
-        return f"closure reference / MICROGRAD_BP_PLAIN=1 micrograd-bp {command}"
-    return RATIO_NAMES[key]
-
-
-def _quantity(x: float, unit: str) -> str:
-    if unit == "bytes":
-        return f"{x:.0f} bytes"
-    scale, name = next(((s, n) for s, n in ((1.0, "s"), (1e-3, "ms")) if x >= s), (1e-6, "us"))
-    return f"{x / scale:.3g} {name}"
-
-
-def format_bench(report: BenchReport) -> str:
-    m = report.machine
-    lines = [f"{PROG} bench: {m['implementation']} {m['python']}, {m['cores']} cores, {m['platform']}; "
-             f"medians of {report.repeats} run(s){', quick sizes' if report.quick else ''}"]
-    for w in report.workloads:
-        lines += ["", w.title]
-        width = max(len(r.engine) for r in w.rows)
-        for r in w.rows:
-            measured = r.seconds if r.seconds is not None else r.result
-            loss = f"  (loss {r.result:.9g})" if r.seconds is not None and r.result is not None else ""
-            text = _quantity(measured, "bytes" if w.unit == "bytes" else "s") if measured is not None else "-"
-            lines.append(f"  {r.engine:<{width}}  {text:>12}{loss}{'  ' + r.note if r.note else ''}")
-        lines += [f"  {_ratio_name(k)}: {v:.2f}" for k, v in w.ratios.items()]
-        if w.note:
-            lines.append(f"  ({w.note})")
-    lines += ["", "Targets"]
-    lines += [f"  {t.name}: {t.measured:.2f} (goal {t.goal}) {'met' if t.met else 'NOT met'}"
-              for t in report.targets]
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------- main
@@ -1137,41 +1041,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 a claim is wrong or the output could
-    not be written, 2 bad input, 130 Ctrl-C, 141 a closed pipe). Never a traceback for these."""
-    try:
-        status = _run(list(sys.argv[1:] if argv is None else argv))
-        _flush_stdout()
-        return status
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:  # the reader went away (| head): nothing more to say, to anyone
-        _silence_stdout()
-        return EXIT_BROKEN_PIPE
-    except OutputFailed as error:
-        _silence_stdout()
-        note(f"{PROG}: error: cannot write the output: {error}")
-        return EXIT_WRITE_FAILED
-
-
-def _run(argv: list[str]) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 a claim is wrong, 2 bad input, 74 the
+    output could not be written, 130 Ctrl-C, 141 a closed pipe). Never a traceback for these."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    try:
+
+    def hint(error: UsageError) -> str | None:
+        """The command whose --help to suggest: "unrecognized arguments" of a command names it."""
+        command = _subparser(parser, argv[0]) if argv and error.command == PROG else None
+        return command.prog if command is not None else error.command
+
+    def body() -> int:
         args = parser.parse_args(_expression_argv(parser, argv))
-        return args.run(args)
-    except SystemExit as exit_:  # --help and --version have printed
-        return int(exit_.code or 0)
-    except UsageError as error:
-        note(f"{PROG}: error: {error}")
-        command = error.command
-        if command == PROG and argv and _subparser(parser, argv[0]) is not None:
-            command = _subparser(parser, argv[0]).prog  # "unrecognized arguments" of a command
-        if command:
-            note(f"Try '{command} --help'.")
-        return EXIT_USAGE
-    except INPUT_ERRORS as error:
-        note(f"{PROG}: error: {error}")
-        return EXIT_USAGE
+        return int(args.run(args))
+
+    return console.run(body, hint)
 
 
 if __name__ == "__main__":

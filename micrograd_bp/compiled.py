@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Callable
 
 from .engine import Number, Value, finite_float, topological_order
@@ -79,6 +80,21 @@ def _number_or_none(text: str) -> float | None:
 # ----------------------------------------------------------------------------- code generation
 
 
+_Term = tuple[int, str, str, "float | None"]  # input, sign, local * upstream as code, or its number
+
+
+@dataclass
+class _Pass:
+    """Writing one backward pass: each node's grad variable, whether leaves' .grad accumulate (G)
+    or start the pass (from_grads), the grads started (written once) and those known as numbers."""
+
+    grad: dict[int, str]
+    accumulate: bool
+    from_grads: bool
+    started: set[int] = field(default_factory=set)
+    known: dict[int, float] = field(default_factory=dict)
+
+
 class _Code:
     """The generated source of a graph, from its structure and repr()'d numbers only."""
 
@@ -142,75 +158,100 @@ class _Code:
         elsewhere the terms it skips are +-0.0 added to a grad that is never -0.0: no change.
         P is this pass's gradient of leaf i, from 0.0 (from_grads: from G, the .grad read before);
         G (accumulate) its .grad plus the pass."""
-        root, needs, slot = self.root, self.needs, self.slot
-        grad = {k: f"g{k}" for k in self.live}
-        grad.update({k: f"P{i}" for k, i in slot.items()})
-        lines = [f"G{i} = L{i}.grad" for i in range(len(self.inputs))] if accumulate else []
-        # Every grad starts at 0.0, as in Value.backward: the first term written unguarded is
-        # "g = 0.0 + term" (0.0 + -0.0 is 0.0: the same bits); a grad first reached inside a guard
-        # is set to 0.0 before it. A grad known here (the seed 1.0, times constant partials) is
-        # summed here, by the same float operations, and written as a number.
-        started: set[int] = set()
-        if from_grads:
-            lines += [f"P{i} = G{i}" for i in range(len(self.inputs))]
-            started.update(slot)
-        known: dict[int, float] = {}
-        if root in slot:  # the output is itself a leaf
-            lines += [f"P{slot[root]} = 1.0"] + ([f"G{slot[root]} += 1.0"] if accumulate else [])
-            started.add(root)
-        elif needs[root]:
-            known[root] = 1.0
+        grads = {k: f"g{k}" for k in self.live}
+        grads.update({k: f"P{i}" for k, i in self.slot.items()})
+        state = _Pass(grads, accumulate, from_grads)
+        lines = self._seed_lines(state)
         for k in reversed(self.live):
-            if not needs[k]:
+            if not self.needs[k]:
                 continue
-            up = known.pop(k, None)
-            if up == 0.0 or (up is None and k not in started):
+            up = state.known.pop(k, None)
+            if up == 0.0 or (up is None and k not in state.started):
                 continue  # its grad is exactly 0.0 (nothing reached it): eager skips it too
-            upstream = grad[k] if up is None else _literal(up)
-            tpl = self.templates[k]
-            args, fmt = self._args(k)
-            terms: list[tuple[int, str, str, float | None]] = []  # input, sign, local * upstream
-            for parent, partial in zip(self.order[k].inputs, tpl.partials):
-                j = self.index[id(parent)]
-                if not needs[j]:
-                    continue
-                local = partial.format(*args, **fmt)
-                value = None if up is None else _number_or_none(local)
-                if value is not None:
-                    terms.append((j, "+", "", value * up))
-                elif partial in ("1.0", "-1.0"):
-                    terms.append((j, "-" if partial == "-1.0" else "+", upstream, None))
-                else:
-                    terms.append((j, "+", f"({local}) * {upstream}", None))
-            touches_leaf = (accumulate or from_grads) and any(j in slot for j, *_ in terms)
-            # guarded where skipping could change a bit, and where it saves work (a relu that
-            # is off zeroes the grads of its whole neuron)
-            guard = up is None and (touches_leaf or not tpl.finite_partials or len(terms) > 8)
-            if guard:
-                for j in dict.fromkeys(j for j, *_ in terms):
-                    if j not in started:
-                        lines.append(f"{grad[j]} = {_literal(known.pop(j, 0.0))}")
-                        started.add(j)
-                lines.append(f"if {upstream}:")
-            pad = "    " if guard else ""
-            for j, sign, term, value in terms:
-                if value is not None:
-                    term = _literal(value)
-                    if j not in started:
-                        known[j] = known.get(j, 0.0) + value
-                if accumulate and j in slot:
-                    if term not in (upstream, _literal(value) if value is not None else ""):
-                        lines.append(f"{pad}t = {term}")
-                        term = "t"
-                    lines.append(f"{pad}G{slot[j]} {sign}= {term}")
-                if value is not None and j not in started:
-                    continue
-                if j in started:
-                    lines.append(f"{pad}{grad[j]} {sign}= {term}")
-                else:
-                    lines.append(f"{pad}{grad[j]} = {_literal(known.pop(j, 0.0))} {sign} {term}")
-                    started.add(j)
-        lines += [f"P{i} = {_literal(known.get(k, 0.0))}" for k, i in slot.items() if k not in started]
+            upstream = state.grad[k] if up is None else _literal(up)
+            lines += self._node_lines(k, up, upstream, state)
+        lines += [f"P{i} = {_literal(state.known.get(k, 0.0))}" for k, i in self.slot.items()
+                  if k not in state.started]
+        return lines
+
+    def _seed_lines(self, state: _Pass) -> list[str]:
+        """The pass's start: G read from the leaves (accumulate), P from G (from_grads), and the
+        output's own gradient 1.0 (written when the output is a leaf, known otherwise).
+
+        Every grad starts at 0.0, as in Value.backward: the first term written unguarded is
+        "g = 0.0 + term" (0.0 + -0.0 is 0.0: the same bits); a grad first reached inside a guard
+        is set to 0.0 before it. A grad known here (the seed 1.0, times constant partials) is
+        summed here, by the same float operations, and written as a number."""
+        root, slot, n = self.root, self.slot, len(self.inputs)
+        lines = [f"G{i} = L{i}.grad" for i in range(n)] if state.accumulate else []
+        if state.from_grads:
+            lines += [f"P{i} = G{i}" for i in range(n)]
+            state.started.update(slot)
+        if root in slot:  # the output is itself a leaf
+            lines += [f"P{slot[root]} = 1.0"] + ([f"G{slot[root]} += 1.0"] if state.accumulate else [])
+            state.started.add(root)
+        elif self.needs[root]:
+            state.known[root] = 1.0
+        return lines
+
+    def _edge_terms(self, k: int, up: float | None, upstream: str) -> list[_Term]:
+        """Node k's terms, one per input that needs a grad: (input, sign, local * upstream as code,
+        or as a number when both are known here)."""
+        args, fmt = self._args(k)
+        terms: list[_Term] = []
+        for parent, partial in zip(self.order[k].inputs, self.templates[k].partials):
+            j = self.index[id(parent)]
+            if not self.needs[j]:
+                continue
+            local = partial.format(*args, **fmt)
+            value = None if up is None else _number_or_none(local)
+            if value is not None:
+                terms.append((j, "+", "", value * up))
+            elif partial in ("1.0", "-1.0"):
+                terms.append((j, "-" if partial == "-1.0" else "+", upstream, None))
+            else:
+                terms.append((j, "+", f"({local}) * {upstream}", None))
+        return terms
+
+    def _node_lines(self, k: int, up: float | None, upstream: str, state: _Pass) -> list[str]:
+        """Node k's += to each input, guarded by `if upstream:` where skipping could change a bit,
+        and where it saves work (a relu that is off zeroes the grads of its whole neuron)."""
+        terms = self._edge_terms(k, up, upstream)
+        touches_leaf = (state.accumulate or state.from_grads) and any(j in self.slot for j, *_ in terms)
+        guard = up is None and (touches_leaf or not self.templates[k].finite_partials or len(terms) > 8)
+        lines = []
+        if guard:
+            for j in dict.fromkeys(j for j, *_ in terms):
+                if j not in state.started:
+                    lines.append(f"{state.grad[j]} = {_literal(state.known.pop(j, 0.0))}")
+                    state.started.add(j)
+            lines.append(f"if {upstream}:")
+        pad = "    " if guard else ""
+        for term in terms:
+            lines += [pad + line for line in self._term_lines(term, upstream, state)]
+        return lines
+
+    def _term_lines(self, term: _Term, upstream: str, state: _Pass) -> list[str]:
+        """One input's += (and its G +=, accumulating into a leaf); a number known here is summed
+        here until the input's grad is started."""
+        j, sign, code, value = term
+        lines = []
+        if value is not None:
+            code = _literal(value)
+            if j not in state.started:
+                state.known[j] = state.known.get(j, 0.0) + value
+        if state.accumulate and j in self.slot:
+            if code not in (upstream, _literal(value) if value is not None else ""):
+                lines.append(f"t = {code}")
+                code = "t"
+            lines.append(f"G{self.slot[j]} {sign}= {code}")
+        if value is not None and j not in state.started:
+            return lines
+        if j in state.started:
+            lines.append(f"{state.grad[j]} {sign}= {code}")
+        else:
+            lines.append(f"{state.grad[j]} = {_literal(state.known.pop(j, 0.0))} {sign} {code}")
+            state.started.add(j)
         return lines
 
     def _unpack(self) -> list[str]:

@@ -264,31 +264,17 @@ def gradcheck_op(op: Op, points: Sequence[Sequence[Number]] | None = None, *, rt
     """
     if not isinstance(op, Op):
         raise TypeError(f"gradcheck_op: expected an Op, got {type(op).__name__}")
-    n = _op_arity(op)
-    edges = [] if points is not None else [tuple([e] * n) for e in EDGE_POINTS]
-    tried = [tuple(float(x) for x in p) for p in points] if points is not None else _spread(n, count, seed)
-    for p in tried:
-        if op.arity >= 0 and len(p) != op.arity:
-            raise ValueError(f"gradcheck_op: {op.name} takes {op.arity} inputs, a point has {len(p)}")
+    tried, edges = _points_to_try(op, points, count, seed)
     problems: list[str] = []
     checked = refused = 0
     worst: OpPoint | None = None
     for point, compare in [*((p, True) for p in tried), *((p, False) for p in edges)]:
-        try:
-            out = op.forward(*point)
-        except DOMAIN_ERRORS:
+        out, problem = _forward_at(op, point)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        if out is None:
             refused += 1
-            continue
-        except Exception as error:  # a forward must refuse its domain's outside cleanly
-            problems.append(f"forward{point} raised {type(error).__name__}: {error} "
-                            "(expected ValueError, ZeroDivisionError or OverflowError)")
-            continue
-        if isinstance(out, (int, float)) and math.isinf(out):
-            refused += 1  # an overflow: the engine refuses it with an OverflowError naming the op
-            continue
-        if not (isinstance(out, (int, float)) and math.isfinite(out)):
-            problems.append(f"forward{point} returned {out!r}: out of its domain it should raise "
-                            "ValueError")
             continue
         if not compare:
             continue
@@ -301,19 +287,58 @@ def gradcheck_op(op: Op, points: Sequence[Sequence[Number]] | None = None, *, rt
             problems.append(f"partials gave {len(partials)} derivatives for {len(point)} inputs")
             break
         checked += 1
-        for i, analytic in enumerate(partials):
-            def along(t: float, i: int = i, point: tuple[float, ...] = point) -> float:
-                return op.forward(*point[:i], t, *point[i + 1:])
-
-            d = central_difference(along, point[i])
-            here = OpPoint(point, i, float(analytic), d.value)
-            if not d.defined:
-                continue
+        for here, agrees in _against_differences(op, point, partials, rtol):
             if worst is None or here.error > worst.error:
                 worst = here
-            if not d.agrees(float(analytic), rtol):
-                problems.append(f"d/d(input {i + 1}) at {point}: partial {float(analytic):.9g}, "
-                                f"central difference {d.value:.9g}")
+            if not agrees:
+                problems.append(f"d/d(input {here.position + 1}) at {point}: partial {here.analytic:.9g}, "
+                                f"central difference {here.numeric:.9g}")
     if checked == 0 and not problems:
         problems.append("no point was inside the domain: give points=")
     return OpCheck(op.name, checked, refused, worst, problems)
+
+
+def _points_to_try(op: Op, points: Sequence[Sequence[Number]] | None, count: int,
+                   seed: int) -> tuple[list[tuple[float, ...]], list[tuple[float, ...]]]:
+    """The points whose partials are compared (given, or count seeded ones) and the domain's
+    edges, where only the forward is tried (none when points are given)."""
+    n = _op_arity(op)
+    edges = [] if points is not None else [tuple([e] * n) for e in EDGE_POINTS]
+    tried = [tuple(float(x) for x in p) for p in points] if points is not None else _spread(n, count, seed)
+    for p in tried:
+        if op.arity >= 0 and len(p) != op.arity:
+            raise ValueError(f"gradcheck_op: {op.name} takes {op.arity} inputs, a point has {len(p)}")
+    return tried, edges
+
+
+def _forward_at(op: Op, point: tuple[float, ...]) -> tuple[float | None, str | None]:
+    """(the forward's finite result, None); (None, None) when the point is refused cleanly (a
+    domain error, or an infinite result that the engine refuses as an overflow); (None, the
+    problem) when it is refused otherwise or the result is not a finite number."""
+    try:
+        out = op.forward(*point)
+    except DOMAIN_ERRORS:
+        return None, None
+    except Exception as error:  # a forward must refuse its domain's outside cleanly
+        return None, (f"forward{point} raised {type(error).__name__}: {error} "
+                      "(expected ValueError, ZeroDivisionError or OverflowError)")
+    if isinstance(out, (int, float)) and math.isinf(out):
+        return None, None  # an overflow: the engine refuses it with an OverflowError naming the op
+    if not (isinstance(out, (int, float)) and math.isfinite(out)):
+        return None, f"forward{point} returned {out!r}: out of its domain it should raise ValueError"
+    return out, None
+
+
+def _against_differences(op: Op, point: tuple[float, ...], partials: tuple,
+                         rtol: float) -> list[tuple[OpPoint, bool]]:
+    """Each partial beside the central difference of the forward along its input, where that
+    difference is defined, and whether they agree (to rtol, allowing for the difference's error)."""
+    found = []
+    for i, analytic in enumerate(partials):
+        def along(t: float, i: int = i) -> float:
+            return op.forward(*point[:i], t, *point[i + 1:])
+
+        d = central_difference(along, point[i])
+        if d.defined:
+            found.append((OpPoint(point, i, float(analytic), d.value), d.agrees(float(analytic), rtol)))
+    return found

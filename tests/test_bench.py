@@ -261,11 +261,51 @@ def test_the_closure_reference_trains_the_walkthroughs_network(order, train_bias
 
 
 def test_every_ratio_prints_in_words():
-    from micrograd_bp.cli import _ratio_name
-
     workloads = [bench.bench_mazur(10, 1), bench.bench_memory(1_000)]
     for workload in workloads:
         for key in workload.ratios:
-            assert "_over_" not in _ratio_name(key) and " / " in _ratio_name(key), key
-    assert _ratio_name("closure_over_process: mazur --steps 20 --train-biases") == \
+            assert "_over_" not in bench.ratio_name(key) and " / " in bench.ratio_name(key), key
+    assert bench.ratio_name("closure_over_process: mazur --steps 20 --train-biases") == \
         "closure reference / micrograd-bp mazur --steps 20 --train-biases"
+
+
+# ------------------------------------------------------------------------------ the goals in words
+
+def _workloads(walkthrough: float, memory: float) -> list:
+    mazur_ratios = {"closure_over_ours": 3.26, "closure_over_walkthrough": walkthrough,
+                    "compiled_sgd_over_floor": 1.5}
+    processes = {"closure_over_process: mazur --steps 1,000": 2.84,
+                 "closure_over_plain_process: mazur --steps 1,000": 0.8}
+    return [bench.Workload("mazur", "", "s", [], mazur_ratios),
+            bench.Workload("moons", "", "s", [], {"closure_over_ours": 17.69}),
+            bench.Workload("chain", "", "s", [], {"long_over_short": 10.11}),
+            bench.Workload("memory", "", "bytes", [], {"ours_over_closure": memory}),
+            bench.Workload("processes", "", "s", [], processes)]
+
+
+def test_bench_quick_says_which_goal_and_by_how_much(capsys, monkeypatch):
+    """2.88 against at least 3 is short by 0.12, 4% of 3; 0.33 against at most 0.30 is over by
+    0.03, 10%; 3.26 against at least 3 has 0.26 to spare. In words, without the ratios' keys."""
+    report = bench.BenchReport(bench.machine(), 1, True, [], bench.targets(_workloads(2.88, 0.33)))
+    monkeypatch.setattr(bench, "run", lambda repeats, quick, progress=None: report)
+    assert main(["bench", "--quick"]) == 0
+    goals = capsys.readouterr().out.split("\nGoals")[1].splitlines()
+    assert goals[0].startswith(" (at quick sizes")
+    assert "  NOT met  the training loop of `mazur --steps` is 2.88 times as fast as the same loop on the " \
+           "closure-per-node reference (goal: at least 3; short by 0.12, 4%)" in goals
+    assert "  NOT met  memory per node is 0.33 of the closure-per-node reference's (goal: at most 0.30; " \
+           "over by 0.03, 10%)" in goals
+    assert "  met      training Mazur's network with the engine is 3.26 times as fast as with the " \
+           "closure-per-node reference (goal: at least 3; 0.26 to spare)" in goals
+    assert "  NOT met  `micrograd-bp mazur --steps 1,000` as a whole process is 2.84 times as fast as the " \
+           "same training on the closure-per-node reference (goal: at least 3; short by 0.16, 5%)" in goals
+    assert len(goals) == 1 + 7  # the plain core's ratio is reported in its table, not a goal
+    for word in ("ours", "_over_", "main job", "sgd_steps", "floor", "/"):
+        assert word not in "\n".join(goals), word
+
+
+@pytest.mark.parametrize("goal, measured, met", [
+    (">= 3", 3.0, True), (">= 3", 2.99, False), ("< 12", 12.0, False), ("< 12", 11.9, True),
+    ("<= 0.30", 0.30, True), ("<= 2", 2.01, False)])
+def test_a_target_is_met_by_its_goal(goal, measured, met):
+    assert bench.target("t", "{x}", measured, goal).met is met

@@ -358,3 +358,38 @@ def test_library_errors_do_not_speak_the_command_line():
                 offenders += [f"{path.name}: {t}" for t in texts if re.search(r"(^|[\s(])--[a-z]", t)]
     assert offenders == []
     assert re.search(r"(^|[\s(])--[a-z]", "--wrt 'y' is not one of")  # the pattern finds one
+
+
+# ------------------------------------------------------------------- empty values, endless runs
+
+@pytest.mark.parametrize("argv, message", [
+    (["check", "x*y", "--wrt", "x", "--claim", "", "x=1", "y=2"], "argument --claim: the claim is empty"),
+    (["check", "x*y", "--wrt", "x", "--claim", "  ", "x=1", "y=2"], "argument --claim: the claim is empty"),
+    (["mazur", "--check", "w5="], "argument --check: the claim after w5= is empty"),
+    (["mazur", "--check", ""], "argument --check: the claim is empty"),
+    (["grad", "x*y", "x=1", "y=2", "--graph", ""], "argument --graph: the path is empty"),
+    (["mazur", "--network", ""], "argument --network: the path is empty"),
+    (["trace", "x", "x=1", "--animate", ""], "argument --animate: the path is empty"),
+    (["explain", "x", "--wrt", "", "x=1"], "argument --wrt: the variable's name is empty"),
+])
+def test_an_empty_value_is_named_as_empty(argv, message):
+    status, out, err = run_cli(*argv)
+    assert status == 2 and out == ""
+    assert err.startswith(f"micrograd-bp: error: {message}: give ") and err.count("\n") == 2
+
+
+@pytest.mark.parametrize("argv, limit", [
+    (["mazur", "--steps", "99999999999999999999"], "steps: at most 10,000,000"),
+    (["mazur", "--steps", "10000001", "--compiled"], "steps: at most 10,000,000"),
+    (["one-weight", "--steps", "10001"], "steps: at most 10,000"),
+    (["bench", "--repeats", "1001"], "runs: at most 1,000")])
+def test_a_count_that_cannot_finish_is_refused_at_once(argv, limit):
+    status, out, err = run_cli(*argv)
+    what, _, most = limit.partition(": ")
+    assert status == 2 and out == ""
+    assert f"argument {argv[1]}: {argv[2]} is more {what} than this command runs: {most} (" in err
+
+
+def test_the_largest_step_count_is_taken():
+    status, out, _ = run_cli("one-weight", "--steps", "10000", "--json")
+    assert status == 0 and len(json.loads(out)["steps"]) == 10_000

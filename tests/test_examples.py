@@ -175,3 +175,18 @@ def test_the_network_labels_its_targets_as_the_checker_names_them():
     total.backward()
     source = draw(total).source
     assert "target_o1" in source and "target_o2" in source
+
+
+def test_the_walkthrough_tells_its_progress_and_compiled_chunks_change_no_bit():
+    """advance hears of every step; the compiled steps run in chunks of COMPILED_CHUNK, and a run
+    across chunks gives the plain loop's numbers, bit for bit (history included)."""
+    steps = mazur.COMPILED_CHUNK + 3  # the first step, one whole chunk, then 2 more
+    heard: list[int] = []
+    compiled = mazur.walkthrough(steps, compiled=True, record_history=True, advance=heard.append)
+    assert heard == [1, mazur.COMPILED_CHUNK, 2]
+    counted: list[int] = []
+    plain = mazur.walkthrough(steps, record_history=True, advance=counted.append)
+    assert counted == [1] * steps
+    assert compiled.history == plain.history and len(plain.history) == steps + 1
+    assert compiled.final_error == plain.final_error and compiled.final_weights == plain.final_weights
+    assert compiled.error_after_one_step == plain.error_after_one_step

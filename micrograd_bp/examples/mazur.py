@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Callable, Literal
 
 from ..diagnose import ATOL, POINTS, RTOL, ClaimCheck, Instance, check_partial, rebuild
 from ..engine import Value, linear, topological_order
@@ -285,11 +285,12 @@ def _endings(r: Walkthrough) -> list[str]:
 
 def walkthrough(steps: int = 1, lr: float = LEARNING_RATE, order: Order = "simultaneous",
                 train_biases: bool = False, record_history: bool = False,
-                compiled: bool = False) -> Walkthrough:
+                compiled: bool = False, advance: Callable[[int], None] | None = None) -> Walkthrough:
     """The tutorial's forward pass, backward pass and `steps` steps of training.
 
     compiled=True runs the training steps on a compiled replay of the graph (the same numbers,
-    bit for bit); only the simultaneous order replays one graph per step.
+    bit for bit); only the simultaneous order replays one graph per step. advance(n), if given,
+    is called as training steps are done, with how many (the command line's progress bar).
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
@@ -319,8 +320,8 @@ def walkthrough(steps: int = 1, lr: float = LEARNING_RATE, order: Order = "simul
     after_one: dict[str, float] = {}
     error_after_one = 0.0
     if compiled:
-        error_after_one, after_one = _compiled_training(network, nodes["E_total"], steps, lr,
-                                                        train_biases, history if record_history else None)
+        error_after_one, after_one = _compiled_training(network, nodes["E_total"], steps, lr, train_biases,
+                                                        history if record_history else None, advance)
     for step in range(0 if compiled else steps):
         network.step(lr, order, train_biases)
         if step == 0:
@@ -328,6 +329,8 @@ def walkthrough(steps: int = 1, lr: float = LEARNING_RATE, order: Order = "simul
             error_after_one = network.loss()[0].data
         if record_history:
             history.append(network.loss()[0].data)
+        if advance is not None:
+            advance(1)
     final = network.forward()
     return Walkthrough(
         forward=forward, gradients=gradients, factors=factors, steps=steps, order=order, lr=lr,
@@ -338,9 +341,15 @@ def walkthrough(steps: int = 1, lr: float = LEARNING_RATE, order: Order = "simul
     )
 
 
+COMPILED_CHUNK = 10_000  # compiled steps run between two calls of advance (about 30 ms of them)
+
+
 def _compiled_training(network: MazurNetwork, total: Value, steps: int, lr: float, train_biases: bool,
-                       history: list[float] | None) -> tuple[float, dict[str, float]]:
-    """The simultaneous steps on the compiled graph; the error and weights after the first step."""
+                       history: list[float] | None,
+                       advance: Callable[[int], None] | None = None) -> tuple[float, dict[str, float]]:
+    """The simultaneous steps on the compiled graph; the error and weights after the first step.
+    The steps after the first run in chunks (the same numbers: each step starts from the leaves'
+    data), so advance hears of them and only the history, if asked for, keeps every error."""
     from ..compiled import compile_graph
 
     leaves = [network.params[name] for name in PARAMETER_NAMES]
@@ -348,11 +357,23 @@ def _compiled_training(network: MazurNetwork, total: Value, steps: int, lr: floa
     graph = compile_graph(total, leaves)
     graph.sgd_steps(1, lr, trained)
     after_one = network.weights()
-    losses = graph.sgd_steps(steps - 1, lr, trained)  # the error before each of the later steps
-    error_after_one = losses[0] if losses else graph.forward()
+    error_after_one: float | None = None
+    done = 1
+    if advance is not None:
+        advance(1)
+    while done < steps:
+        chunk = min(steps - done, COMPILED_CHUNK)
+        losses = graph.sgd_steps(chunk, lr, trained)  # the error before each of these steps
+        if error_after_one is None:
+            error_after_one = losses[0]
+        if history is not None:
+            history += losses
+        done += chunk
+        if advance is not None:
+            advance(chunk)
     if history is not None:
-        history += [*losses, graph.forward()]
-    return error_after_one, after_one
+        history.append(graph.forward())
+    return (graph.forward() if error_after_one is None else error_after_one), after_one
 
 
 # ------------------------------------------------------------------- the checker on this network
