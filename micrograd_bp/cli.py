@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -841,11 +843,11 @@ def run_exercise_new(args: argparse.Namespace) -> int:
 
 def _read_answer(prompt: str) -> str | None:
     """One line from stdin after the prompt; None at the end of the input."""
-    _write(prompt)
-    _flush_stdout()
+    write(prompt)
+    console.flush_stdout()
     line = sys.stdin.readline()
     if line == "" or not sys.stdin.isatty():  # the end, or piped in: shown as if typed
-        _write(line.rstrip("\n") + "\n")
+        write(line.rstrip("\n") + "\n")
     return None if line == "" else line.strip()
 
 
@@ -974,7 +976,7 @@ def run_exercise_grade_class(args: argparse.Namespace) -> int:
     elif args.csv:
         emit(_class_text(report))
     else:
-        _write(report.csv_text())
+        write(report.csv_text())
     return 0
 
 
