@@ -205,6 +205,11 @@ def test_grade_a_class_csv_and_chart(mazur_set, tmp_path, monkeypatch):
     assert "diagnoses: close 5, not-answered 3, carried 1, sign 1, missing-path 1, unknown 1" in stdout
     png = (tmp_path / "class.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5_000
+    status, stdout, _ = run_cli("exercise", "grade", "--class", room, "--json")
+    report = json.loads(stdout)
+    assert report["students"] == ["Ann", "Ben", "Cat"] and report["skipped"] == ["copy-of-exercise.json"]
+    assert report["scores"] == {name.title(): ex.grade(answers).score for name, answers in students.items()}
+    assert report["counts"]["close"] == 5 and len(report["rows"]) == 12
     (room / "dan.json").write_text('{"w5": 0.0821670406}')  # a plain file names no exercise
     status, _, err = run_cli("exercise", "grade", "--class", room)
     assert status == 2 and "dan.json: the attempt names no exercise" in err and "give --exercise FILE" in err
