@@ -211,28 +211,33 @@ def test_typing_in_the_boxes_and_clicking_check(browser, mazur):
 
 def test_the_suspect_edges_of_each_kind_of_mistake():
     """By hand, on f = x*y + x (x feeds the product, input 0, and the sum, input 1) and on
-    Mazur's network (out_h1 at the fork of w1's two paths)."""
+    Mazur's network (out_h1 at the fork of w1's two paths); nodes found by the graph's shape."""
     from micrograd_bp.exercise_page import suspect_edges
 
     ex = Exercise.from_expression("x*y + x", {"x": 2.0, "y": -3.0})
-    at = {ex.names[id(n)]: i for i, n in enumerate(ex.order)}
-    x, product, total = ex.nodes["x"], at["x*y"], len(ex.order) - 1
+    position = {id(n): i for i, n in enumerate(ex.order)}
+    total = len(ex.order) - 1
+    x, product = ex.order[total].inputs[1], position[id(ex.order[total].inputs[0])]
     assert suspect_edges(ex, x, f"missing-path:terms:{total}.1") == [[product, 0]]  # x*y's edge left out
     assert suspect_edges(ex, x, f"local-only:{product}.0") == [[product, 0]]
     assert suspect_edges(ex, x, f"double-count:term:{total}.1") == [[total, 1]]
     assert suspect_edges(ex, x, "sign") == [] and suspect_edges(ex, x, "factor:2") == []
 
     ex = Exercise.mazur()
-    at = {ex.names[id(n)]: i for i, n in enumerate(ex.order)}
-    w1, out_h1 = ex.nodes["w1"], at["out_h1"]
+    position = {id(n): i for i, n in enumerate(ex.order)}
+    n = ex.nodes
+    w1, out_h1 = n["w1"], n["out_h1"]
 
-    def named(edges):
-        return sorted((ex.names[id(ex.order[c])], ex.names[id(ex.order[c].inputs[k])]) for c, k in edges)
+    def edge(consumer, k):
+        return [position[id(consumer)], k]
 
-    assert named(suspect_edges(ex, w1, f"stopped-early:{out_h1}")) == [("net_h1", "w1"), ("out_h1", "net_h1")]
-    above = named(suspect_edges(ex, w1, f"missing-upstream:{out_h1}"))
-    assert len(above) == 12 and ("net_o2", "out_h1") in above and ("E_total", "E_o1") in above
-    missing = named(suspect_edges(ex, w1, f"missing-path:group:{at['out_o1']}"))  # only via out_o1
-    assert missing == sorted([("E_total", "E_o2"), ("E_o2", "(target_o2 - out_o2)**2"),
-                              ("(target_o2 - out_o2)**2", "target_o2 - out_o2"),
-                              ("target_o2 - out_o2", "out_o2"), ("out_o2", "net_o2"), ("net_o2", "out_h1")])
+    assert sorted(suspect_edges(ex, w1, f"stopped-early:{position[id(out_h1)]}")) == sorted(
+        [edge(out_h1, 0), edge(n["net_h1"], 0)])  # out_h1 -> net_h1 -> w1
+    total = ex.root
+    # the path through o2: E_total -> E_o2 -> its square -> target_o2 - out_o2 -> out_o2 -> net_o2
+    via_o2 = [edge(total, 1), edge(n["E_o2"], 1)]
+    square = n["E_o2"].inputs[1]
+    via_o2 += [edge(square, 0), edge(square.inputs[0], 1), edge(n["out_o2"], 0), edge(n["net_o2"], 1)]
+    assert sorted(suspect_edges(ex, w1, f"missing-path:group:{position[id(n['out_o1'])]}")) == sorted(via_o2)
+    above = suspect_edges(ex, w1, f"missing-upstream:{position[id(out_h1)]}")
+    assert len(above) == 12 and all(e in above for e in via_o2) and edge(total, 0) in above
