@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import page, worksheet
 from .engine import Value, topological_order
-from .ops import substitute
+from .expr import substitute
 from .paths import d
 from .walk import backward_steps
 

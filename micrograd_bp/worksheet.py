@@ -171,9 +171,10 @@ def write_set(exercises: Sequence[Exercise], directory: str | Path, *, fmt: str 
     rendered by Graphviz's dot) and worksheet-k.html (printable: the drawing and a table), with
     page=True page-k.html (the live page); then answer-key.json and answer-key.md, every answer.
     Existing files are overwritten. Returns the paths written, as file_names lists them. Raises
-    viz.GraphvizMissing without dot, viz.RenderError if dot fails, OSError if a write fails."""
+    pictures.GraphvizMissing without dot, pictures.RenderError if dot fails, OSError if a write
+    fails."""
     from . import page as pages
-    from . import viz
+    from . import pictures
 
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -185,7 +186,7 @@ def write_set(exercises: Sequence[Exercise], directory: str | Path, *, fmt: str 
     for s, file in zip(sheets, files):
         written.append(write_json(json.loads(s.exercise.to_json(answers=False)), out / file))
         graph = drawing(s)
-        picture = viz.write_graph(graph, out / f"worksheet-{label(s.number)}.{fmt}")
+        picture = pictures.write_graph(graph, out / f"worksheet-{label(s.number)}.{fmt}")
         svg = picture.read_text(encoding="utf-8") if fmt == "svg" else pages.svg(graph)
         html_path = out / f"worksheet-{label(s.number)}.html"
         html_path.write_text(html_page(s, svg[svg.index("<svg"):]), encoding="utf-8")
