@@ -6,16 +6,17 @@ import html
 import json
 import re
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import page, worksheet
+from . import page, render, worksheet
 from .engine import Value, topological_order
 from .expr import substitute
 from .paths import d
 from .walk import backward_steps
 
-if TYPE_CHECKING:
-    from .exercise import Exercise
+# An exercise.Exercise: not imported, as exercise imports this module for Exercise.page() (the
+# layers allow one direction only).
+Exercise = Any
 
 
 def _nodes(ex: Exercise) -> list[dict]:
@@ -37,17 +38,8 @@ def _nodes(ex: Exercise) -> list[dict]:
         for k, (p, formula) in enumerate(zip(node.inputs, node.op.formulas_for(n))):
             nodes[i]["rules"].append(f"d{d(names[i])}/d{d(inputs[k])} = {substitute(formula, slots)}")
             nodes[position[id(p)]]["consumers"].append([i, k])
-        nodes[i]["expression"] = _expression(node.op.symbol, inputs)
+        nodes[i]["expression"] = render.apply(node.op, [render.piece(t) for t in inputs], render.TEXT).text
     return nodes
-
-
-def _expression(symbol: str, inputs: list[str]) -> str:
-    """A node over its inputs' names, for the hover text: a + b, sigmoid(net), linear(w1, i1, ...)."""
-    if len(inputs) == 2 and symbol in ("+", "-", "*", "/"):
-        return f" {symbol} ".join(inputs)
-    if len(inputs) == 1 and symbol.startswith("**"):
-        return f"{d(inputs[0])}{symbol}"
-    return f"{symbol}({', '.join(inputs)})"
 
 
 def _steps(ex: Any, order_position: dict[int, int]) -> list[dict]:

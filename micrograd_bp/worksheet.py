@@ -8,12 +8,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .paths import d
 
-if TYPE_CHECKING:
-    from .exercise import Exercise
+# An exercise.Exercise: not imported, as exercise imports the page (exercise_page), which imports
+# this module (the layers allow one direction only).
+Exercise = Any
 
 FORMATS = ("svg", "png", "pdf")
 DECIMALS = 6  # the values on a worksheet: enough digits for answers right to the default 1e-4
