@@ -995,6 +995,121 @@ def _class_text(report: Any) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------- moons
+
+MOONS_MAX_STEPS = {True: 100_000, False: 2_000}  # --batch or not, at the default size
+# Beyond the default size a step costs about points * (width / 16)**2 sample-steps; at most this many
+# in one run (with --batch or not): a few minutes on a laptop, rather than hours.
+MOONS_MAX_WORK = {True: 1_000_000_000, False: 200_000}
+MOONS_MAX_POINTS = 10_000
+MOONS_PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
+def add_moons(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("moons", help="train micrograd's moons MLP (max-margin loss): the accuracy and "
+                                     "a picture of the decision boundary",
+                       description="Gradient descent on two interleaved half-moons with micrograd's "
+                                   "demo network, MLP(2, [W, W, 1]) with ReLU, its max-margin loss "
+                                   "plus L2, and its learning rate schedule (lr down to lr/10).")
+    p.add_argument("--steps", type=_count(MOONS_MAX_STEPS[True], "steps", "minutes of training"),
+                   default=100,
+                   help=f"training steps (default 100; at most {MOONS_MAX_STEPS[True]:,} with --batch, "
+                        f"{MOONS_MAX_STEPS[False]:,} without, fewer on more points or wider layers)")
+    p.add_argument("--batch", action="store_true",
+                   help="train by the batch replay: one sample's graph replayed over all points at "
+                        "once with numpy (the batch extra), about a hundred times faster")
+    p.add_argument("--points", type=_positive_int, default=100,
+                   help=f"points in the data set, 2 to {MOONS_MAX_POINTS:,} (default 100)")
+    p.add_argument("--width", type=_positive_int, default=16,
+                   help="neurons per hidden layer, at most 256 (default 16)")
+    p.add_argument("--lr", type=_positive_float, default=1.0, help="first learning rate (default 1.0)")
+    p.add_argument("--plot", metavar="FILE",
+                   help="also draw the decision boundary over the points (.png, .svg or .pdf; needs "
+                        "matplotlib, the notebook extra)")
+    p.set_defaults(run=run_moons)
+
+
+def _moons_step_limit(batch: bool, points: int, width: int) -> int:
+    """The most steps moons runs at this size, with --batch or not (at least one)."""
+    per_step = points * max(1.0, (width / 16) ** 2)
+    return max(1, min(MOONS_MAX_STEPS[batch], int(MOONS_MAX_WORK[batch] // per_step)))
+
+
+def _check_moons(args: argparse.Namespace) -> None:
+    prog = args.command_parser.prog
+    if not 2 <= args.points <= MOONS_MAX_POINTS:
+        raise UsageError(f"--points must be 2 to {MOONS_MAX_POINTS:,}, got {args.points:,}", prog)
+    if args.width > 256:
+        raise UsageError(f"--width must be at most 256, got {args.width:,}", prog)
+    limit = _moons_step_limit(args.batch, args.points, args.width)
+    if args.steps > limit:
+        mode = "with" if args.batch else "without"
+        size = "" if (args.points, args.width) == (100, 16) else \
+            f" on {args.points:,} points of width {args.width}"
+        raise UsageError(f"--steps {args.steps:,} is more steps than moons runs {mode} --batch{size}: at "
+                         f"most {limit:,}" + ("" if args.batch else " (try --batch)"), prog)
+    needs = (["numpy"] if args.batch or args.plot else []) + (["matplotlib"] if args.plot else [])
+    for module in needs:
+        try:
+            __import__(module)
+        except ImportError:
+            extra = "batch" if module == "numpy" else "notebook"
+            what = "--batch and --plot need" if module == "numpy" else "--plot needs"
+            raise UsageError(f"{what} {module}, which is not installed: pip install "
+                             f"'micrograd_bp[{extra}]'") from None
+    if args.plot is not None:
+        if Path(args.plot).suffix.lower() not in MOONS_PLOT_FORMATS:
+            raise UsageError(f"--plot {args.plot}: the picture is written as .png, .svg or .pdf, by "
+                             "the file's suffix")
+        _check_writable(Path(args.plot))
+
+
+def run_moons(args: argparse.Namespace) -> int:
+    from .examples import moons
+    from .nn import MLP, descend
+
+    _check_moons(args)
+    model = MLP(2, [args.width, args.width, 1], ["relu", "relu", "none"], seed=moons.MODEL_SEED)
+    points, labels = moons.make_moons(args.points)
+    params = model.parameters()
+    start = float("nan")  # the loss before the first step
+    with console.progress(args.steps, "moons") as bar:
+        if args.batch:
+            from .batch import compile_batch
+
+            sample, data = moons.sample_loss(model)
+            replay = compile_batch(sample, params, data)
+            rows = moons.rows(points, labels)
+            for k in range(args.steps):
+                loss = replay.sgd_steps(rows, 1, moons.learning_rate(k, args.steps, args.lr))[0]
+                start = loss if k == 0 else start
+                bar.advance()
+            replay.write_back()
+            final, accuracy = replay.forward(rows), moons.batch_accuracy(model, points, labels)
+        else:
+            for k in range(args.steps):
+                loss, _ = moons.max_margin_loss(model, points, labels)
+                start = loss.data if k == 0 else start
+                model.zero_grad()
+                loss.backward()
+                descend(params, moons.learning_rate(k, args.steps, args.lr))
+                bar.advance()
+            last, accuracy = moons.max_margin_loss(model, points, labels)
+            final = last.data
+    how = "the batch replay" if args.batch else "the eager engine"
+    emit(f"moons: MLP(2, [{args.width}, {args.width}, 1]), {args.points:,} points, {args.steps:,} "
+         f"step{'s' * (args.steps != 1)} by {how}\n"
+         f"loss: {start:.6f} at the start, {final:.6f} after training\n"
+         f"accuracy: {accuracy:.1%} ({round(accuracy * args.points):,} of {args.points:,} points)")
+    if args.plot is not None:
+        from .examples.moons_plot import save_decision_boundary
+
+        save_decision_boundary(model, points, labels, args.plot,
+                               title=f"moons after {args.steps:,} steps: accuracy {accuracy:.1%}")
+        note(f"wrote {args.plot}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------- bench
 
 def add_bench(sub: argparse._SubParsersAction) -> None:
@@ -1033,7 +1148,8 @@ def run_bench(args: argparse.Namespace) -> int:
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mazur, add_one_weight, add_grad,
                                                                  add_check, add_explain, add_diff,
                                                                  add_trace, add_exercise,
-                                                                 add_bench]
+                                                                 add_bench,
+                                                                 add_moons]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,8 @@ import pytest
 from micrograd_bp import Value, viz
 
 SMALL_BLANKS = """digraph {
-	graph [fontname=Helvetica label="f = -4.000000: write df/d(node) in each empty box" labelloc=t ordering=in rankdir=LR]
+	graph [fontname=Helvetica label="f = -4.000000: write df/d(node) in each empty box" labelloc=t \
+ordering=in rankdir=LR]
 	node [fontname=Helvetica fontsize=11]
 	edge [arrowsize=0.6 fontname=Helvetica fontsize=9]
 	v0 [label="x|data 2.000000|(3) df/dx|BLANK" shape=record]
