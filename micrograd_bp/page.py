@@ -240,6 +240,11 @@ def _json_for_script(data: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+# The same three, public: the exercise page (exercise_page.py) builds on the drawing, the data
+# element and the assets the same way.
+svg, json_for_script, asset = _svg, _json_for_script, _asset
+
+
 def _page(data: dict, code: str, title: str) -> Page:
     if "</" in code:
         raise PageError("generated code contains '</'")  # never: it holds no user text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Callable, NamedTuple
 
 import graphviz
@@ -337,7 +337,7 @@ def _add_value(graph: graphviz.Digraph, node: Value, i: int, name: str, all_name
     else:
         shown = label
     fields = [_escape_record(shown)] if shown else []
-    fields += [f"data {num(node.data)}", grad_field]
+    fields += [f"data {num(node.data)}", *([grad_field] if grad_field else [])]  # "": no grad field
     flip = rankdir in ("TB", "BT")  # records lay their fields across the rank direction
     text = "|".join(fields)
     _node(graph, (i, "value"), f"v{i}", label=_label("{" + text + "}" if flip else text), shape="record",
@@ -404,6 +404,42 @@ def _draw_grads(order: list[Value], names: list[str], grads: list[float], **opti
                  grad_field=lambda i: f"grad {num(grads[i])}" if computed else not_computed,
                  flows=grads if computed else None,
                  plain_note="no gradient has flowed yet: edges are drawn plain", **options)
+
+
+# ------------------------------------------------------------------------------------ worksheets
+
+# An empty field to write a number in, two lines high (no-break spaces: dot keeps their width).
+BLANK = "\u00a0" * 18 + "\\n\u00a0"
+
+
+def draw_blanks(root: Value, blanks: Mapping[int | str, str], *, rankdir: str = "LR", decimals: int = 6,
+                edge_labels: bool = False, title: str | None = None,
+                max_nodes: int = MAX_NODES) -> graphviz.Digraph:
+    """The computation graph ending at root with no gradient on it, for a worksheet: each node
+    in `blanks` (by its position in topological order, the number draw() gives it, or by its
+    ledger name, as draw() and trace name it) gets a field with the text blanks[node] and an
+    empty box below it (BLANK) to write the gradient in; the other
+    nodes show their name and value only. Edges are drawn plain (no gradient flow); with
+    edge_labels each carries its local derivative, a hint the worksheet may give."""
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_blanks: expected a Value, got {type(root).__name__}")
+    _check_options(rankdir, decimals)
+    _check_max_nodes(max_nodes)
+    order, names = ledger_names(root)
+    position: dict[int | str, int] = {name: i for i, name in enumerate(names)}
+    position.update((i, i) for i in range(len(order)))
+    unknown = [node for node in blanks if isinstance(node, bool) or node not in position]
+    if unknown:
+        raise ValueError(f"draw_blanks: no node is named {unknown[0]!r} in this graph"
+                         if isinstance(unknown[0], str) else
+                         f"draw_blanks: no node at position {unknown[0]!r} (0 to {len(order) - 1})")
+    texts = {position[node]: _escape_record(text) + "|" + BLANK for node, text in blanks.items()}
+    name = _text(root.label) or "the output"
+    note = f"write d{name}/d(node) in each empty box" if root.label else "write each gradient in its box"
+    return _draw(order, names, rankdir=rankdir, decimals=decimals, edge_labels=edge_labels,
+                 max_nodes=max_nodes, title=title or f"{name} = {_number(root.data, decimals)}: {note}",
+                 grad_field=lambda i: texts.get(i, ""), flows=None, legend=[],
+                 plain_note="edges: input -> op -> value, as the forward pass computed them")
 
 
 # ------------------------------------------------------------------------------ the ledger's frames
