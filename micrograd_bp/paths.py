@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from . import latex, render
-from .engine import Value, grad, topological_order
+from .engine import Value, _not_finite, topological_order
 from .expr import Expression, parse
 
 MAX_PATHS = 20  # paths listed by explain(); the rest are counted and summed
@@ -81,6 +81,23 @@ def count_json(n: int) -> int | str:
 
 # ------------------------------------------------------------------------------------ the graph
 
+def _gradients(output: Value, order: list[Value]) -> dict[int, float]:
+    """d output/d node for every node of order (by id): grad()'s loop, the same floats, and its
+    OverflowError where a gradient would leave the float range."""
+    adjoint: dict[int, float] = {id(output): 1.0}
+    for node in reversed(order):
+        upstream = adjoint.get(id(node))
+        if upstream is None or node.op is None or upstream == 0.0:
+            continue
+        for parent, local in zip(node.inputs, node.local_grads):
+            term = local * upstream
+            total = adjoint[id(parent)] + term if id(parent) in adjoint else term
+            if not math.isfinite(total):
+                _not_finite("grad", node, upstream)
+            adjoint[id(parent)] = total
+    return adjoint
+
+
 def _sum_of_terms(node: Value, terms: list[float]) -> float:
     """The exact sum of one node's path terms; OverflowError naming the op where they leave the range."""
     try:
@@ -95,18 +112,27 @@ def _sum_of_terms(node: Value, terms: list[float]) -> float:
 
 class PathGraph:
     """The part of output's graph that leads to wrt, analysed once: path counts, partial sums,
-    and the order and names every explanation and diagnosis of this partial shares."""
+    every node's gradient, and the order and names every explanation and diagnosis of this
+    partial shares.
 
-    def __init__(self, output: Value, wrt: Value, names: Mapping[int, str] | None = None) -> None:
+    order: topological_order(output), when the caller has it (a graph rebuilt node for node
+    from an analysed one keeps its order): then nothing here sorts the graph again.
+    """
+
+    def __init__(self, output: Value, wrt: Value, names: Mapping[int, str] | None = None,
+                 order: list[Value] | None = None) -> None:
         if not isinstance(output, Value) or not isinstance(wrt, Value):
             raise TypeError("output and wrt must be Values")
         self.output, self.wrt = output, wrt
-        partial = grad(output, [wrt])[0]  # first: a gradient past the float range is its named error
-        self.order = order = topological_order(output)
+        self.order = order = topological_order(output) if order is None else order
+        # first: a gradient past the float range is grad()'s named error
+        self.grads = grads = _gradients(output, order)
+        partial = grads.get(id(wrt), 0.0)
         self.names, self.precedence = _names(output, order)
         self.names.setdefault(id(wrt), wrt.label or f"{wrt.data:g}")
         if names:
             self.names.update(names)
+        self._formulas: _Formulas | None = None
         reach: dict[int, bool] = {}
         below: dict[int, int] = {}  # paths from a node down to wrt
         tangent: dict[int, float] = {}  # d node / d wrt (forward mode: the sum over those paths)
@@ -135,6 +161,24 @@ class PathGraph:
                     adjoint[id(p)] = adjoint.get(id(p), 0.0) + g * adjoint[k]
         self.above, self.adjoint = above, adjoint
         self.partial = partial
+
+    def formula(self, consumer: Value, position: int) -> str:
+        """The local derivative of consumer's input `position` as its op record writes it, over
+        the nodes' names (cached per edge)."""
+        if self._formulas is None:
+            self._formulas = _Formulas(self)
+        return self._formulas.edge(consumer, position)
+
+    def edges(self) -> Iterator[tuple[Value, int, Value, float]]:
+        """Every edge on some path from output down to wrt: (consumer, input position, input,
+        local derivative), consumers from the output down, inputs in order."""
+        reach, above = self.reach, self.above
+        for node in reversed(self.order):
+            if node is self.wrt or id(node) not in above or not reach.get(id(node)):
+                continue
+            for i, (p, g) in enumerate(zip(node.inputs, node.local_grads)):
+                if reach[id(p)]:
+                    yield node, i, p, g
 
     @property
     def n_paths(self) -> int:
@@ -375,14 +419,17 @@ class Explanation:
 
 def explain(output: Value, wrt: Value, *, waypoints: Collection[Value] | None = None,
             max_paths: int = MAX_PATHS, names: Mapping[int, str] | None = None,
-            graph: PathGraph | None = None, formulas: bool = True) -> Explanation:
+            graph: PathGraph | None = None, formulas: bool = True,
+            order: list[Value] | None = None) -> Explanation:
     """Every path from output down to wrt, each factor and each path's product.
 
     By default every node is a waypoint: one factor per edge, the local derivative recorded on it.
     With `waypoints`, each run of edges between two waypoints is merged into one factor (their
     product), so a path reads over named nodes only; the products are unchanged. The paths'
     products sum to the partial; past max_paths they are counted, not listed. formulas=False
-    leaves each factor's formula out (faster, for a caller that needs only numbers). Time is linear in
+    leaves each factor's formula out (faster, for a caller that needs only numbers). `graph`: the
+    PathGraph of output and wrt, or `order`: topological_order(output), when the caller has either
+    (nothing is sorted again). Time is linear in
     the graph's size plus the paths listed; memory, in the graph plus what is listed.
     """
     if not isinstance(output, Value) or not isinstance(wrt, Value):
@@ -390,7 +437,7 @@ def explain(output: Value, wrt: Value, *, waypoints: Collection[Value] | None = 
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 0:
         raise ValueError(f"explain: max_paths must be a non-negative integer, got {max_paths!r}")
     if graph is None:
-        graph = PathGraph(output, wrt, names)
+        graph = PathGraph(output, wrt, names, order)
     all_names = graph.names
     ids = graph.waypoint_ids(waypoints)
     if output is wrt:
