@@ -131,6 +131,12 @@ def _viz() -> ModuleType:
     return viz
 
 
+def _pictures() -> ModuleType:
+    _viz()  # pictures writes viz's drawings: the same clear error when graphviz is missing
+    from . import pictures
+    return pictures
+
+
 def _page() -> ModuleType:
     _viz()  # the page draws with viz: the same clear error when graphviz is missing
     from . import page
@@ -147,7 +153,7 @@ def _add_picture_option(p: argparse.ArgumentParser, option: str, what: str) -> N
 def check_pictures(args: argparse.Namespace, *options: str) -> None:
     """Every picture asked for, checked before any work is done: a suffix that names a format, a
     directory that exists and a file that can be written, no file asked for twice, and, when dot is
-    missing, no existing file where its DOT source would go (viz.write_graph writes it beside)."""
+    missing, no existing file where its DOT source would go (pictures.write_graph writes it beside)."""
     asked = [(option, Path(getattr(args, option.lstrip("-").replace("-", "_")))) for option in options
              if getattr(args, option.lstrip("-").replace("-", "_")) is not None]
     if not asked:
@@ -157,7 +163,7 @@ def check_pictures(args: argparse.Namespace, *options: str) -> None:
     claimed: dict[Path, str] = {}
     for option, path in asked:
         try:
-            fmt = "html" if _is_page(path) else viz.output_format(path)
+            fmt = "html" if _is_page(path) else _pictures().output_format(path)
         except ValueError as error:
             raise UsageError(f"{error}, or .html (a live page)") from None
         if fmt == "html" and dot_missing:
@@ -205,10 +211,11 @@ def _is_page(path: str | Path) -> bool:
 def _write_picture(graph: object, path: str, page: Callable[[], Any] | None = None) -> None:
     """Write a drawing (graph: a graphviz.Digraph from viz), or for a .html path the live page that
     page() makes; a missing dot is one line and exit status 2, the .dot source still written."""
-    viz = _viz()
+    pictures = _pictures()
     try:
-        written = page().save(path) if page is not None and _is_page(path) else viz.write_graph(graph, path)
-    except (viz.GraphvizMissing, viz.RenderError) as error:
+        written = (page().save(path) if page is not None and _is_page(path)
+                   else pictures.write_graph(graph, path))
+    except (pictures.GraphvizMissing, pictures.RenderError) as error:
         raise UsageError(str(error)) from None
     except _page().PageError as error:
         raise UsageError(f"cannot write {path}: {error}") from None
@@ -232,7 +239,7 @@ def check_animation(args: argparse.Namespace) -> None:
         return
     viz = _viz()
     try:
-        viz.check_animation(args.animate)
+        _pictures().check_animation(args.animate)
     except ValueError as error:
         raise UsageError(str(error)) from None
     _check_writable(Path(args.animate))
@@ -246,7 +253,7 @@ def check_animation_size(args: argparse.Namespace, root: Value) -> None:
     if args.animate is not None:
         try:
             order = topological_order(root)
-            _viz().check_animation(args.animate, len(order), sum(1 for n in order if n.op is not None))
+            _pictures().check_animation(args.animate, len(order), sum(1 for n in order if n.op is not None))
         except ValueError as error:
             raise UsageError(str(error)) from None
 
@@ -260,10 +267,10 @@ def _backward(output: Value, animate: str | None) -> BackwardTrace | None:
 
 
 def _write_animation(ledger: BackwardTrace, path: str) -> None:
-    viz = _viz()
+    pictures = _pictures()
     try:
-        written = viz.write_animation(ledger, path)
-    except (viz.GraphvizMissing, viz.RenderError, ImportError) as error:
+        written = pictures.write_animation(ledger, path)
+    except (pictures.GraphvizMissing, pictures.RenderError, ImportError) as error:
         raise UsageError(str(error)) from None
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror or error}") from None

@@ -35,7 +35,8 @@ class _General(Exception):
 # Python's own errors (division by zero, log of 0, exp and ** overflow) also send the pass to the
 # checked path, which raises the eager engine's exception and message.
 _FAST_ERRORS = (_Redo, ArithmeticError, ValueError)
-_NAMESPACE = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "_Redo": _Redo, "_General": _General}
+_NAMESPACE = {**{name: getattr(math, name) for name in dir(math) if not name.startswith("_")},  # all of math
+              "_Redo": _Redo, "_General": _General}
 _FAST_NAMES = ", exp=exp, log=log, tanh=tanh"  # the math functions as fast locals
 
 

@@ -6,23 +6,21 @@ import math
 import random
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from itertools import combinations
 from typing import Callable, NamedTuple, Union
 
 from . import latex
-from .engine import Value, grad, topological_order
+from .engine import Value, topological_order
 from .expr import ExprError, parse
-from .numeric import DOMAIN_ERRORS, EPS, Difference, agree, central_difference, default_step, replay
-from .paths import Explanation, PathGraph, d, explain
+from .mistakes import NEAR, Candidate, Subject, candidates, matches, near_miss  # noqa: F401 (NEAR)
+from .numeric import DOMAIN_ERRORS, EPS, Difference, central_difference, default_step, replay
+from .paths import PathGraph, d
 
 Number = Union[int, float]
 RTOL = 1e-6  # a claim agrees when within this of the partial, relative to the larger of the two
 ATOL = 0.0  # and an absolute allowance: none unless asked for
-NEAR = 1e-3  # a wrong claim within this (relative) is a near miss: "close: ... rounded?"
 POINTS = 20  # points besides the given one where a claim is checked
 MAX_TRIES = 10  # candidate points tried per point wanted (the rest fall outside the domain)
 SPREAD = 0.5  # each variable moves by up to this times max(|value|, 1) around the given value
-SUBSET_LIMIT = 10  # subsets of paths are tried as diagnoses up to this many paths
 
 
 def tolerance(a: float, b: float, rtol: float, atol: float, magnitude: float = 0.0) -> float:
@@ -43,201 +41,130 @@ def _fmt(x: float) -> str:
     return f"{x:.9g}"
 
 
-def _short(x: float) -> str:
-    """One significant digit, exponent without padding: 4e-4."""
-    mantissa, _, exponent = f"{x:.0e}".partition("e")
-    return f"{mantissa}e{int(exponent)}"
-
-
-def _paths_word(n: int) -> str:
-    return "path" if n == 1 else "paths"
-
-
 # ------------------------------------------------------------------------------- the diagnoses
 
 @dataclass
 class Diagnosis:
-    """What a claim matches. kind: correct, close, paths, sign, twice, half, other_variable,
-    stops_at, below, numeric_only, none."""
+    """What a claim matches: kind, an id of the catalogue of mistakes (mistakes.CATALOGUE:
+    correct, close, numeric-only, no-path, sign, missing-path, ..., unknown); its message; the
+    matched quantity; and at how many of the points where the claim is wrong it holds."""
 
     kind: str
     message: str
     value: float | None = None  # the matched quantity
+    holds: int = 1  # the points (where the claim is wrong) at which this diagnosis holds ...
+    wrong: int = 1  # ... of this many
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "message": self.message, "value": self.value}
+        return {"kind": self.kind, "message": self.message, "value": self.value, "holds": self.holds,
+                "wrong": self.wrong}
 
 
 @dataclass
 class Case:
-    """Everything the named checks look at: the claim, and the graph analysed once."""
+    """One point where the claim is wrong, analysed: the claim there, the graph (once), and every
+    candidate of the catalogue that the claim matches there, by key."""
 
+    point: dict[str, float]
     claim: float
-    graph: PathGraph
-    explanation: Explanation  # its first SUBSET_LIMIT + 1 paths
-    others: Mapping[str, Value]  # variables whose partials a wrong claim may equal
-    waypoint_ids: set
-    rtol: float
-    atol: float
-    numeric: float | None  # the central difference, when it disagrees with autograd
-
-    def same(self, x: float) -> bool:
-        return claims_agree(self.claim, x, self.rtol, self.atol)
+    subject: Subject
+    matched: dict[str, Candidate]  # key -> candidate, in the catalogue's order
 
     @property
-    def total(self) -> float:
-        return self.explanation.partial
-
-    @property
-    def name(self) -> str:
-        return self.explanation.name
+    def graph(self) -> PathGraph:
+        return self.subject.graph
 
 
-def numeric_only(c: Case) -> Diagnosis | None:
-    if c.numeric is not None and c.same(c.numeric):
-        return Diagnosis("numeric_only", f"your value equals the central difference ({_fmt(c.numeric)}) "
-                         "but not autograd: the engine's rule for an op on the way may be wrong", c.numeric)
+def _analyse(point: dict[str, float], claim: float, subject: Subject, rtol: float, atol: float,
+             first: Case | None = None) -> Case:
+    """The candidates the claim matches at one point; after the first point where it is wrong,
+    only the mistakes that matched there are tried (a diagnosis must hold at every point)."""
+    ids = None if first is None else {c.id for c in first.matched.values()}
+    found = candidates(subject, ids) if ids is None or ids else []
+    matched = {c.key: c for c in found if matches(claim, c.value, rtol, atol)}
+    return Case(point, claim, subject, matched)
+
+
+def special(case: Case, rtol: float) -> Diagnosis | None:
+    """The diagnoses that read one point alone: no path (the partial is 0), the engine's rule
+    suspect (numeric-only)."""
+    s, name = case.subject, case.subject.name
+    g = s.graph
+    if g.n_paths == 0:
+        return Diagnosis("no-path", f"{g.name(g.output)} does not depend on {g.name(g.wrt)}: no path "
+                         "joins them, the partial is 0", 0.0)
+    if s.numeric is not None and matches(case.claim, s.numeric, rtol):
+        return Diagnosis("numeric-only", f"your value equals the central difference ({_fmt(s.numeric)}) "
+                         f"but not autograd ({name} = {_fmt(s.total)}): the engine's rule for an op on "
+                         "the way may be wrong", s.numeric)
     return None
 
 
-def no_path(c: Case) -> Diagnosis | None:
-    ex = c.explanation
-    if ex.n_paths == 0:
-        return Diagnosis("none", f"{ex.output} does not depend on {ex.wrt}: no path joins them, "
-                         "the partial is 0", 0.0)
-    return None
+def diagnose(cases: list[Case], rtol: float) -> Diagnosis:
+    """The first mistake of the catalogue that holds at every point where the claim is wrong (its
+    message at the first of them); else a near miss (close) or the first that holds at the first
+    point, saying where it does not hold; else unknown."""
+    first = cases[0]
+    found = special(first, rtol)
+    if found is not None:
+        return found
+    common = [key for key in first.matched if all(key in c.matched for c in cases[1:])]
+    if common:
+        c = first.matched[common[0]]
+        return Diagnosis(c.id, c.message, c.value, len(cases), len(cases))
+    near = near_miss(first.subject, first.claim, rtol)
+    if near is not None:
+        return Diagnosis(near.id, near.message, near.value, 1, len(cases))
+    if first.matched:
+        c = next(iter(first.matched.values()))
+        other = next(case for case in cases[1:] if c.key not in case.matched)
+        holds = sum(1 for case in cases if c.key in case.matched)
+        where = f"{_here(first)} only" if holds == 1 else \
+            f"at {holds} of the {len(cases)} points where the claim is wrong"
+        return Diagnosis(c.id, f"{c.message} (this holds {where}, not at {_point_text(other.point)}: "
+                         "a coincidence of the numbers, not the mistake)", c.value, holds, len(cases))
+    return Diagnosis("unknown", f"your value matches none of the chain rule's pieces (no path or set of "
+                     f"paths, no sign flip, no missing or extra factor, no constant factor, no other "
+                     f"variable's partial): {first.subject.name} = {_fmt(first.subject.total)}", None,
+                     0, len(cases))
 
 
-def close(c: Case) -> Diagnosis | None:
-    total = c.total
-    if math.isfinite(total) and total != 0 and claims_agree(c.claim, total, NEAR):
-        off = abs(c.claim - total) / max(abs(c.claim), abs(total))
-        return Diagnosis("close", f"close: off by {_short(off)} relative; rounded? {c.name} = "
-                         f"{_fmt(total)} (the tolerance is {c.rtol:g} relative)", total)
-    return None
-
-
-def path_groups(c: Case) -> Diagnosis | None:
-    ex, n, total = c.explanation, c.explanation.n_paths, c.total
-    for through, count, value in ex.groups:
-        if c.same(value):
-            rest = total - value
-            other = next((t for t, k, v in ex.groups if k == n - count and agree(v, rest, 1e-12, 1e-300)),
-                         None)
-            rest_text = (f"the {_paths_word(n - count)} through {other}" if other
-                         else f"the other {n - count} {_paths_word(n - count)}")
-            return Diagnosis("paths", f"your value equals the {_paths_word(count)} through {through} "
-                             f"alone ({count} of {n}); {rest_text} "
-                             f"{'contributes' if n - count == 1 else 'contribute'} {_fmt(rest)}; "
-                             f"{'both' if n == 2 else f'all {n}'} together give {c.name} = {_fmt(total)}",
-                             value)
-    return None
-
-
-def path_subsets(c: Case) -> Diagnosis | None:
-    n = c.explanation.n_paths
-    if not 2 <= n <= SUBSET_LIMIT:
-        return None
-    products = [p.product for p in c.explanation.paths]
-    for size in range(1, n):
-        for subset in combinations(range(n), size):
-            value = math.fsum(products[i] for i in subset)
-            if c.same(value):
-                listed = ", ".join(str(i + 1) for i in subset)
-                rest = [i + 1 for i in range(n) if i not in subset]
-                return Diagnosis("paths", f"your value equals {_paths_word(size)} {listed} alone "
-                                 f"(of {n}, see explain); the {_paths_word(len(rest))} "
-                                 f"{', '.join(map(str, rest))} contribute {_fmt(c.total - value)}", value)
-    return None
-
-
-def sign(c: Case) -> Diagnosis | None:
-    if c.same(-c.total):
-        return Diagnosis("sign", f"your value has the wrong sign: {c.name} = {_fmt(c.total)}", -c.total)
-    return None
-
-
-def _has_square(graph: PathGraph) -> bool:
-    """A square on the way (x**2, or a product of a node with itself): its 2 is a usual suspect."""
-    return any(n.op is not None and (n.op.exponent == 2 or (len(n.edges) == 4 and n.edges[0] is n.edges[1]))
-               for n in graph.order)
-
-
-def twice(c: Case) -> Diagnosis | None:
-    if c.same(2 * c.total):
-        hint = (" (a squared error's 1/2 is there to cancel the 2 of the square: is it missing?)"
-                if _has_square(c.graph) else "")
-        return Diagnosis("twice", f"your value is twice {c.name} = {_fmt(c.total)}: off by a factor of "
-                         f"2{hint}", 2 * c.total)
-    return None
-
-
-def half(c: Case) -> Diagnosis | None:
-    if c.same(c.total / 2):
-        return Diagnosis("half", f"your value is half {c.name} = {_fmt(c.total)}: a factor of 2 is missing",
-                         c.total / 2)
-    return None
-
-
-def other_variable(c: Case) -> Diagnosis | None:
-    variables = [(label, node) for label, node in c.others.items() if node is not c.graph.wrt]
-    if not variables:
-        return None
-    partials = grad(c.graph.output, [node for _, node in variables])
-    for (label, _), value in zip(variables, partials):
-        if value != 0.0 and c.same(value):
-            return Diagnosis("other_variable", f"your value equals the partial with respect to {label} "
-                             f"({_fmt(value)}), not {c.explanation.wrt}: {c.name} = {_fmt(c.total)}", value)
-    return None
-
-
-def chain_cut(c: Case) -> Diagnosis | None:
-    """A node every path passes: the claim may stop there (the factors below it missing), or start
-    there (the factors above it missing)."""
-    g, n, ex = c.graph, c.explanation.n_paths, c.explanation
-    for node in reversed(g.order):
-        if id(node) not in c.waypoint_ids or node is g.output or node is g.wrt or g.through(node)[0] != n:
-            continue
-        upper, lower, v = g.adjoint[id(node)], g.tangent[id(node)], g.name(node)
-        if c.same(upper):
-            return Diagnosis("stops_at", f"your value is d{d(ex.output)}/d{d(v)} = {_fmt(upper)}: "
-                             f"the chain stops at {v}; the factor d{d(v)}/d{d(ex.wrt)} = "
-                             f"{_fmt(lower)} is missing", upper)
-        if c.same(lower):
-            return Diagnosis("below", f"your value is d{d(v)}/d{d(ex.wrt)} = {_fmt(lower)}: the "
-                             f"factor d{d(ex.output)}/d{d(v)} = {_fmt(upper)} above {v} is missing", lower)
-    return None
-
-
-def nothing(c: Case) -> Diagnosis:
-    return Diagnosis("none", f"your value matches none of the chain rule's pieces (no path or set of "
-                     f"paths, no sign flip, no factor of 2, no other variable's partial): "
-                     f"{c.name} = {_fmt(c.total)}")
-
-
-# In order: the first that matches is the diagnosis.
-DIAGNOSES: list[Callable[[Case], Diagnosis | None]] = [
-    numeric_only, no_path, path_groups, path_subsets, sign, twice, half, other_variable, chain_cut, close,
-]
-
-
-def diagnose(case: Case) -> Diagnosis:
-    """The first named diagnosis that matches a wrong claim, else "none"."""
-    for check in DIAGNOSES:
-        found = check(case)
-        if found is not None:
-            return found
-    return nothing(case)
+def _here(case: Case) -> str:
+    return f"at {_point_text(case.point)}" if case.point else "at the given point"
 
 
 # --------------------------------------------------------------------------- claims at a point
 
 class Instance(NamedTuple):
-    """The graph rebuilt at one point: the output, the variable, and the claim's value there."""
+    """The graph rebuilt at one point: the output, the variable, the claim's value there, and the
+    rebuilt graph's topological order when it is known (a graph rebuilt node for node from the
+    analysed one: see rebuild), so that it is not sorted again."""
 
     output: Value
     wrt: Value
     claim: float
+    order: list | None = None
+
+
+def rebuild(order: list[Value], point: Mapping[str, float]) -> list[Value]:
+    """The graph of `order` (a topological order) built again node for node, with each labelled
+    leaf whose label is in point set to point[label] (the first leaf of that label only); the
+    result is the new graph's topological order, position for position."""
+    rebuilt: dict[int, Value] = {}
+    seen: set[str] = set()
+    out: list[Value] = []
+    for node in order:
+        if node.op is None:
+            moved = node.label in point and node.label not in seen
+            if node.label:
+                seen.add(node.label)
+            new = Value(point[node.label] if moved else node.data, node.label)
+        else:
+            new = Value.apply(node.op, *(rebuilt[id(p)] for p in node.inputs))
+            new.label = node.label
+        rebuilt[id(node)] = new
+        out.append(new)
+    return out
 
 
 @dataclass
@@ -355,14 +282,40 @@ def _claim_number(claim: object) -> float:
     return float(claim)
 
 
-def _difference(output: Value, wrt: Value, numeric: Number | Callable[[float], float] | None,
+def _difference(graph: PathGraph, numeric: Number | Callable[[float], float] | None,
                 h: float | None) -> Difference:
     if numeric is None:
-        numeric = replay(output, wrt)
+        numeric = replay(graph.output, graph.wrt, graph.order)
     if callable(numeric):
-        return central_difference(numeric, wrt.data, h)
-    step = default_step(wrt.data) if h is None else h
-    return Difference(float(numeric), step, abs(output.data), 0.0)
+        return central_difference(numeric, graph.wrt.data, h)
+    step = default_step(graph.wrt.data) if h is None else h
+    return Difference(float(numeric), step, abs(graph.output.data), 0.0)
+
+
+def _check_options(rtol: float, atol: float, points: int) -> None:
+    if not rtol > 0 or not rtol < 1:
+        raise ValueError(f"rtol must be between 0 and 1, got {rtol!r}")
+    if not atol >= 0 or not math.isfinite(atol):
+        raise ValueError(f"atol must be a non-negative number, got {atol!r}")
+    if isinstance(points, bool) or not isinstance(points, int) or points < 0:
+        raise ValueError(f"points must be a non-negative integer, got {points!r}")
+
+
+@dataclass
+class _Setup:
+    """What check_partial reads at every point: the tolerances, and the waypoints and the other
+    variables by their position in the topological order (the same in a rebuilt graph)."""
+
+    rtol: float
+    atol: float
+    waypoints: list[int] | None
+    others: dict[str, int]
+
+    def subject(self, graph: PathGraph, numeric: float | None = None) -> Subject:
+        order = graph.order
+        waypoints = None if self.waypoints is None else [order[k] for k in self.waypoints]
+        others = {name: graph.grads.get(id(order[k]), 0.0) for name, k in self.others.items()}
+        return Subject(graph, waypoints, others, None, numeric)
 
 
 def check_partial(output: Value, wrt: Value, claim: Number | Value, *, rtol: float = RTOL,
@@ -371,10 +324,11 @@ def check_partial(output: Value, wrt: Value, claim: Number | Value, *, rtol: flo
                   others: Mapping[str, Value] | None = None, names: Mapping[int, str] | None = None,
                   at: Callable[[dict[str, float]], Instance] | None = None,
                   given: Mapping[str, float] | None = None, points: int = POINTS,
-                  seed: int = 0) -> ClaimCheck:
+                  seed: int = 0, order: list[Value] | None = None) -> ClaimCheck:
     """Is `claim` d output/d wrt? Compared with autograd and a central difference at the given
-    point, then with autograd at `points` seeded points around it; if wrong, the diagnosis says
-    which piece of the chain rule it equals (at the first point where it is wrong).
+    point, then with autograd at `points` seeded points around it; if wrong, the diagnosis names
+    the mistake of the catalogue (mistakes.py) that the claim matches at every point where it is
+    wrong (or says that the one it names holds at the first such point only).
 
     A claim agrees when |claim - partial| <= max(rtol * max(|claim|, |partial|), atol, 64 eps *
     the sum of |path products|): relative, with no absolute allowance unless atol is given.
@@ -385,67 +339,70 @@ def check_partial(output: Value, wrt: Value, claim: Number | Value, *, rtol: flo
     neither, a number is checked at its own point only. numeric: the central difference itself,
     a function of wrt's value to difference, or None to re-run the graph's forward pass. others:
     the variables whose partials a wrong claim may equal (default: the graph's labelled leaves).
+    The graph is sorted and analysed once (a PathGraph; `order` if the caller has sorted it
+    already); rebuilt graphs keep its order.
     """
     claim_graph = claim if isinstance(claim, Value) else None
     claim_value = _claim_number(claim)
-    if not rtol > 0 or not rtol < 1:
-        raise ValueError(f"rtol must be between 0 and 1, got {rtol!r}")
-    if not atol >= 0 or not math.isfinite(atol):
-        raise ValueError(f"atol must be a non-negative number, got {atol!r}")
-    if isinstance(points, bool) or not isinstance(points, int) or points < 0:
-        raise ValueError(f"points must be a non-negative integer, got {points!r}")
-    graph = PathGraph(output, wrt, names)  # the graph analysed once: every check below reads it
+    _check_options(rtol, atol, points)
+    graph = PathGraph(output, wrt, names, order)  # the graph analysed once: every check below reads it
+    position = {id(n): k for k, n in enumerate(graph.order)}
     if others is None:
         others = {n.label: n for n in graph.order if n.is_leaf and n.label}
+    setup = _Setup(rtol, atol, None if waypoints is None else [position[id(w)] for w in waypoints
+                                                               if id(w) in position],
+                   {name: position[id(n)] for name, n in others.items() if id(n) in position})
     if at is None and claim_graph is not None:
-        at, given = _rebuilder(output, wrt, claim_graph)
-    difference = _difference(output, wrt, numeric, h)
+        at, given = _rebuilder(graph, claim_graph)
+    difference = _difference(graph, numeric, h)
     autograd = graph.partial
     numeric_ok = difference.agrees(autograd, rtol)
     here_ok = claims_agree(claim_value, autograd, rtol, atol, graph.magnitude)
-    agreeing = 1 if here_ok else 0
-    checked, skipped, counter = 1, 0, None
+    point = dict(given) if given else {}
+    cases = [] if here_ok else [_analyse(point, claim_value, setup.subject(
+        graph, None if numeric_ok or not difference.defined else difference.value), rtol, atol)]
+    checked, agreeing, skipped = 1, int(here_ok), 0
     if at is not None and given:
-        agreeing_more, tried, skipped, counter = _around(at, dict(given), points, seed, rtol, atol,
-                                                         others, waypoints)
-        checked += tried
-        agreeing += agreeing_more
+        more, tried, skipped = _around(at, dict(given), points, seed, setup, cases)
+        checked, agreeing = checked + tried, agreeing + more
+    counts = (checked, agreeing, skipped)
+    return _verdict(graph, claim_value, difference, rtol, atol, numeric_ok, here_ok, cases, counts, point)
+
+
+def _verdict(graph: PathGraph, claim: float, difference: Difference, rtol: float, atol: float,
+             numeric_ok: bool, here_ok: bool, cases: list[Case], counts: tuple[int, int, int],
+             point: dict[str, float]) -> ClaimCheck:
+    """The ClaimCheck: right, or wrong with the diagnosis over the points where it is wrong."""
+    output, wrt, autograd = graph.output, graph.wrt, graph.partial
     name = f"d{d(graph.name(output))}/d{d(graph.name(wrt))}"
-    ok = here_ok and counter is None
+    head = (graph.name(output), graph.name(wrt), claim, autograd, difference.value, difference.h, rtol)
+    if here_ok and not cases:
+        diagnosis = Diagnosis("correct", f"the claim equals {name} by autograd", autograd, 0, 0)
+        return ClaimCheck(*head, True, numeric_ok, diagnosis, _right(rtol, difference, numeric_ok), atol,
+                          *counts, None, True, point=point)
+    diagnosis = diagnose(cases, rtol)
+    first = cases[0]
+    counter = Counterexample(first.point or {graph.name(wrt): wrt.data}, first.claim, first.graph.partial,
+                             diagnosis)
     if here_ok:
-        diagnosis = Diagnosis("correct", f"the claim equals {name} by autograd", autograd)
-        if counter is not None:
-            message = (f"wrong: the claim is right at the given point but not at every point: at "
-                       f"{_point_text(counter.point)} the claim is {_fmt(counter.claim)}, {name} is "
-                       f"{_fmt(counter.partial)}")
-            diagnosis = counter.diagnosis
-        elif not difference.defined:
-            message = (f"right by autograd (rtol {rtol:g}); no central difference: the shifted "
-                       "values leave the function's domain")
-        elif numeric_ok:
-            message = (f"right: the claim agrees with autograd (rtol {rtol:g}) and with the central "
-                       "difference")
-        else:
-            message = (f"right by autograd (rtol {rtol:g}), but the central difference "
-                       f"{_fmt(difference.value)} disagrees: the function may not be smooth here "
-                       "(relu at 0?) or the difference is ill-conditioned")
+        message = (f"wrong: the claim is right at the given point but not at every point: at "
+                   f"{_point_text(first.point)} the claim is {_fmt(first.claim)}, {name} is "
+                   f"{_fmt(first.graph.partial)}")
     else:
-        case = _case(claim_value, graph, others, waypoints, rtol, atol,
-                     None if numeric_ok or not difference.defined else difference.value)
-        diagnosis = diagnose(case)
-        message = f"wrong: the claim is {_fmt(claim_value)}, {name} is {_fmt(autograd)}"
-        counter = Counterexample(dict(given) if given else {graph.name(wrt): wrt.data}, claim_value,
-                                 autograd, diagnosis)
-    return ClaimCheck(graph.name(output), graph.name(wrt), claim_value, autograd, difference.value,
-                      difference.h, rtol, ok, numeric_ok, diagnosis, message, atol, checked, agreeing,
-                      skipped, counter, here_ok, point=dict(given) if given else {})
+        message = f"wrong: the claim is {_fmt(claim)}, {name} is {_fmt(autograd)}"
+    return ClaimCheck(*head, False, numeric_ok, diagnosis, message, atol, *counts, counter, here_ok,
+                      point=point)
 
 
-def _case(claim: float, graph: PathGraph, others: Mapping[str, Value], waypoints: Collection[Value] | None,
-          rtol: float, atol: float, numeric: float | None) -> Case:
-    explanation = explain(graph.output, graph.wrt, waypoints=waypoints, max_paths=SUBSET_LIMIT + 1,
-                          graph=graph, formulas=False)
-    return Case(claim, graph, explanation, others, graph.waypoint_ids(waypoints), rtol, atol, numeric)
+def _right(rtol: float, difference: Difference, numeric_ok: bool) -> str:
+    if not difference.defined:
+        return (f"right by autograd (rtol {rtol:g}); no central difference: the shifted values leave "
+                "the function's domain")
+    if numeric_ok:
+        return f"right: the claim agrees with autograd (rtol {rtol:g}) and with the central difference"
+    return (f"right by autograd (rtol {rtol:g}), but the central difference {_fmt(difference.value)} "
+            "disagrees: the function may not be smooth here (relu at 0?) or the difference is "
+            "ill-conditioned")
 
 
 def _point_text(point: Mapping[str, float]) -> str:
@@ -453,20 +410,18 @@ def _point_text(point: Mapping[str, float]) -> str:
 
 
 def _around(at: Callable[[dict[str, float]], Instance], given: dict[str, float], wanted: int, seed: int,
-            rtol: float, atol: float, others: Mapping[str, Value],
-            waypoints: Collection[Value] | None) -> tuple[int, int, int, Counterexample | None]:
+            setup: _Setup, cases: list[Case]) -> tuple[int, int, int]:
     """Check the claim at `wanted` seeded points around `given`: (points agreeing, points checked,
-    points skipped, the first counterexample)."""
+    points skipped); each point where it is wrong is analysed and added to cases."""
     rng = random.Random(seed)
     agreeing = checked = skipped = 0
-    counter: Counterexample | None = None
     for _ in range(wanted * MAX_TRIES):
         if checked >= wanted:
             break
         point = {k: v + SPREAD * max(abs(v), 1.0) * rng.uniform(-1.0, 1.0) for k, v in given.items()}
         try:
             instance = at(point)
-            graph = PathGraph(instance.output, instance.wrt)
+            graph = PathGraph(instance.output, instance.wrt, order=instance.order)
             partial, claim = graph.partial, instance.claim
         except (*DOMAIN_ERRORS, ExprError):
             skipped += 1
@@ -475,53 +430,33 @@ def _around(at: Callable[[dict[str, float]], Instance], given: dict[str, float],
             skipped += 1
             continue
         checked += 1
-        if claims_agree(claim, partial, rtol, atol, graph.magnitude):
+        if claims_agree(claim, partial, setup.rtol, setup.atol, graph.magnitude):
             agreeing += 1
-        elif counter is None:
-            there = {label: node for label, node in _leaves(instance.output).items() if label in others}
-            case = _case(claim, graph, there, None if waypoints is None else _same_named(
-                waypoints, instance.output), rtol, atol, None)
-            counter = Counterexample(point, claim, partial, diagnose(case))
-    return agreeing, checked, skipped, counter
+        else:
+            cases.append(_analyse(point, claim, setup.subject(graph), setup.rtol, setup.atol,
+                                  cases[0] if cases else None))
+    return agreeing, checked, skipped
 
 
-def _leaves(output: Value) -> dict[str, Value]:
-    return {n.label: n for n in topological_order(output) if n.is_leaf and n.label}
-
-
-def _same_named(waypoints: Collection[Value], output: Value) -> list[Value]:
-    """The rebuilt graph's nodes that carry the labels of the given waypoints."""
-    labels = {w.label for w in waypoints if w.label}
-    return [n for n in topological_order(output) if n.label in labels]
-
-
-def _rebuilder(output: Value, wrt: Value, claim: Value) -> tuple[Callable[[dict[str, float]], Instance],
-                                                                  dict[str, float]]:
-    """For a claim built from output's leaves: rebuild both graphs with the labelled leaves moved."""
-    nodes: list[Value] = []
-    seen: set[int] = set()
-    for root in (output, claim):
-        for node in topological_order(root):
-            if id(node) not in seen:
-                seen.add(id(node))
-                nodes.append(node)
-    variables: dict[str, Value] = {}
+def _rebuilder(graph: PathGraph, claim: Value) -> tuple[Callable[[dict[str, float]], Instance],
+                                                        dict[str, float]]:
+    """For a claim built from output's leaves: rebuild both graphs with the labelled leaves moved
+    (the output's order, then the claim's own nodes: one sort of the claim's graph)."""
+    known = {id(n) for n in graph.order}
+    nodes = list(graph.order) + [n for n in topological_order(claim) if id(n) not in known]
+    variables: dict[str, float] = {}
     for node in nodes:
         if node.is_leaf and node.label and node.label not in variables:
-            variables[node.label] = node
+            variables[node.label] = node.data
+    index = {id(n): k for k, n in enumerate(nodes)}
+    n_output, wrt_at = len(graph.order), index.get(id(graph.wrt))
 
     def at(point: dict[str, float]) -> Instance:
-        rebuilt: dict[int, Value] = {}
-        for node in nodes:
-            if node.op is None:
-                moved = point.get(node.label) if node.label and variables.get(node.label) is node else None
-                rebuilt[id(node)] = Value(node.data if moved is None else moved, node.label)
-            else:
-                rebuilt[id(node)] = Value.apply(node.op, *(rebuilt[id(p)] for p in node.inputs))
-                rebuilt[id(node)].label = node.label
-        return Instance(rebuilt[id(output)], rebuilt.get(id(wrt), Value(wrt.data)), rebuilt[id(claim)].data)
+        rebuilt = rebuild(nodes, point)
+        wrt = rebuilt[wrt_at] if wrt_at is not None else Value(graph.wrt.data)
+        return Instance(rebuilt[n_output - 1], wrt, rebuilt[index[id(claim)]].data, rebuilt[:n_output])
 
-    return at, {k: v.data for k, v in variables.items()}
+    return at, variables
 
 
 # -------------------------------------------------------------------------- expressions as text
@@ -547,16 +482,19 @@ def check_expression(text: str, wrt: str, claim: str, values: Mapping[str, Numbe
                         f"its partial cannot depend on {unused[0]!r}")
     given = {k: v.data for k, v in evaluation.variables.items()}
     claim_value = claimed.value(given)
+    order = topological_order(evaluation.output)  # the one sort: the points around rebuild this order
+    wrt_at = next((k for k, n in enumerate(order) if n is evaluation.variables[wrt]), None)
 
     def shifted(x: float) -> float:
         return expression.value({**given, wrt: x})
 
     def at(point: dict[str, float]) -> Instance:
-        there = expression.evaluate(point)
-        return Instance(there.output, there.variables[wrt], claimed.value(point))
+        rebuilt = rebuild(order, point)
+        there = rebuilt[wrt_at] if wrt_at is not None else Value(point[wrt], wrt)
+        return Instance(rebuilt[-1], there, claimed.value(point), rebuilt)
 
     result = check_partial(evaluation.output, evaluation.variables[wrt], claim_value, rtol=rtol, atol=atol,
                            numeric=shifted, others=evaluation.variables, at=at, given=given,
-                           points=points, seed=seed)
+                           points=points, seed=seed, order=order)
     result.claim_text = claim
     return result

@@ -69,6 +69,11 @@ class Value:
     def tanh(self) -> Value: return Value.apply(OPS["tanh"], self)
     def sigmoid(self) -> Value: return Value.apply(OPS["sigmoid"], self)
     def relu(self) -> Value: return Value.apply(OPS["relu"], self)
+    def sin(self) -> Value: return Value.apply(OPS["sin"], self)
+    def cos(self) -> Value: return Value.apply(OPS["cos"], self)
+    def abs(self) -> Value: return Value.apply(OPS["abs"], self)
+    def sqrt(self) -> Value: return Value.apply(OPS["sqrt"], self)
+    def __abs__(self) -> Value: return Value.apply(OPS["abs"], self)
 
     def named(self, label: str) -> Value:
         """Set the label and return self, so a node can be named where it is built."""
@@ -144,6 +149,14 @@ def remove_op_method(name: str) -> None:
     """Undo add_op_method when unregister_op removes the op."""
     if getattr(Value.__dict__.get(name), "registered", False):
         delattr(Value, name)
+
+
+def _call_op(op: Op, *inputs: Value | Number) -> Value:
+    """op(x, ...): Value.apply(op, x, ...) (set on Op here: ops.py sits below the engine)."""
+    return Value.apply(op, *inputs)
+
+
+Op.__call__ = _call_op  # type: ignore[method-assign]
 
 
 def lift(x: Value | Number) -> Value:

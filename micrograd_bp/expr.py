@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
-from . import ops
+from . import ops, render
 from .engine import Number, Value, grad
 
 T = TypeVar("T")
@@ -20,8 +20,6 @@ MAX_DEPTH = 100  # nesting: parentheses, calls, unary signs and exponents, count
 # The binary operators and their precedence, from the op records ("**" is parsed on its own).
 _BINARY = {op.infix: op.name for op in ops.OPS.values() if op.infix and op.infix != "**"}
 _PRECEDENCE = {op.infix: op.precedence for op in ops.OPS.values() if op.infix in _BINARY}
-_NAME_START = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
-_NAME_CHARS = _NAME_START | set("0123456789")
 _DIGITS = set("0123456789")
 # Characters with a meaning in Python that this language refuses, and why.
 _REFUSED = {
@@ -101,9 +99,9 @@ def _scan(text: str) -> list[Token]:
                 i += 1
             elif c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
                 i = _number(text, i, tokens)
-            elif c in _NAME_START:
-                j = i
-                while j < n and text[j] in _NAME_CHARS:
+            elif c.isidentifier():  # a name: any Python identifier (w1, E_total, θ)
+                j = i + 1
+                while j < n and f"a{text[j]}".isidentifier():
                     j += 1
                 tokens.append(Token("name", text[i:j], i))
                 i = j
@@ -144,9 +142,9 @@ def _number(text: str, i: int, tokens: list[Token]) -> int:
             j = k
         else:
             raise ExprError(f"malformed number {text[i:k]!r}: an exponent needs digits", i)
-    if j < n and (text[j] in _NAME_CHARS or text[j] == "."):
+    if j < n and (f"a{text[j]}".isidentifier() or text[j] == "."):
         k = j
-        while k < n and (text[k] in _NAME_CHARS or text[k] == "."):
+        while k < n and (f"a{text[k]}".isidentifier() or text[k] == "."):
             k += 1
         raise ExprError(f"malformed number {text[i:k]!r} (write 2*x for a product)", i)
     value = float(text[i:j])
@@ -158,10 +156,9 @@ def _number(text: str, i: int, tokens: list[Token]) -> int:
 
 def check_name(name: str, offset: int | None = None) -> str:
     """name if it can be a variable: an identifier, not a Python keyword or a function's name."""
-    if not isinstance(name, str) or not name or name[0] not in _NAME_START \
-            or any(c not in _NAME_CHARS for c in name):
-        raise ExprError(f"{name!r} is not a valid variable name (letters, digits and _, "
-                        "not starting with a digit)", offset)
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ExprError(f"{name!r} is not a valid variable name (a Python identifier: letters, "
+                        "digits and _, not starting with a digit)", offset)
     if keyword.iskeyword(name):
         raise ExprError(f"{name!r} is a Python keyword, not allowed as a variable", offset)
     if name.startswith("__"):
@@ -400,15 +397,9 @@ class Expression:
 
     def render(self, names: Mapping[str, str] | None = None) -> str:
         """The expression written out again, variables renamed by names, with only the parentheses
-        the precedence of each op needs (a renamed variable that is not a plain name is an atom only
-        inside parentheses)."""
-        names = names or {}
-
-        def variable(name: str) -> tuple[str, int]:
-            text = names.get(name, name)
-            return text, 5 if _is_atom(text) else 0
-
-        return self.fold(lambda x: (ops._number_text(x), 5), variable, _render_op)[0]
+        the precedence of each op needs (render.py decides them; a renamed variable that is not a
+        plain name is an atom only inside parentheses)."""
+        return render.fold(self, render.TEXT, {k: render.piece(v) for k, v in (names or {}).items()})
 
     def evaluate(self, values: Mapping[str, Number] | None = None, **more: Number) -> Evaluation:
         """Build the Value graph at the given values (a mapping, keywords, or both)."""
@@ -430,35 +421,6 @@ class Expression:
     def value(self, values: Mapping[str, Number] | None = None, **more: Number) -> float:
         """The expression's value (a float) at the given values."""
         return self.evaluate(values, **more).output.data
-
-
-def _render_op(op: ops.Op, args: list[tuple[str, int]]) -> tuple[str, int]:
-    """One op of Expression.render: (text, precedence) from its arguments' (text, precedence)."""
-    if not op.infix and op.precedence == 3:  # unary minus
-        (text, prec), = args
-        return f"-{_wrap(text, prec < 3 or text.startswith('-'))}", 3
-    if not op.infix:  # a call
-        return f"{op.name}({', '.join(text for text, _ in args)})", 5
-    (a, a_prec), (b, b_prec) = args
-    p = op.precedence
-    left = _wrap(a, a_prec < p or (p == 4 and a_prec == 4))  # -a*b is (-a)*b; -a**b is not
-    right = _wrap(b, b_prec < p or (b_prec == p and op.name in ("sub", "div"))
-                  or (p >= 2 and b.startswith("-")))
-    sep = f" {op.infix} " if p == 1 else op.infix
-    return f"{left}{sep}{right}", p
-
-
-def _is_atom(text: str) -> bool:
-    """A name or a number: needs no parentheses anywhere in a formula."""
-    try:
-        float(text)
-        return not text.startswith("-")
-    except ValueError:
-        return all(part.isidentifier() for part in text.split("."))
-
-
-def _wrap(text: str, needed: bool) -> str:
-    return f"({text})" if needed else text
 
 
 def _execute(ins: Instr, stack: list[Value], leaves: dict[str, Value]) -> Value:
@@ -504,6 +466,21 @@ def _check_values(values: Mapping[str, object]) -> dict[str, float]:
 def parse(text: str) -> Expression:
     """Parse text into an Expression; ExprError (a ValueError) names any problem and its column."""
     return Expression(text)
+
+
+def substitute(formula: str, names: Mapping[str, str]) -> str:
+    """A formula written again with its names replaced, parenthesised where needed.
+
+    >>> substitute("out*(1 - out)", {"out": "out_o1"})
+    'out_o1*(1 - out_o1)'
+    """
+    return parse(formula).render(names)
+
+
+def formula_value(formula: str, values: Mapping[str, float]) -> float:
+    """A formula evaluated on floats (the names it uses must all be given)."""
+    expression = parse(formula)
+    return expression.value({name: values[name] for name in expression.variables})
 
 
 def expr(text: str, values: Mapping[str, Number] | None = None, **more: Number) -> Value:

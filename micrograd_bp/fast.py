@@ -31,7 +31,8 @@ from .engine import (
 from .ops import OPS, Op, power_op
 
 PLAIN_ENV = "MICROGRAD_BP_PLAIN"
-_METHODS = ("exp", "log", "tanh", "sigmoid", "relu")
+_METHODS = ("exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "abs", "sqrt")
+_MATH = {name: getattr(math, name) for name in dir(math) if not name.startswith("_")}  # replay code's names
 _REPLACED = ("apply", "backward", "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
              "__truediv__", "__rtruediv__", "__neg__", "__pow__", "__rpow__", *_METHODS)
 _PLAIN = {name: Value.__dict__[name] for name in _REPLACED}  # engine.py's own, for uninstall()
@@ -98,7 +99,7 @@ def _builder(op: Op, n: int, tupled: bool = False) -> Callable[..., Value]:
     local_grads = "(" + "".join(f"{p}, " for p in partials) + ")"
     lines += _NODE.format(data="out", inputs=given, local_grads=local_grads).split("\n")
     namespace = {"_new": _new, "Value": Value, "lift": lift, "_apply": _plain_apply,
-                 "_overflow": _overflow, "op": op, "exp": math.exp, "log": math.log, "tanh": math.tanh}
+                 "_overflow": _overflow, "op": op, **_MATH}
     return _generated(f"make_{op.name}", "inputs" if tupled else ", ".join(args), "\n".join(lines),
                       namespace)
 

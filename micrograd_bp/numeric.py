@@ -82,12 +82,13 @@ def _truncation(f: Callable[[float], float], x: float, h: float, value: float) -
     return gap if math.isfinite(gap) else 0.0
 
 
-def replay(output: Value, wrt: Value) -> Callable[[float], float]:
+def replay(output: Value, wrt: Value, order: list[Value] | None = None) -> Callable[[float], float]:
     """output as a function of wrt's value: the graph's forward pass re-run on floats.
 
     Every other node keeps its recorded inputs; if wrt is an interior node its value is replaced.
+    order: topological_order(output), if the caller has it.
     """
-    order = topological_order(output)
+    order = topological_order(output) if order is None else order
     if not any(node is wrt for node in order):
         return lambda x: output.data
     position = {id(node): i for i, node in enumerate(order)}

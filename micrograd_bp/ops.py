@@ -1,10 +1,8 @@
-"""The op records: everything the project knows about each op, and register_op for new ones."""
+"""The op records: everything the project knows about each op (pure data: registry.py adds new ones)."""
 
 from __future__ import annotations
 
-import keyword
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import Any, Callable, Union
@@ -160,7 +158,7 @@ class Op:
     partials: Callable[..., tuple]  # (*inputs, out) -> one local derivative per input
     formulas: Formulas = ()  # each local derivative as text in the expression language
     symbol: str = ""  # how a drawing shows it; the name by default
-    function: bool | None = None  # called by name in expressions: name(x); default: one input
+    function: bool | None = None  # called by name in expressions: name(x, y); default: no infix
     infix: str = ""  # the operator of a binary op in expressions ("+", "**", ...)
     precedence: int = 5  # 1: + -, 2: * /, 3: unary -, 4: **, 5: a call or an atom
     latex: str | Callable[[int], str] = ""  # LaTeX of the op on {0}, {1}, ...
@@ -175,7 +173,7 @@ class Op:
         if not self.symbol:
             object.__setattr__(self, "symbol", self.name)
         if self.function is None:
-            object.__setattr__(self, "function", self.arity == 1 and not self.infix)
+            object.__setattr__(self, "function", self.arity >= 1 and not self.infix)
         if not self.latex:
             args = ", ".join(f"{{{i}}}" for i in range(max(self.arity, 1)))
             object.__setattr__(self, "latex", rf"\operatorname{{{{{self.name}}}}}\left({args}\right)")
@@ -218,15 +216,69 @@ class Op:
             local = "formulas unavailable"
         return f"Op({self.name!r}: {shape}; {local})"
 
-    def __call__(self, *inputs: Any) -> Any:
-        """The op applied to Values (numbers become constants): a new node of the graph."""
-        from .engine import Value, lift
-
-        return Value.apply(self, *(lift(x) for x in inputs))
-
 
 def _relu(a: float) -> float:
     return a if a > 0 else 0.0
+
+
+def _data(x: Any) -> float:
+    """A number as it is; a Value's data (a kink's slope is a constant, also on Values)."""
+    return x if isinstance(x, (int, float)) else x.data
+
+
+def _sign(x: Any) -> float:
+    """abs's slope: 1 above zero, -1 below, 0 at zero (the convention: abs'(0) = 0)."""
+    a = _data(x)
+    return 1.0 if a > 0 else -1.0 if a < 0 else 0.0
+
+
+def _sqrt(a: float) -> float:
+    if a < 0:
+        raise ValueError(f"sqrt: math domain error, sqrt({a!r}) is undefined (needs a number >= 0)")
+    return math.sqrt(a)
+
+
+def _sqrt_partial(a: Any, out: Any) -> tuple:
+    if isinstance(out, (int, float)) and out == 0:
+        raise ZeroDivisionError(f"sqrt: the derivative of sqrt(x) is infinite at x = {a!r}")
+    return (1.0 / (2.0 * out),)
+
+
+def _max_partials(a: Any, b: Any, out: Any) -> tuple:
+    """A tie goes to the first input: d/da = 1, d/db = 0 where a == b."""
+    return (1.0, 0.0) if _data(a) >= _data(b) else (0.0, 1.0)
+
+
+def _min_partials(a: Any, b: Any, out: Any) -> tuple:
+    """A tie goes to the first input: d/da = 1, d/db = 0 where a == b."""
+    return (1.0, 0.0) if _data(a) <= _data(b) else (0.0, 1.0)
+
+
+_SYMPY_FUNCTIONS: dict[tuple[str, int], Any] = {}  # (name, id of the sympy module) -> its class
+
+
+def _sympy_sigmoid(sp: Any, a: Any) -> Any:
+    """sigmoid(a) as a SymPy function whose derivative is written in its own terms,
+    sigmoid(a)*(1 - sigmoid(a)), as the learner writes it; .rewrite(sp.exp) gives 1/(1 + exp(-a))."""
+    key = ("sigmoid", id(sp))
+    if key not in _SYMPY_FUNCTIONS:
+        class sigmoid(sp.Function):  # noqa: N801 (SymPy prints a function by its class name)
+            def fdiff(self, argindex: int = 1) -> Any:
+                s = self.func(self.args[0])
+                return s * (1 - s)
+
+            def _eval_rewrite_as_exp(self, x: Any, **hints: Any) -> Any:
+                return 1 / (1 + sp.exp(-x))
+
+            @classmethod
+            def eval(cls, x: Any) -> Any:
+                return 1 / (1 + sp.exp(-x)) if x.is_Number else None
+
+            def _eval_is_real(self) -> Any:
+                return self.args[0].is_real
+
+        _SYMPY_FUNCTIONS[key] = sigmoid
+    return _SYMPY_FUNCTIONS[key](a)
 
 
 _SIGMOID_PY = """if {0} >= 0.0:
@@ -298,7 +350,7 @@ _BUILTIN = (
        latex=r"\tanh\left({0}\right)", js="Math.tanh({0})", sympy=lambda sp, a: sp.tanh(a),
        replay=Replay("{out} = tanh({0})", ("1.0 - {out} * {out}",))),
     Op("sigmoid", 1, _sigmoid, lambda a, out: (out * (1.0 - out),), ("out*(1 - out)",),
-       latex=r"\sigma\left({0}\right)", js=_SIGMOID_JS, sympy=lambda sp, a: 1 / (1 + sp.exp(-a)),
+       latex=r"\sigma\left({0}\right)", js=_SIGMOID_JS, sympy=_sympy_sigmoid,
        replay=Replay(_SIGMOID_PY, ("{out} * (1.0 - {out})",))),
     Op("relu", 1, _relu, lambda a, out: (_step(a),), ("step(a)",),
        latex=r"\operatorname{{relu}}\left({0}\right)", js="({0} > 0 ? {0} : 0)",
@@ -309,6 +361,37 @@ _BUILTIN = (
        sympy=lambda sp, a: sp.Heaviside(a, 0),
        replay=Replay("{out} = 1.0 if {0} > 0.0 else 0.0", ("0.0",)),
        doc="1 above zero, 0 at or below (relu's slope); its derivative is taken as 0"),
+    Op("sin", 1, math.sin, lambda a, out: (_call("cos", a),), ("cos(a)",),
+       latex=r"\sin\left({0}\right)", js="Math.sin({0})", sympy=lambda sp, a: sp.sin(a),
+       replay=Replay("{out} = sin({0})", ("cos({0})",))),
+    Op("cos", 1, math.cos, lambda a, out: (-_call("sin", a),), ("-sin(a)",),
+       latex=r"\cos\left({0}\right)", js="Math.cos({0})", sympy=lambda sp, a: sp.cos(a),
+       replay=Replay("{out} = cos({0})", ("-sin({0})",))),
+    Op("abs", 1, lambda a: abs(float(a)), lambda a, out: (_sign(a),), ("step(a) - step(-a)",),
+       latex=r"\left|{0}\right|", js="Math.abs({0})", sympy=lambda sp, a: sp.Abs(a),
+       replay=Replay("{out} = fabs({0})", ("(1.0 if {0} > 0.0 else -1.0 if {0} < 0.0 else 0.0)",),
+                     propagates=(0,)),
+       doc="|a|; its slope is -1, 0 or 1 (0 at a = 0)"),
+    Op("sqrt", 1, _sqrt, _sqrt_partial, ("1/(2*out)",),
+       latex=r"\sqrt{{{0}}}",
+       js='({0} < 0 ? fail("sqrt: math domain error, sqrt(" + repr({0}) + ") is undefined (needs a number '
+          '>= 0)") : {0} === 0 ? fail("sqrt: the derivative of sqrt(x) is infinite at x = " + repr({0})) '
+          ': Math.sqrt({0}))',
+       sympy=lambda sp, a: sp.sqrt(a),
+       replay=Replay("{out} = sqrt({0})", ("1.0 / (2.0 * {out})",), redo_if="{0} <= 0.0",
+                     partials_raise=True, finite_partials=False)),
+    Op("max", 2, lambda a, b: a if a >= b else b, _max_partials, ("1 - step(b - a)", "step(b - a)"),
+       latex=r"\max\left({0}, {1}\right)", js="({0} >= {1} ? {0} : {1})",
+       sympy=lambda sp, a, b: sp.Max(a, b),
+       replay=Replay("{out} = {0} if {0} >= {1} else {1}",
+                     ("(1.0 if {0} >= {1} else 0.0)", "(0.0 if {0} >= {1} else 1.0)")),
+       doc="the larger input; a tie goes to the first (d/da = 1, d/db = 0 where a == b)"),
+    Op("min", 2, lambda a, b: a if a <= b else b, _min_partials, ("1 - step(a - b)", "step(a - b)"),
+       latex=r"\min\left({0}, {1}\right)", js="({0} <= {1} ? {0} : {1})",
+       sympy=lambda sp, a, b: sp.Min(a, b),
+       replay=Replay("{out} = {0} if {0} <= {1} else {1}",
+                     ("(1.0 if {0} <= {1} else 0.0)", "(0.0 if {0} <= {1} else 1.0)")),
+       doc="the smaller input; a tie goes to the first (d/da = 1, d/db = 0 where a == b)"),
     # w1*x1 + w2*x2 + ... [+ b]: inputs interleaved (w1, x1, w2, x2, ..., b); one node per neuron
     Op("linear", -1, _linear, _linear_partials, _linear_formulas,
        function=False, precedence=1,
@@ -336,6 +419,15 @@ _ARRAY_FORMS = {
     "sigmoid": ArrayForm(lambda np, a: _sigmoid_array(np, a)),
     "relu": ArrayForm(lambda np, a: np.maximum(a, 0.0), lambda np, a, out: ((a > 0.0) * 1.0,)),
     "step": ArrayForm(lambda np, a: (a > 0.0) * 1.0),
+    "sin": ArrayForm(lambda np, a: np.sin(a), lambda np, a, out: (np.cos(a),)),
+    "cos": ArrayForm(lambda np, a: np.cos(a), lambda np, a, out: (-np.sin(a),)),
+    "abs": ArrayForm(lambda np, a: np.abs(a), lambda np, a, out: (np.sign(a),)),
+    "sqrt": ArrayForm(lambda np, a: np.sqrt(a),  # sqrt of a negative is nan; at 0 eager raises
+                      invalid=lambda np, a: a == 0.0),
+    "max": ArrayForm(lambda np, a, b: np.where(a >= b, a, b),
+                     lambda np, a, b, out: ((a >= b) * 1.0, (a < b) * 1.0)),
+    "min": ArrayForm(lambda np, a, b: np.where(a <= b, a, b),
+                     lambda np, a, b, out: ((a <= b) * 1.0, (a > b) * 1.0)),
     "linear": ArrayForm(lambda np, *xs: _linear_array(xs)),
 }
 
@@ -362,7 +454,8 @@ def _power_array(n: float) -> ArrayForm:
                      invalid=(lambda np, a: a == 0.0) if 0 < n < 1 else None)
 
 
-_BUILTIN = tuple(replace(op, array=_ARRAY_FORMS[op.name]) for op in _BUILTIN)
+_BUILTIN = tuple(replace(op, array=_ARRAY_FORMS[op.name]) if op.name in _ARRAY_FORMS else op
+                 for op in _BUILTIN)
 
 OPS: dict[str, Op] = {op.name: op for op in _BUILTIN}
 """Every op by name: the built-in ones and those added by register_op (powc ops are made per
@@ -458,166 +551,3 @@ def _scaled_power(c: Any, a: Any, e: Any) -> Any:
             negative = (c < 0) != (a < 0 and e % 2 == 1)
             return -math.inf if negative else math.inf
     return c * a ** e
-
-
-# ------------------------------------------------------------------------------- formulas
-
-def _parsed(formula: str) -> Any:
-    from .expr import parse  # expr reads this module: imported when a formula is first read
-
-    return parse(formula)
-
-
-def substitute(formula: str, names: Mapping[str, str]) -> str:
-    """The formula written again with its names replaced, parenthesised where needed.
-
-    >>> substitute("out*(1 - out)", {"out": "out_o1"})
-    'out_o1*(1 - out_o1)'
-    """
-    return _parsed(formula).render(names)
-
-
-def formula_value(formula: str, values: Mapping[str, float]) -> float:
-    """The formula evaluated on floats (the names it uses must all be given)."""
-    expression = _parsed(formula)
-    return expression.value({name: values[name] for name in expression.variables})
-
-
-# ------------------------------------------------------------------------------- register_op
-
-_SAMPLES = (0.7, -1.3, 2.1, 0.35, -0.45, 1.6)
-
-
-def _sample_points(arity: int) -> list[tuple[float, ...]]:
-    """A few points spread around zero, each input taking different values."""
-    return [tuple(_SAMPLES[(i + j) % len(_SAMPLES)] for j in range(arity)) for i in range(len(_SAMPLES))]
-
-
-def _check_record(op: Op) -> None:
-    """ValueError unless op is a consistent record: formulas that parse, one per input, over the
-    input names and out, agreeing with the partials wherever the forward is defined."""
-    if not isinstance(op, Op):
-        raise TypeError(f"register_op: expected an Op, got {type(op).__name__}")
-    if not op.name.isidentifier() or keyword.iskeyword(op.name) or op.name.startswith("_"):
-        raise ValueError(f"register_op: {op.name!r} is not a usable op name (an identifier, not a "
-                         "keyword, not starting with '_')")
-    if op.name in ("out", "powc") or len(op.name) == 1:
-        raise ValueError(f"register_op: {op.name!r} is reserved (a name the formulas use)")
-    if op.name in OPS:
-        raise ValueError(f"register_op: an op named {op.name!r} exists already")
-    if not isinstance(op.arity, int) or op.arity < 1:
-        raise ValueError(f"register_op: {op.name}: arity must be a positive int, got {op.arity!r}")
-    if not callable(op.forward) or not callable(op.partials):
-        raise ValueError(f"register_op: {op.name}: forward and partials must be callables")
-    if op.function and op.arity != 1:
-        raise ValueError(f"register_op: {op.name}: only one-input ops can be called by name in expressions")
-    formulas = op.formulas_for(op.arity)
-    if isinstance(formulas, str) or len(formulas) != op.arity:
-        raise ValueError(f"register_op: {op.name}: needs one formula per input ({op.arity}), got "
-                         f"{formulas!r}")
-    allowed = {*op.input_names(op.arity), "out"}
-    for formula in formulas:
-        try:
-            used = _parsed(formula).variables
-        except ValueError as error:
-            raise ValueError(f"register_op: {op.name}: the formula {formula!r} does not parse: {error}") \
-                from None
-        unknown = [name for name in used if name not in allowed]
-        if unknown:
-            raise ValueError(f"register_op: {op.name}: the formula {formula!r} uses {unknown[0]!r}; "
-                             f"it may use {', '.join(sorted(allowed))}")
-    _check_partials(op, formulas)
-
-
-def _check_partials(op: Op, formulas: tuple[str, ...]) -> None:
-    names = op.input_names(op.arity)
-    for xs in _sample_points(op.arity):
-        try:
-            out = float(op.forward(*xs))
-        except (ValueError, ArithmeticError):
-            continue  # outside the op's domain
-        if not math.isfinite(out):
-            continue
-        partials = tuple(op.partials(*xs, out))
-        if len(partials) != op.arity:
-            raise ValueError(f"register_op: {op.name}: partials gave {len(partials)} local derivatives "
-                             f"for {op.arity} inputs")
-        values = dict(zip(names, xs), out=out)
-        for name, formula, local in zip(names, formulas, partials):
-            try:
-                expected = formula_value(formula, values)
-            except ValueError:
-                continue
-            if not math.isclose(float(local), expected, rel_tol=1e-9, abs_tol=1e-12):
-                raise ValueError(f"register_op: {op.name}: the formula {formula!r} for d(out)/d({name}) "
-                                 f"gives {expected!r} at {values}, but partials gives {float(local)!r}")
-
-
-def check_array_form(op: Op) -> None:
-    """ValueError unless op.array (if any) is an ArrayForm that agrees with the float forward and
-    partials at the sample points, and is non-finite or invalid wherever the float forward raises.
-    Without numpy only its shape is checked (numpy is imported here, only when it is installed)."""
-    form = op.array
-    if form is None:
-        return
-    if not isinstance(form, ArrayForm) or not callable(form.forward) or not all(
-            f is None or callable(f) for f in (form.partials, form.invalid)):
-        raise ValueError(f"register_op: {op.name}: array must be an ArrayForm of callables, got {form!r}")
-    try:
-        import numpy as np
-    except ImportError:
-        return
-    points = _sample_points(op.arity)
-    xs = [np.array(column, dtype=float) for column in zip(*points)]
-    with np.errstate(all="ignore"):
-        try:
-            out = np.broadcast_to(np.asarray(form.forward(np, *xs), dtype=float), xs[0].shape)
-            bad = np.zeros(len(points), bool) if form.invalid is None else np.broadcast_to(
-                form.invalid(np, *xs), xs[0].shape)
-            partials = form.partials(np, *xs, out) if form.partials else op.partials(*xs, out)
-        except Exception as error:  # a float-only function (math.exp) given arrays
-            raise ValueError(f"register_op: {op.name}: the array form fails on arrays: {error!r}") from None
-    for i, point in enumerate(points):
-        try:
-            expected = float(op.forward(*point))
-        except (ValueError, ArithmeticError):
-            expected = math.nan
-        if not math.isfinite(expected):
-            if math.isfinite(out[i]) and not bad[i]:
-                raise ValueError(f"register_op: {op.name}: the array form gives {out[i]!r} at {point}, "
-                                 "where forward raises (give an invalid mask)")
-            continue
-        if bad[i] or not math.isclose(out[i], expected, rel_tol=1e-9, abs_tol=1e-12):
-            raise ValueError(f"register_op: {op.name}: the array forward gives {out[i]!r} at {point}, "
-                             f"forward gives {expected!r}")
-        for j, (local, want) in enumerate(zip(partials, op.partials(*point, expected))):
-            got = float(np.broadcast_to(local, xs[0].shape)[i])
-            if not math.isclose(got, float(want), rel_tol=1e-9, abs_tol=1e-12):
-                raise ValueError(f"register_op: {op.name}: the array partial {j + 1} gives {got!r} at "
-                                 f"{point}, partials gives {float(want)!r}")
-
-
-def register_op(op: Op) -> Op:
-    """Add an op for every feature at once: Value.apply and op(x), expressions (a one-input op is
-    callable by name), drawings, explain and check, grad(create_graph=True) when its partials work
-    on Values, the compiled replay. A name that is taken, or an inconsistent record, is a ValueError.
-    """
-    _check_record(op)
-    check_array_form(op)
-    OPS[op.name] = op
-    from .engine import add_op_method  # x.NAME() for a one-input op (engine reads this module)
-
-    add_op_method(op)
-    return op
-
-
-def unregister_op(name: str) -> None:
-    """Remove an op added by register_op (the built-in ones stay)."""
-    if any(op.name == name for op in _BUILTIN):
-        raise ValueError(f"unregister_op: {name!r} is a built-in op")
-    if name not in OPS:
-        raise ValueError(f"unregister_op: no op named {name!r}")
-    del OPS[name]
-    from .engine import remove_op_method
-
-    remove_op_method(name)

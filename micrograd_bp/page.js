@@ -161,48 +161,16 @@
     return found[0];
   }
   const dname = (s) => (/^[A-Za-z0-9_]+$/.test(s) ? s : "(" + s + ")"); // check._d
-  const atomic = (s) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(s) || /^-?[0-9.]+(e[+-]?[0-9]+)?$/.test(s);
-
-  function fillNames(text, names, whole) { // a formula's {name} placeholders -> node names
-    return text.replace(/\{([A-Za-z0-9_]+)\}/g, (m, key) => {
-      const s = names[key];
-      return whole || atomic(s) ? s : "(" + s + ")";
-    });
-  }
-
-  function slotNames(i) {
-    const node = NODES[i];
-    const kind = KINDS[node.kind];
-    const names = { out: node.name };
-    kind.names.forEach((n, k) => { names[n] = NODES[node.inputs[k]].name; });
-    return names;
-  }
-
-  function expression(i) { // the node as op(inputs), from its op's symbol
-    const node = NODES[i];
-    const ins = node.inputs.map((p) => NODES[p].name);
-    const wrap = (s) => (atomic(s) ? s : "(" + s + ")");
-    if (node.op === "linear") {
-      const terms = [];
-      for (let k = 0; k + 1 < ins.length; k += 2) terms.push(wrap(ins[k]) + "*" + wrap(ins[k + 1]));
-      if (ins.length % 2) terms.push(ins[ins.length - 1]);
-      return terms.length > 6 ? terms.slice(0, 6).join(" + ") + " + ... (" + (terms.length - 6) + " more terms)" : terms.join(" + ");
-    }
-    if (node.op === "neg") return "-" + wrap(ins[0]);
-    if (ins.length === 2 && /^[-+*/]|^\*\*$/.test(node.symbol)) {
-      return wrap(ins[0]) + (node.symbol.length === 1 && "+-".includes(node.symbol) ? " " + node.symbol + " " : node.symbol) + wrap(ins[1]);
-    }
-    if (ins.length === 1 && node.symbol.startsWith("**")) return wrap(ins[0]) + node.symbol;
-    return node.symbol + "(" + ins.join(", ") + ")";
-  }
+  // The node over its inputs' names, and each local derivative's formula over them: written by
+  // render.py in Python (the one place parentheses are decided), not here.
+  function expression(i) { return NODES[i].expression; }
 
   // d(out)/d(input k) of node c: its formula with the node's names, its factors' values, its value.
   function localText(c, k) {
     const node = NODES[c];
     const kind = KINDS[node.kind];
-    const names = slotNames(c);
     const parts = ["d" + dname(node.name) + "/d" + dname(NODES[node.inputs[k]].name)];
-    parts.push(fillNames(kind.text[k], names, kind.factors[k].length === 1));
+    parts.push(node.formulas[k]);
     if (l[c] === null) return parts.join(" = ") + " (not computed)";
     const x = node.inputs.map((p) => v[p]);
     const values = FACTORS[kind.index](x, v[c])[k];

@@ -9,12 +9,13 @@ import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from string import Template
 from types import ModuleType
 
-from . import expr, ops
+from . import expr, render
 from .engine import Value, topological_order
 from .nn import MLP
 from .ops import OPS, Op
@@ -42,73 +43,42 @@ def _op_js(op: Op, n: int) -> str:
 
 
 # ------------------------------------------------------------------ formula text -> JavaScript
-# A formula is parsed by the expression language's parser and folded into a small tree; the tree
-# becomes JavaScript, display text, and its top-level factors.
-
-def _record(kind: str) -> Op:
-    """The op record of a formula tree's operator."""
-    return OPS[kind]
-
-
-def _infix(op: Op) -> str:
-    return f" {op.infix} " if op.precedence == 1 else op.infix
-
-
-def _fill(template: str, args: Sequence[str]) -> str:
-    """A template's {0}, {1}, ... replaced by the arguments' JavaScript, all parenthesised."""
-    args = [a if re.fullmatch(r"v\[\d+\]|x\[\d+\]|out|[0-9.e]+", a) else f"({a})" for a in args]
-    return "(" + re.sub(r"\{(\d+)\}", lambda m: args[int(m.group(1))], template) + ")"
-
+# A formula is parsed by the expression language's parser and folded into a small tree; render.py
+# writes the tree as JavaScript and as display text; the tree also gives its top-level factors.
 
 def _tree(formula: str) -> tuple:
-    """The formula as a tree: ("num", x), ("var", name), ("call", name, *args) or (op name, *args)."""
+    """The formula as a tree: ("num", x), ("var", name), or (op record, *args)."""
     return expr.parse(formula).fold(lambda x: ("num", x), lambda n: ("var", n),
-                                    lambda op, args: ("call", op.name, *args) if op.function
-                                    else (op.name, *args))
+                                    lambda op, args: (op, *args))
+
+
+def _write(tree: tuple, style: render.Style, names: dict[str, str]) -> render.Piece:
+    """A formula tree in a style (render.py's one fold), names mapping each variable's text."""
+    if tree[0] == "num":
+        return render.Piece(style.number(tree[1]))
+    if tree[0] == "var":
+        return render.Piece(names[tree[1]])
+    return render.apply(tree[0], [_write(t, style, names) for t in tree[1:]], style)
 
 
 def _js(tree: tuple, env: dict[str, str]) -> str:
     """JavaScript for a formula tree; env maps each name to a JavaScript expression."""
-    kind = tree[0]
-    if kind == "num":
-        return ops._literal(tree[1])  # repr: the same float in JavaScript
-    if kind == "var":
-        return env[tree[1]]
-    if kind == "neg":
-        return f"(-{_js(tree[1], env)})"
-    if kind == "call":
-        args = [_js(t, env) for t in tree[2:]]
-        return _fill(_op_js(OPS[tree[1]], len(args)), args)
-    a, b = _js(tree[1], env), _js(tree[2], env)
-    if kind == "pow":
-        return f"Math.pow({a}, {b})"
-    return f"({a} {_record(kind).infix} {b})"
+    return _write(tree, render.JS, env).text
 
 
-def _text(tree: tuple) -> tuple[str, int]:
-    """The formula as text with {name} placeholders for the page to fill in; and its precedence."""
-    kind = tree[0]
-    if kind == "num":
-        return ops._number_text(tree[1]), 5
-    if kind == "var":
-        return "{" + tree[1] + "}", 5
-    if kind == "call":
-        return f"{tree[1]}({', '.join(_text(t)[0] for t in tree[2:])})", 5
-    prec = _record(kind).precedence
-    if kind == "neg":
-        inner, p = _text(tree[1])
-        return "-" + (f"({inner})" if p < prec else inner), prec
-    (left, lp), (right, rp) = _text(tree[1]), _text(tree[2])
-    if lp < prec or (kind == "pow" and lp == prec):
-        left = f"({left})"
-    if rp < prec or (rp == prec and kind in ("sub", "div")):
-        right = f"({right})"
-    return f"{left}{_infix(_record(kind))}{right}", prec
+def _text(tree: tuple) -> str:
+    """The formula as text with {name} placeholders for the page to fill in."""
+    return _write(tree, render.TEXT, _Placeholders()).text
+
+
+class _Placeholders(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
 
 
 def _factors(tree: tuple) -> list[tuple]:
     """The top-level factors of a product (out*(1 - out): out and 1 - out)."""
-    if tree[0] == "mul":
+    if tree[0] is OPS["mul"]:
         return _factors(tree[1]) + _factors(tree[2])
     return [tree]
 
@@ -134,7 +104,7 @@ def _generate(order: list[Value], index: dict[int, int]) -> tuple[str, dict[str,
         names = node.op.input_names(n)
         formulas = [_tree(f) for f in node.op.formulas_for(n)]
         env = {**dict(zip(names, inputs)), "out": f"v[{i}]"}
-        forward = _fill(_op_js(node.op, n), inputs)
+        forward = render.fill_js(_op_js(node.op, n), inputs)
         partials = ", ".join(_js(f, env) for f in formulas)
         lines.append(f"S.at = {i}; v[{i}] = {forward}; if (v[{i}] - v[{i}] !== 0) overflow({i}); "
                      f"l[{i}] = [{partials}];")
@@ -142,8 +112,8 @@ def _generate(order: list[Value], index: dict[int, int]) -> tuple[str, dict[str,
         if kind not in kinds:
             local = {**{name: f"x[{k}]" for k, name in enumerate(names)}, "out": "out"}
             kinds[kind] = {"names": list(names),
-                           "text": [_text(f)[0] for f in formulas],
-                           "factors": [[_text(t)[0] for t in _factors(f)] for f in formulas],
+                           "text": [_text(f) for f in formulas],
+                           "factors": [[_text(t) for t in _factors(f)] for f in formulas],
                            "index": len(factor_js)}
             factor_js.append("function (x, out) { return [" + ", ".join(
                 "[" + ", ".join(_js(t, local) for t in _factors(f)) + "]" for f in formulas) + "]; }")
@@ -177,9 +147,40 @@ def _fresh_backward(root: Value, order: list[Value]) -> Iterator[None]:
             node.grad = g
 
 
+SUM_TERMS = 6  # terms of a weighted sum shown in a node's tip
+
+
+def _expression(node: Value, names: list[str], index: dict[int, int]) -> str:
+    """The node as its op over its inputs' names (render.py), for the page's tip."""
+    if node.op is None:
+        return ""
+    inputs = [render.piece(names[index[id(p)]]) for p in node.inputs]
+    n, shown = len(inputs), 2 * SUM_TERMS
+    if render.form(node.op, n) == "sum" and n > shown + n % 2:
+        text = render.apply(node.op, inputs[:shown], render.TEXT).text
+        return f"{text} + ... ({(n - shown) // 2 + n % 2} more terms)"
+    return render.apply(node.op, inputs, render.TEXT).text
+
+
+def _formulas(node: Value, names: list[str], index: dict[int, int]) -> list[str]:
+    """Each local derivative's formula over the node's names (render.py), for the page's tips."""
+    if node.op is None:
+        return []
+    n = len(node.inputs)
+    pieces = {name: render.piece(names[index[id(p)]]) for name, p in zip(node.op.input_names(n), node.inputs)}
+    pieces["out"] = render.piece(names[index[id(node)]])
+    return [render.fold(_parsed(f), render.TEXT, pieces) for f in node.op.formulas_for(n)]
+
+
+@lru_cache(maxsize=1024)
+def _parsed(formula: str) -> expr.Expression:
+    return expr.parse(formula)
+
+
 def _nodes(order: list[Value], index: dict[int, int], parameters: set[int]) -> list[dict]:
     _, names = ledger_names(order[-1])  # the backward ledger's names: a label, else the expression
     return [{"id": f"v{i}", "name": names[i], "label": node.label,
+             "expression": _expression(node, names, index), "formulas": _formulas(node, names, index),
              "op": node.op.name if node.op else None, "symbol": node.op.symbol if node.op else "",
              "kind": _kind(node.op, len(node.inputs)) if node.op else None,
              "inputs": [index[id(p)] for p in node.inputs], "data": node.data,

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from . import latex
-from .engine import Value, grad, topological_order
+from . import latex, render
+from .engine import Value, _not_finite, topological_order
 from .expr import Expression, parse
 
 MAX_PATHS = 20  # paths listed by explain(); the rest are counted and summed
-NAME_LIMIT = 40  # a sub-expression longer than this is named #k instead
+NAME_LIMIT = 30  # a node whose formula is longer than this is numbered instead: n1, n2, ...
 EXACT_DIGITS = 15  # a path count with more digits is printed as "about 1.2346e+4515"
 
 ATOM = 5  # the precedence of a name, a number or a call (ops use 1 to 4, see Op.precedence)
@@ -23,73 +24,91 @@ ATOM = 5  # the precedence of a name, a number or a call (ops use 1 to 4, see Op
 # ------------------------------------------------------------------------------------ node names
 
 def node_names(output: Value, order: list[Value] | None = None) -> dict[int, str]:
-    """A readable name for every node of output's graph, by id: its label; else, for a constant,
-    its number; else its sub-expression written out (up to NAME_LIMIT characters); else "#k",
-    k its position in topological_order(output), the position draw() numbers its nodes by."""
+    """A readable name for every node of output's graph, by id, no two alike: its label; else, for
+    a constant, its number; else what it computes, written over its inputs' names (`w1*x1`,
+    `tanh(n1)`) while that is at most NAME_LIMIT characters; else a number `n1`, `n2`, ... (in
+    topological order), which the drawing shows on the node. Nodes that would share a name (a
+    label given twice, two constants 0.5, two nodes computing `x*x`) are numbered too."""
     return _names(output, order)[0]
 
 
+NUMBERED = re.compile(r"n[1-9]\d*")  # the numbers node_names gives: n1, n2, ...
+
+
+def is_numbered(name: str) -> bool:
+    """Whether a name is one of the numbers node_names gives (`n12`), which the drawing shows."""
+    return NUMBERED.fullmatch(name) is not None
+
+
+def reference(node: Value, name: str) -> str:
+    """How a formula refers to a node named `name`: a constant by its value (0.5, even when two
+    constants 0.5 are numbered apart), any other node by its name."""
+    return f"{node.data:g}" if node.op is None and not node.label else name
+
+
 def _names(output: Value, order: list[Value] | None = None) -> tuple[dict[int, str], dict[int, int]]:
-    """node_names, and each name's precedence (ATOM for a label, a number, a call or #k)."""
+    """node_names, and the precedence of each node's reference() (ATOM for a label, a positive
+    number, a call or a number n1)."""
+    order = topological_order(output) if order is None else order
+    labels = {node.label for node in order if node.label}
+    numbered: set[int] = set()
+    for _ in range(3):  # numbering two alike nodes can only tell their consumers apart: 2 rounds
+        names, precedence = _name_pass(order, numbered, labels)
+        counts = Counter(names.values())
+        shared = {key for key, name in names.items() if counts[name] > 1}
+        if not shared:
+            return names, precedence
+        numbered |= shared
+    return _name_pass(order, numbered, labels, greedy=True)
+
+
+def _name_pass(order: list[Value], numbered: set[int], labels: set[str],
+               greedy: bool = False) -> tuple[dict[int, str], dict[int, int]]:
+    """One naming of order: the nodes in `numbered`, and those whose formula is too long, get the
+    next number (greedy: also a node whose name an earlier node has)."""
     names: dict[int, str] = {}
+    refs: dict[int, str] = {}
     precedence: dict[int, int] = {}
-    for index, node in enumerate(topological_order(output) if order is None else order):
+    used: set[str] = set()
+    count = 0
+    for node in order:
         key = id(node)
-        precedence[key] = ATOM
+        long = False  # a formula too long to read: numbered (a label is the user's, kept whole)
         if node.label:
-            names[key] = node.label
-            continue
-        if node.op is None:
-            names[key] = f"{node.data:g}"
-            if names[key].startswith("-"):
-                precedence[key] = 3
-            continue
-        text, prec = _render(node, names, precedence)
-        if len(text) > NAME_LIMIT:
-            text, prec = f"#{index}", ATOM
-        names[key], precedence[key] = text, prec
+            text, prec = node.label, ATOM
+        elif node.op is None:
+            text = f"{node.data:g}"
+            prec = 3 if text.startswith("-") else ATOM
+        elif key in numbered or sum(len(refs[id(p)]) for p in node.inputs) > NAME_LIMIT:
+            text, prec, long = "", ATOM, True  # numbered whatever its formula: not written out
+        else:
+            text, prec = _formula_name(node, refs, precedence)
+            long = len(text) > NAME_LIMIT
+        if key in numbered or long or (greedy and text in used):
+            count += 1
+            while f"n{count}" in labels:
+                count += 1
+            name = f"n{count}"
+            refs[key] = reference(node, name)
+            precedence[key] = prec if refs[key] != name else ATOM
+        else:
+            name = refs[key] = text
+            precedence[key] = prec
+        names[key] = name
+        used.add(name)
     return names, precedence
 
 
+def _formula_name(node: Value, names: dict[int, str], precedence: dict[int, int]) -> tuple[str, int]:
+    """A node's name as what it computes over its inputs' names: the one call to the renderer."""
+    return _render(node, names, precedence)
+
+
 def _render(node: Value, names: dict[int, str], precedence: dict[int, int]) -> tuple[str, int]:
-    """node written over its inputs' names, as its op record says: an infix operator, a fixed
-    power, a call by name, a prefix minus (a one-input op of precedence 3), or a weighted sum
-    (an n-ary op: its inputs paired w1*x1 + w2*x2 + ... [+ b])."""
-    op = node.op
-    assert op is not None
-    inputs = node.inputs
-    prec = op.precedence
-
-    def arg(i: int, tighter: bool = False, level: int = prec) -> str:
-        """An input's name, parenthesised where the precedence needs it: -a*b is (-a)*b, but a
-        minus sign after an operator, or under a power, is written in parentheses."""
-        text, child = names[id(inputs[i])], precedence[id(inputs[i])]
-        signed = text.startswith("-") and (tighter or level >= 4)
-        if child < level or (tighter and child == level) or signed:
-            return f"({text})"
-        return text
-
-    if op.infix and len(inputs) == 2:
-        sep = f" {op.infix} " if prec == 1 else op.infix
-        if prec == 4:  # right-associative: a**b**c is a**(b**c)
-            return f"{arg(0, tighter=True)}{sep}{arg(1)}", prec
-        return f"{arg(0)}{sep}{arg(1, tighter=True)}", prec
-    if op.exponent is not None:
-        return f"{arg(0, tighter=True)}**{_exponent_text(op.exponent)}", prec
-    if op.function or op.precedence == ATOM:
-        return f"{op.name}({', '.join(names[id(p)] for p in inputs)})", ATOM
-    if len(inputs) == 1:
-        return f"-{arg(0)}", prec
-    n = len(inputs)
-    terms = [f"{arg(i, True, 2)}*{arg(i + 1, True, 2)}" for i in range(0, n - 1, 2)]
-    if n % 2:
-        terms.append(arg(n - 1, level=1))
-    return " + ".join(terms), prec
-
-
-def _exponent_text(n: float) -> str:
-    text = str(int(n)) if float(n).is_integer() and abs(n) < 1e16 else repr(float(n))
-    return f"({text})" if text.startswith("-") else text
+    """node written over its inputs' names by its op record (render.py decides the parentheses)."""
+    assert node.op is not None
+    args = [render.Piece(names[id(p)], precedence[id(p)]) for p in node.inputs]
+    return render.apply(node.op, args, render.TEXT)
 
 
 def d(name: str) -> str:
@@ -115,6 +134,23 @@ def count_json(n: int) -> int | str:
 
 # ------------------------------------------------------------------------------------ the graph
 
+def _gradients(output: Value, order: list[Value]) -> dict[int, float]:
+    """d output/d node for every node of order (by id): grad()'s loop, the same floats, and its
+    OverflowError where a gradient would leave the float range."""
+    adjoint: dict[int, float] = {id(output): 1.0}
+    for node in reversed(order):
+        upstream = adjoint.get(id(node))
+        if upstream is None or node.op is None or upstream == 0.0:
+            continue
+        for parent, local in zip(node.inputs, node.local_grads):
+            term = local * upstream
+            total = adjoint[id(parent)] + term if id(parent) in adjoint else term
+            if not math.isfinite(total):
+                _not_finite("grad", node, upstream)
+            adjoint[id(parent)] = total
+    return adjoint
+
+
 def _sum_of_terms(node: Value, terms: list[float]) -> float:
     """The exact sum of one node's path terms; OverflowError naming the op where they leave the range."""
     try:
@@ -129,18 +165,27 @@ def _sum_of_terms(node: Value, terms: list[float]) -> float:
 
 class PathGraph:
     """The part of output's graph that leads to wrt, analysed once: path counts, partial sums,
-    and the order and names every explanation and diagnosis of this partial shares."""
+    every node's gradient, and the order and names every explanation and diagnosis of this
+    partial shares.
 
-    def __init__(self, output: Value, wrt: Value, names: Mapping[int, str] | None = None) -> None:
+    order: topological_order(output), when the caller has it (a graph rebuilt node for node
+    from an analysed one keeps its order): then nothing here sorts the graph again.
+    """
+
+    def __init__(self, output: Value, wrt: Value, names: Mapping[int, str] | None = None,
+                 order: list[Value] | None = None) -> None:
         if not isinstance(output, Value) or not isinstance(wrt, Value):
             raise TypeError("output and wrt must be Values")
         self.output, self.wrt = output, wrt
-        partial = grad(output, [wrt])[0]  # first: a gradient past the float range is its named error
-        self.order = order = topological_order(output)
+        self.order = order = topological_order(output) if order is None else order
+        # first: a gradient past the float range is grad()'s named error
+        self.grads = grads = _gradients(output, order)
+        partial = grads.get(id(wrt), 0.0)
         self.names, self.precedence = _names(output, order)
         self.names.setdefault(id(wrt), wrt.label or f"{wrt.data:g}")
         if names:
             self.names.update(names)
+        self._formulas: _Formulas | None = None
         reach: dict[int, bool] = {}
         below: dict[int, int] = {}  # paths from a node down to wrt
         tangent: dict[int, float] = {}  # d node / d wrt (forward mode: the sum over those paths)
@@ -169,6 +214,24 @@ class PathGraph:
                     adjoint[id(p)] = adjoint.get(id(p), 0.0) + g * adjoint[k]
         self.above, self.adjoint = above, adjoint
         self.partial = partial
+
+    def formula(self, consumer: Value, position: int) -> str:
+        """The local derivative of consumer's input `position` as its op record writes it, over
+        the nodes' names (cached per edge)."""
+        if self._formulas is None:
+            self._formulas = _Formulas(self)
+        return self._formulas.edge(consumer, position)
+
+    def edges(self) -> Iterator[tuple[Value, int, Value, float]]:
+        """Every edge on some path from output down to wrt: (consumer, input position, input,
+        local derivative), consumers from the output down, inputs in order."""
+        reach, above = self.reach, self.above
+        for node in reversed(self.order):
+            if node is self.wrt or id(node) not in above or not reach.get(id(node)):
+                continue
+            for i, (p, g) in enumerate(zip(node.inputs, node.local_grads)):
+                if reach[id(p)]:
+                    yield node, i, p, g
 
     @property
     def n_paths(self) -> int:
@@ -278,7 +341,7 @@ class Path:
     @property
     def formula(self) -> str:
         """The factors' formulas multiplied, each in parentheses unless it is one name or number."""
-        return " * ".join(f"({f.formula})" if _compound(f.formula) else f.formula for f in self.factors)
+        return " * ".join(f.formula if render.is_atom(f.formula) else f"({f.formula})" for f in self.factors)
 
     def latex_symbols(self) -> str:
         """The path's factors as partials: \\frac{\\partial E}{\\partial out} \\cdot ..."""
@@ -286,7 +349,7 @@ class Path:
 
     def latex_formulas(self) -> str:
         """The factors' formulas in LaTeX, each parenthesised."""
-        return r" \cdot ".join(rf"\left({latex.formula(f.formula)}\right)" if _compound(f.formula)
+        return r" \cdot ".join(rf"\left({latex.formula(f.formula)}\right)" if not render.is_atom(f.formula)
                                 else latex.formula(f.formula) for f in self.factors) or "1"
 
     def latex_numbers(self) -> str:
@@ -409,14 +472,17 @@ class Explanation:
 
 def explain(output: Value, wrt: Value, *, waypoints: Collection[Value] | None = None,
             max_paths: int = MAX_PATHS, names: Mapping[int, str] | None = None,
-            graph: PathGraph | None = None, formulas: bool = True) -> Explanation:
+            graph: PathGraph | None = None, formulas: bool = True,
+            order: list[Value] | None = None) -> Explanation:
     """Every path from output down to wrt, each factor and each path's product.
 
     By default every node is a waypoint: one factor per edge, the local derivative recorded on it.
     With `waypoints`, each run of edges between two waypoints is merged into one factor (their
     product), so a path reads over named nodes only; the products are unchanged. The paths'
     products sum to the partial; past max_paths they are counted, not listed. formulas=False
-    leaves each factor's formula out (faster, for a caller that needs only numbers). Time is linear in
+    leaves each factor's formula out (faster, for a caller that needs only numbers). `graph`: the
+    PathGraph of output and wrt, or `order`: topological_order(output), when the caller has either
+    (nothing is sorted again). Time is linear in
     the graph's size plus the paths listed; memory, in the graph plus what is listed.
     """
     if not isinstance(output, Value) or not isinstance(wrt, Value):
@@ -424,7 +490,7 @@ def explain(output: Value, wrt: Value, *, waypoints: Collection[Value] | None = 
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 0:
         raise ValueError(f"explain: max_paths must be a non-negative integer, got {max_paths!r}")
     if graph is None:
-        graph = PathGraph(output, wrt, names)
+        graph = PathGraph(output, wrt, names, order)
     all_names = graph.names
     ids = graph.waypoint_ids(waypoints)
     if output is wrt:
@@ -486,26 +552,10 @@ class _Formulas:
         n = len(inputs)
         nodes = dict(zip(op.input_names(n), inputs))
         nodes["out"] = consumer
-        # a name that needs no parentheses (a label, a call, #k) goes in as a placeholder word,
-        # so that substitute() does not parenthesise it; anything else goes in as it is
-        renames, back = {}, {}
-        for k, (name, node) in enumerate(sorted(nodes.items())):
-            text = self.graph.names[id(node)]
-            if self.graph.precedence[id(node)] == ATOM:
-                renames[name] = back_key = f"\u03be{k}\u03be"
-                back[back_key] = text
-            else:
-                renames[name] = text
-        result = _substitute(op.formulas_for(n)[position], tuple(sorted(renames.items())))
-        for key, text in back.items():
-            result = result.replace(key, text)
-        return result
-
-
-def _substitute(formula: str, renames: tuple[tuple[str, str], ...]) -> str:
-    """ops.substitute, with each formula parsed once (a long path renames the same few formulas
-    over thousands of different names)."""
-    return _parsed_formula(formula).render(dict(renames))
+        graph = self.graph
+        names = {name: render.Piece(reference(node, graph.names[id(node)]), graph.precedence[id(node)])
+                 for name, node in nodes.items()}
+        return render.fold(_parsed_formula(op.formulas_for(n)[position]), render.TEXT, names)
 
 
 @lru_cache(maxsize=1024)
@@ -537,20 +587,6 @@ def _loose(text: str) -> bool:
         elif depth == 0 and c in "+-" and 0 < i and text[i - 1] == " ":
             return True
     return False
-
-
-def _compound(formula: str) -> bool:
-    """Is a formula more than one name, number or call (so a product needs it in parentheses)?"""
-    if formula.isidentifier() or formula.replace(".", "", 1).isdigit() or re.fullmatch(r"#\d+", formula):
-        return False
-    head, bracket, _ = formula.partition("(")
-    if bracket and head.isidentifier() and formula.endswith(")"):  # a call, if its ( closes at the end
-        depth = 0
-        for i, c in enumerate(formula):
-            depth += (c == "(") - (c == ")")
-            if depth == 0 and i > len(head):
-                return i != len(formula) - 1
-    return True
 
 
 def _note_twins(paths: list[Path], names: Mapping[int, str]) -> None:
@@ -644,12 +680,3 @@ def highlight_paths(graph: Any, root: Value, node: Value, *, max_paths: int = NO
 def _dot_text(text: str) -> str:
     """Text for a DOT label that the graphviz package quotes: its backslashes doubled."""
     return text.replace("\\", "\\\\")
-
-
-def draw_paths(root: Value, node: Value, *, waypoints: Collection[Value] | None = None,
-               **options: Any) -> Any:
-    """viz.draw(root, **options) with the chain-rule paths from root down to node highlighted
-    (needs the graphviz package, as draw does)."""
-    from . import viz
-
-    return highlight_paths(viz.draw(root, **options), root, node, waypoints=waypoints)

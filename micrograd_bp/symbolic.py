@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
-from . import latex, ops
+from . import latex, ops, render
 from .engine import Value, topological_order
 from .expr import ExprError, Expression, parse
 
@@ -71,69 +70,130 @@ def _expression_to_sympy(sp: ModuleType, expression: Expression) -> Any:
                            lambda op, args: _sympy_form(op)(sp, *args))
 
 
-@lru_cache(maxsize=1)
-def _printer_class() -> type:
-    sp = sympy_module()
-    from sympy.printing.str import StrPrinter
+# ------------------------------------------------------------------ SymPy -> the expression language
+# A SymPy expression is read into the op records (in the order SymPy's own printer writes terms
+# and factors), and render.py writes it: the parentheses are decided where every other text's are.
 
-    class ExpressionPrinter(StrPrinter):
-        """SymPy's own str printer, with the few forms the expression language writes differently."""
+def _op_piece(name: str, *args: render.Piece) -> render.Piece:
+    return render.apply(ops.OPS[name], list(args), render.TEXT)
 
-        def _print_Rational(self, expr: Any) -> str:
-            text = repr(float(expr))  # a decimal the user could have typed, when it is exact
-            if "inf" not in text and sp.Rational(text) == expr:
-                return text
-            return super()._print_Rational(expr)
 
-        def _print_Integer(self, expr: Any) -> str:
-            n = int(expr)
-            if abs(n) >= 10 ** 16:  # 2e+300, not three hundred digits, when the float is exact
-                text = repr(float(n)) if abs(n) < 10 ** 308 else ""
-                if text and sp.Rational(text) == n:
-                    return text
-            return str(n)
+def _number_piece(sp: ModuleType, x: Any) -> render.Piece:
+    """An exact number: a decimal the user could have typed when it is exact, else p/q."""
+    if x < 0:
+        return _op_piece("neg", _number_piece(sp, -x))
+    if x.is_Integer:
+        n = int(x)
+        if n >= 10 ** 16 and n < 10 ** 308 and sp.Integer(int(float(n))) == n:
+            return render.Piece(repr(float(n)))  # 2e+300, not three hundred digits
+        return render.Piece(str(n))
+    if x.is_Rational:
+        text = repr(float(x))
+        if "inf" not in text and sp.Rational(text) == x:
+            return render.Piece(text)
+        return _op_piece("div", _number_piece(sp, sp.Integer(x.p)), _number_piece(sp, sp.Integer(x.q)))
+    text = repr(float(x))
+    if not x.is_Float or "inf" in text or "nan" in text:
+        raise ValueError(f"{x} is not a finite number")
+    return render.Piece(text)
 
-        def _print_Exp1(self, expr: Any) -> str:
-            return "exp(1)"
 
-        def _print_Heaviside(self, expr: Any) -> str:
-            return f"step({self._print(expr.args[0])})"
+def _product(sp: ModuleType, factors: list, negative: bool = False) -> render.Piece:
+    """The factors multiplied left to right; negative: a minus on the first (-2*x*y, as SymPy)."""
+    pieces = [_piece(sp, f) for f in factors] or [render.Piece("1")]
+    result = _op_piece("neg", pieces[0]) if negative else pieces[0]
+    for p in pieces[1:]:
+        result = _op_piece("mul", result, p)
+    return result
 
-        def _print_Max(self, expr: Any) -> str:
-            args = [a for a in expr.args if a != 0]
-            if len(expr.args) == 2 and len(args) == 1:
-                return f"relu({self._print(args[0])})"
-            raise ValueError(f"{expr} has no form in the expression language")
 
-        def _print_Pow(self, expr: Any, rational: bool = False) -> str:
-            base, exponent = expr.args
-            if exponent == sp.Rational(1, 2) or exponent == -sp.Rational(1, 2):
-                text = self.parenthesize(base, 60)  # Pow's precedence: parenthesised unless an atom
-                return f"{text}**({self._print(exponent)})"
-            return super()._print_Pow(expr, rational)
+def _mul_piece(sp: ModuleType, expr: Any) -> render.Piece:
+    coefficient, _ = expr.as_coeff_Mul()
+    negative = coefficient < 0
+    above, below = [], []
+    for item in (-expr if negative else expr).as_ordered_factors():
+        if item.is_Pow and item.exp.is_Rational and item.exp.is_negative:
+            below.append(sp.Pow(item.base, -item.exp, evaluate=item.exp == -1))
+        elif item.is_Rational:
+            above += [sp.Integer(item.p)] * (item.p != 1)
+            below += [sp.Integer(item.q)] * (item.q != 1)
+        else:
+            above.append(item)
+    numerator = _product(sp, above, negative)
+    return _op_piece("div", numerator, _product(sp, below)) if below else numerator
 
-        def _print_Function(self, expr: Any) -> str:
-            name = expr.func.__name__
-            op = ops.OPS.get(name)
-            if op is None or not op.function:
-                raise ValueError(f"{name} has no form in the expression language")
-            return super()._print_Function(expr)
 
-        def emptyPrinter(self, expr: Any) -> str:  # noqa: N802 (SymPy's name)
-            raise ValueError(f"{type(expr).__name__} has no form in the expression language")
+def _add_piece(sp: ModuleType, expr: Any) -> render.Piece:
+    terms = expr.as_ordered_terms()
+    result = _piece(sp, terms[0])
+    for term in terms[1:]:
+        if term.could_extract_minus_sign():
+            result = _op_piece("sub", result, _piece(sp, -term))
+        else:
+            result = _op_piece("add", result, _piece(sp, term))
+    return result
 
-    return ExpressionPrinter
+
+def _pow_piece(sp: ModuleType, expr: Any) -> render.Piece:
+    base, exponent = expr.as_base_exp()
+    if exponent == sp.Rational(1, 2):
+        return _op_piece("sqrt", _piece(sp, base))
+    if exponent.is_Rational and exponent.is_negative:
+        return _op_piece("div", render.Piece("1"), _piece(sp, sp.Pow(base, -exponent)))
+    return _op_piece("pow", _piece(sp, base), _piece(sp, exponent))
+
+
+def _function_piece(sp: ModuleType, expr: Any) -> render.Piece:
+    """A SymPy function as the op of the same meaning: Abs as abs, Max(x, 0) as relu, Heaviside
+    as step, sign as step(x) - step(-x); an op's own name (exp, sigmoid, a registered one) as it."""
+    args = [_piece(sp, a) for a in expr.args]
+    name = type(expr).__name__
+    if isinstance(expr, (sp.Max, sp.Min)):
+        if len(expr.args) == 2 and 0 in expr.args and isinstance(expr, sp.Max):
+            return _op_piece("relu", _piece(sp, expr.args[0] if expr.args[1] == 0 else expr.args[1]))
+        result = args[0]
+        for a in args[1:]:
+            result = _op_piece("max" if isinstance(expr, sp.Max) else "min", result, a)
+        return result
+    if isinstance(expr, sp.Heaviside):
+        return _op_piece("step", args[0])
+    if isinstance(expr, sp.sign):
+        return _op_piece("sub", _op_piece("step", args[0]), _op_piece("step", _piece(sp, -expr.args[0])))
+    name = {"Abs": "abs"}.get(name, name)
+    op = ops.OPS.get(name)
+    if op is None or not op.function or len(args) != max(op.arity, 1):
+        raise ValueError(f"{name} has no form in the expression language")
+    return _op_piece(name, *args)
+
+
+def _piece(sp: ModuleType, expr: Any) -> render.Piece:
+    if expr.is_Number:
+        return _number_piece(sp, expr)
+    if expr is sp.E:
+        return _op_piece("exp", render.Piece("1"))
+    if expr.is_Symbol:
+        return render.Piece(expr.name)
+    if expr.is_Add:
+        return _add_piece(sp, expr)
+    if expr.is_Mul:
+        return _mul_piece(sp, expr)
+    if expr.is_Pow:
+        return _pow_piece(sp, expr)
+    if isinstance(expr, (sp.Function, sp.Max, sp.Min)):
+        return _function_piece(sp, expr)
+    raise ValueError(f"{type(expr).__name__} has no form in the expression language")
 
 
 def to_text(expr: Any) -> str:
-    """A SymPy expression in the project's expression language (parse() reads it back); ValueError
-    for a form the language has no words for (DiracDelta, piecewise functions)."""
+    """A SymPy expression in the project's expression language (parse() reads it back), written by
+    render.py; ValueError for a form the language has no words for (DiracDelta, Piecewise)."""
+    sp = sympy_module()
+    if expr in (sp.nan, sp.zoo, sp.oo, -sp.oo):
+        raise ValueError(f"the derivative is {expr}: not a finite formula")
     try:
-        text = _printer_class()().doprint(expr)
+        text = _piece(sp, sp.sympify(expr)).text
     except (ValueError, TypeError, AttributeError) as error:
         raise ValueError(f"cannot write {expr} in the expression language: {error}") from None
-    if text in ("nan", "zoo", "oo", "-oo"):
-        raise ValueError(f"the derivative is {text}: not a finite formula")
     try:
         parse(text)
     except ExprError as error:
@@ -238,11 +298,21 @@ class SymbolicCheck:
         return f"**{verdict}**: the derivative is $${latex.formula(self.derivative)}$${gap}"
 
 
+def exp_form(expr: Any) -> Any:
+    """expr with the op records' own SymPy functions (sigmoid) rewritten in exponentials."""
+    sp = sympy_module()
+    own = {type(f) for f in expr.atoms(sp.Function) if type(f).__module__ == ops.__name__}
+    return expr.rewrite(*own, sp.exp) if own else expr
+
+
 def check_symbolic(expression: str, wrt: str, claim: str) -> SymbolicCheck:
     """Is the claim (text over the expression's variables) the derivative, for every input?"""
     sp = sympy_module()
     derivative = diff(expression, wrt)
-    gap = simplify(to_sympy(claim) - derivative.sympy)
+    raw = to_sympy(claim) - derivative.sympy
+    gap = simplify(raw)
+    if gap != 0:  # a claim written with exp(-u) where the derivative says sigmoid(u)
+        gap = simplify(exp_form(raw))
     identical = gap == 0
     try:
         difference = to_text(gap)

@@ -107,7 +107,7 @@ def test_mazur_check_one_path_w1():
     claim = f"w1={DELTA_O1}*w5*out_h1*(1 - out_h1)*i1"
     status, out, _ = run_cli("mazur", "--check", claim)
     assert status == 1
-    assert "your value equals the path through out_o1 alone" in out
+    assert "you added only the path through out_o1 (1 of 2)" in out
     assert "the path through out_o2 contributes -0.000229828287" in out
 
 

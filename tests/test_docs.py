@@ -21,7 +21,8 @@ from markdown_examples import matches, python_scripts, rewrite_file, run_transcr
 
 from micrograd_bp import __all__ as PUBLIC
 from micrograd_bp.cli import build_parser
-from micrograd_bp.ops import OPS, unregister_op
+from micrograd_bp.ops import OPS
+from micrograd_bp.registry import unregister_op
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 TEXT = {page.relative_to(REPO).as_posix(): page.read_text() for page in PAGES}

@@ -22,7 +22,8 @@ from micrograd_bp import Value, engine, fast, grad, linear, register_op, topolog
 from micrograd_bp.examples.mazur import MazurNetwork
 from micrograd_bp.examples.moons import make_moons, max_margin_loss, moons_model
 from micrograd_bp.nn import MLP
-from micrograd_bp.ops import Op, unregister_op
+from micrograd_bp.ops import Op
+from micrograd_bp.registry import unregister_op
 
 
 def bits(x: float) -> str:

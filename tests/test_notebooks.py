@@ -37,9 +37,10 @@ MUST_SHOW = {
         "after two:            12.0", "d2/dx2 x^3 = 12.0", "do/dw1 = x1 * (1 - o^2) = 1.0000",
     ],
     "03_verifying_partials.ipynb": [
-        "dE_total/dw5: ok=True", "dE_total/dw1: ok=True", "[paths] your value equals the path through "
-        "out_o1 alone", "[twice]", "[sign]", "[other_variable] your value equals the partial with "
-        "respect to w6", "   1   0.800000        2.100000    2.100000   0.590000",
+        "dE_total/dw5: ok=True", "dE_total/dw1: ok=True", "[missing-path] you added only the path "
+        "through out_o1", "[missing-factor] the factor dE_o1/d((target_o1 - out_o1)**2) = 0.5 is missing",
+        "[sign]", "[wrong-factor] the factor dnet_o1/dw5 = out_h1 = 0.593269992 was "
+        "replaced by out_h2", "   1   0.800000        2.100000    2.100000   0.590000",
         "wrong: the claim is right at the given point but not at every point", "counterexample: at x=",
         "close: off by 4e-5 relative; rounded?", "identical to the derivative",
     ],

@@ -16,7 +16,8 @@ from oracles import VARIABLES, build, close, trees
 
 import micrograd_bp
 from micrograd_bp import OPS, Op, Value, grad, parse, register_op
-from micrograd_bp.ops import power_op, unregister_op
+from micrograd_bp.ops import power_op
+from micrograd_bp.registry import unregister_op
 from micrograd_bp.symbolic import check_symbolic, diff, to_sympy
 
 X, Y, Z = sympy.symbols("x y z", real=True)

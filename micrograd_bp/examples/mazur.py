@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
-from ..diagnose import ATOL, POINTS, RTOL, ClaimCheck, Instance, check_partial
+from ..diagnose import ATOL, POINTS, RTOL, ClaimCheck, Instance, check_partial, rebuild
 from ..engine import Value, linear, topological_order
 from ..expr import ExprError, parse
 from ..nn import MLP, descend, half_squared_error
+from ..numeric import replay
 from ..paths import Explanation, explain
 
 INPUTS = {"i1": 0.05, "i2": 0.10}
@@ -412,11 +413,6 @@ def mazur_variables(nodes: dict[str, Value]) -> dict[str, float]:
     return values
 
 
-def _network_at(point: dict[str, float]) -> MazurNetwork:
-    return MazurNetwork(weights={k: v for k, v in point.items() if k in WEIGHTS},
-                        biases={k: v for k, v in point.items() if k in BIASES})
-
-
 def mazur_check(assignment: str, rtol: float = RTOL, atol: float = ATOL, points: int = POINTS) -> ClaimCheck:
     """Check "w5=FORMULA": FORMULA, over the network's named nodes, against dE_total/dw5 with the
     tutorial's weights, and with the weights and biases moved around them (`points` seeded
@@ -428,7 +424,10 @@ def mazur_check(assignment: str, rtol: float = RTOL, atol: float = ATOL, points:
     if name not in PARAMETER_NAMES:
         raise ValueError(f"{name!r} is not a parameter of the network: choose one of "
                          f"{', '.join(PARAMETER_NAMES)}")
-    nodes = mazur_nodes()
+    total = MazurNetwork().loss()[0]
+    order = topological_order(total)  # the one sort: the points around rebuild this order
+    nodes = {node.label: node for node in order if node.label}
+    position = {node.label: k for k, node in enumerate(order) if node.label}
     variables = mazur_variables(nodes)
     claimed = parse(formula)
     unknown = [v for v in claimed.variables if v not in variables]
@@ -437,19 +436,17 @@ def mazur_check(assignment: str, rtol: float = RTOL, atol: float = ATOL, points:
                         f"(the names are {', '.join(variables)})")
     claim_value = claimed.value({v: variables[v] for v in claimed.variables})
 
-    def shifted(x: float) -> float:
-        return _network_at({name: x}).forward()["E_total"].data
-
     def at(point: dict[str, float]) -> Instance:
-        there = mazur_nodes(_network_at(point))
-        values = mazur_variables(there)
+        rebuilt = rebuild(order, point)
+        values = mazur_variables({label: rebuilt[k] for label, k in position.items()})
         claim_there = claimed.value({v: values[v] for v in claimed.variables})
-        return Instance(there["E_total"], there[name], claim_there)
+        return Instance(rebuilt[-1], rebuilt[position[name]], claim_there, rebuilt)
 
     params = {n: nodes[n] for n in PARAMETER_NAMES}
-    result = check_partial(nodes["E_total"], nodes[name], claim_value, rtol=rtol, atol=atol, numeric=shifted,
-                           waypoints=mazur_waypoints(nodes), others=params, at=at,
-                           given={n: nodes[n].data for n in PARAMETER_NAMES}, points=points)
+    result = check_partial(total, nodes[name], claim_value, rtol=rtol, atol=atol,
+                           numeric=replay(total, nodes[name], order), waypoints=mazur_waypoints(nodes),
+                           others=params, at=at, given={n: nodes[n].data for n in PARAMETER_NAMES},
+                           points=points, order=order)
     result.claim_text = formula
     result.point = {}  # the tutorial's weights: too many to list
     return result
