@@ -91,7 +91,7 @@ def _positions(what: str, values: Sequence[Value], index: dict[int, int], order:
     return out
 
 
-def _classify(order: list[Value], index: dict[int, int], params: list[int], data: list[int]
+def _classify(order: list[Value], inputs: list[list[int]], params: list[int], data: list[int]
               ) -> tuple[list[str], list[bool], list[int]]:
     """Each node's kind ("param", "data", "const", "batched", "scalar"), whether a parameter's
     gradient flows through it, and its depth (leaves and folded nodes 0)."""
@@ -100,7 +100,7 @@ def _classify(order: list[Value], index: dict[int, int], params: list[int], data
     needs: list[bool] = []
     depth: list[int] = []
     for k, node in enumerate(order):
-        ins = [index[id(p)] for p in node.inputs]
+        ins = inputs[k]
         if k in is_param or k in is_data:
             kinds.append("param" if k in is_param else "data")
         elif node.op is None or all(kinds[j] == "const" for j in ins):
@@ -112,11 +112,10 @@ def _classify(order: list[Value], index: dict[int, int], params: list[int], data
     return kinds, needs, depth
 
 
-def _linear_kind(node: Value, index: dict[int, int], kinds: list[str], batched: bool) -> tuple:
+def _linear_kind(ins: list[int], kinds: list[str], batched: bool) -> tuple:
     """("matmul", x rows) for a batched linear node whose weights are scalars and inputs batched,
     ("dot",) for a scalar linear node; () otherwise (it is replayed elementwise)."""
-    ins = [kinds[index[id(p)]] for p in node.inputs]
-    scalar = [kind not in ("data", "batched") for kind in ins]
+    scalar = [kinds[j] not in ("data", "batched") for j in ins]
     n = len(ins)
     if n < 2:
         return ()
@@ -124,11 +123,12 @@ def _linear_kind(node: Value, index: dict[int, int], kinds: list[str], batched: 
         return ("dot", n % 2)
     weights, xs = scalar[0:n - n % 2:2], scalar[1:n - n % 2:2]
     if all(weights) and not any(xs) and (n % 2 == 0 or scalar[-1]):
-        return ("matmul", n % 2, tuple(index[id(p)] for p in node.inputs[1:n - n % 2:2]))
+        return ("matmul", n % 2, tuple(ins[1:n - n % 2:2]))
     return ()
 
 
-def _groups(order: list[Value], index: dict[int, int], kinds: list[str], depth: list[int]) -> list[_Group]:
+def _groups(order: list[Value], inputs: list[list[int]], kinds: list[str], depth: list[int]
+            ) -> list[_Group]:
     """The live nodes grouped by (depth, op, arity, batched, where each input lives, linear's form),
     in order of depth, then of first appearance; within a group in topological order."""
     groups: dict[tuple, _Group] = {}
@@ -136,9 +136,9 @@ def _groups(order: list[Value], index: dict[int, int], kinds: list[str], depth: 
         if kinds[k] not in ("batched", "scalar"):
             continue
         batched = kinds[k] == "batched"
-        where = tuple(kinds[index[id(p)]] in ("data", "batched") for p in node.inputs)
-        form = _linear_kind(node, index, kinds, batched) if node.op.name == "linear" else ()
-        key = (depth[k], id(node.op), len(node.inputs), batched, where, form)
+        where = tuple(kinds[j] in ("data", "batched") for j in inputs[k])
+        form = _linear_kind(inputs[k], kinds, batched) if node.op.name == "linear" else ()
+        key = (depth[k], id(node.op), len(inputs[k]), batched, where, form)
         group = groups.get(key)
         if group is None:
             kind = form[0] if form else "each"
@@ -170,7 +170,7 @@ class _Layout:
     given), entries of S for the parameters (first, in the order given), constants and scalar nodes."""
 
     def __init__(self, order: list[Value], kinds: list[str], params: list[int], data: list[int],
-                 groups: list[_Group], root: int, index: dict[int, int]) -> None:
+                 groups: list[_Group], root: int, inputs: list[list[int]]) -> None:
         self.at: dict[int, tuple[str, int]] = {}
         for i, k in enumerate(data):
             if k is not None:  # a datum the loss does not read has its row all the same
@@ -178,7 +178,7 @@ class _Layout:
         for i, k in enumerate(params):
             self.at[k] = ("S", i)
         rows, entries = len(data), len(params)
-        used = {index[id(p)] for g in groups for k in g.nodes for p in order[k].inputs} | {root}
+        used = {j for g in groups for k in g.nodes for j in inputs[k]} | {root}
         self.constants: dict[int, float] = {}
         for k in sorted(used):
             if kinds[k] == "const":
@@ -194,14 +194,14 @@ class _Layout:
         self.rows, self.entries = rows, entries
 
 
-def _operands(groups: list[_Group], order: list[Value], index: dict[int, int], layout: _Layout,
+def _operands(groups: list[_Group], ins: list[list[int]], layout: _Layout,
               needs: list[bool]) -> None:
     """Each group's output and input operands (index arrays into V or S)."""
     for g, group in enumerate(groups):
         nodes = group.nodes
         buf = "V" if group.batched else "S"
         group.out = _Operand(buf, np.array([layout.at[k][1] for k in nodes]), f"o{g}")
-        inputs = [[index[id(p)] for p in order[k].inputs] for k in nodes]  # (k, arity)
+        inputs = [ins[k] for k in nodes]  # (k, arity)
         n_in = len(inputs[0])
 
         def operand(columns: list[list[int]], name: str, shape: tuple[int, ...]) -> _Operand:
@@ -484,14 +484,14 @@ class BatchReplay:
     data leaf.
     """
 
-    def __init__(self, order: list[Value], index: dict[int, int], params: list[int],
+    def __init__(self, order: list[Value], inputs: list[list[int]], params: list[int],
                  data: list[int | None], data_values: list[Value], kinds: list[str], groups: list[_Group],
                  layout: _Layout, reduce: str) -> None:
         self.params = [order[k] for k in params]
         self.data = list(data_values)
         self.reduce = reduce
         self.n_nodes, self.n_groups = len(order), len(groups)
-        self._order, self._index, self._kinds = order, index, kinds
+        self._order, self._inputs, self._kinds = order, inputs, kinds
         self._param_pos = {k: i for i, k in enumerate(params)}
         self._data_pos = {k: i for i, k in enumerate(data) if k is not None}
         self._root = layout.at[len(order) - 1]
@@ -636,7 +636,7 @@ class BatchReplay:
     def _eager_sample(self, row: Any, i: int, backward: bool) -> tuple[float, list[float]]:
         """One sample on the eager engine: its loss and its gradients (raises its errors, naming
         the row)."""
-        order, index, kinds = self._order, self._index, self._kinds
+        order, inputs, kinds = self._order, self._inputs, self._kinds
         theta, values = self.theta.tolist(), row.tolist()
         new: list[Value] = []
         try:
@@ -648,7 +648,7 @@ class BatchReplay:
                         values[self._data_pos[k]] if kind == "data" else node.data
                     new.append(leaf)
                 else:
-                    new.append(Value.apply(node.op, *(new[index[id(p)]] for p in node.inputs)))
+                    new.append(Value.apply(node.op, *(new[j] for j in inputs[k])))
             if backward:
                 new[-1].backward()
         except (ValueError, ArithmeticError) as error:
@@ -700,8 +700,9 @@ def compile_batch(loss: Value, params: Sequence[Value], data: Sequence[Value],
     both = set(param_at) & set(data_at)  # type: ignore[arg-type]
     if both:
         raise ValueError(f"compile_batch: {order[min(both)]!r} is in both params and data")
-    kinds, needs, depth = _classify(order, index, param_at, [k for k in data_at if k is not None])
-    groups = _groups(order, index, kinds, depth)
-    layout = _Layout(order, kinds, param_at, data_at, groups, len(order) - 1, index)
-    _operands(groups, order, index, layout, needs)
-    return BatchReplay(order, index, param_at, data_at, list(data), kinds, groups, layout, reduce)
+    inputs = [[index[id(p)] for p in node.inputs] for node in order]  # each node's inputs' positions
+    kinds, needs, depth = _classify(order, inputs, param_at, [k for k in data_at if k is not None])
+    groups = _groups(order, inputs, kinds, depth)
+    layout = _Layout(order, kinds, param_at, data_at, groups, len(order) - 1, inputs)
+    _operands(groups, inputs, layout, needs)
+    return BatchReplay(order, inputs, param_at, data_at, list(data), kinds, groups, layout, reduce)

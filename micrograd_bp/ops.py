@@ -419,6 +419,15 @@ _ARRAY_FORMS = {
     "sigmoid": ArrayForm(lambda np, a: _sigmoid_array(np, a)),
     "relu": ArrayForm(lambda np, a: np.maximum(a, 0.0), lambda np, a, out: ((a > 0.0) * 1.0,)),
     "step": ArrayForm(lambda np, a: (a > 0.0) * 1.0),
+    "sin": ArrayForm(lambda np, a: np.sin(a), lambda np, a, out: (np.cos(a),)),
+    "cos": ArrayForm(lambda np, a: np.cos(a), lambda np, a, out: (-np.sin(a),)),
+    "abs": ArrayForm(lambda np, a: np.abs(a), lambda np, a, out: (np.sign(a),)),
+    "sqrt": ArrayForm(lambda np, a: np.sqrt(a),  # sqrt of a negative is nan; at 0 eager raises
+                      invalid=lambda np, a: a == 0.0),
+    "max": ArrayForm(lambda np, a, b: np.where(a >= b, a, b),
+                     lambda np, a, b, out: ((a >= b) * 1.0, (a < b) * 1.0)),
+    "min": ArrayForm(lambda np, a, b: np.where(a <= b, a, b),
+                     lambda np, a, b, out: ((a <= b) * 1.0, (a > b) * 1.0)),
     "linear": ArrayForm(lambda np, *xs: _linear_array(xs)),
 }
 
@@ -445,7 +454,8 @@ def _power_array(n: float) -> ArrayForm:
                      invalid=(lambda np, a: a == 0.0) if 0 < n < 1 else None)
 
 
-_BUILTIN = tuple(replace(op, array=_ARRAY_FORMS.get(op.name)) for op in _BUILTIN)
+_BUILTIN = tuple(replace(op, array=_ARRAY_FORMS[op.name]) if op.name in _ARRAY_FORMS else op
+                 for op in _BUILTIN)
 
 OPS: dict[str, Op] = {op.name: op for op in _BUILTIN}
 """Every op by name: the built-in ones and those added by register_op (powc ops are made per

@@ -11,13 +11,12 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from micrograd_bp import Value, linear, register_op
+from micrograd_bp import Value, linear, register_op, unregister_op
 from micrograd_bp.batch import BatchReplay, compile_batch
 from micrograd_bp.examples import mazur
 from micrograd_bp.examples.moons import make_moons, max_margin_loss, moons_model, rows, sample_loss
 from micrograd_bp.nn import MLP, half_squared_error
 from micrograd_bp.ops import ArrayForm, Op
-from micrograd_bp.registry import unregister_op
 
 RTOL = 1e-12
 
@@ -198,6 +197,12 @@ MAKERS = {  # each op on nodes a, b of the pool, its inputs kept in its domain
     "step": lambda a, b, rng, pool: OP("step")(a) + a,
     "linear": lambda a, b, rng, pool: linear(rng.sample(pool, 2), rng.sample(pool, 2), rng.choice(pool)),
     "powc": lambda a, b, rng, pool: (a * a + 0.5) ** rng.choice([2, 3, 0.5, -1, -1.5]),
+    "sin": lambda a, b, rng, pool: OP("sin")(a),
+    "cos": lambda a, b, rng, pool: OP("cos")(a),
+    "abs": lambda a, b, rng, pool: OP("abs")(a - 0.25),
+    "sqrt": lambda a, b, rng, pool: OP("sqrt")(1.0 + a * a),
+    "max": lambda a, b, rng, pool: OP("max")(a, b),
+    "min": lambda a, b, rng, pool: OP("min")(a, b * 0.5),
     "softplus": lambda a, b, rng, pool: OP("softplus_b")(a.tanh()),
     "cube": lambda a, b, rng, pool: OP("cube_b")(a.tanh()),
 }
@@ -223,7 +228,7 @@ def OP(name: str) -> Op:  # noqa: N802
     return OPS[name]
 
 
-@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize("seed", range(30))
 def test_random_graphs_with_every_op_agree(user_ops: None, seed: int) -> None:
     rng = random.Random(100 + seed)
     params = [rng.uniform(-1, 1) for _ in range(3)]
