@@ -7,9 +7,28 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: demo test lint docs pictures graphs screenshot notebooks bench dot browser clean
 
-demo: $(STAMP)
-	$(VENV)/bin/micrograd-bp mazur
+# The demo needs the package with its `animation` extra (Pillow) and Graphviz, not the test
+# toolchain: its own stamp, so `make test` still installs the `dev` extra on top.
+DEMO_STAMP := $(VENV)/.demo-stamp
+DEMO_OUT := demo-output
+
+demo: $(DEMO_STAMP) dot
+	mkdir -p $(DEMO_OUT)
+	$(VENV)/bin/micrograd-bp mazur --graph $(DEMO_OUT)/mazur_graph.svg --network $(DEMO_OUT)/mazur_network.svg
+	$(VENV)/bin/micrograd-bp mazur --graph $(DEMO_OUT)/mazur_page.html >/dev/null
+	$(VENV)/bin/micrograd-bp mazur --trace --animate $(DEMO_OUT)/mazur_backward.gif >/dev/null
 	$(VENV)/bin/micrograd-bp mazur --steps 10000 --summary
+	@echo
+	@echo "The demo's pictures, in $(CURDIR)/$(DEMO_OUT)/:"
+	@echo "  mazur_graph.svg     the computation graph after backward()"
+	@echo "  mazur_network.svg   the network, neuron by neuron"
+	@echo "  mazur_page.html     the live page: open it in a browser, click w1, press next"
+	@echo "  mazur_backward.gif  backward(), one step a frame"
+
+$(DEMO_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[animation]'
+	touch $(DEMO_STAMP)
 
 # pytest also builds the site strictly and runs every example of the README and the site's pages
 # (tests/test_docs.py).
@@ -73,4 +92,4 @@ bench: $(STAMP)
 	$(VENV)/bin/micrograd-bp bench
 
 clean:
-	rm -rf $(VENV) build site *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build site demo-output *.egg-info .pytest_cache .ruff_cache

@@ -462,6 +462,199 @@ def micrograd_moons_model(parameters: list) -> Any:
     return model
 
 
+# ------------------------------------------------------------------ workload 2b: the batch replay
+# The moons step at batch 100 by the batch replay, beside PyTorch eager (float64, one thread) and a
+# hand-written numpy forward and backward: the same initial weights, the same loss (mean hinge +
+# alpha * L2), the same learning rates.
+
+TORCH_MISSING = "torch is not installed (pip install 'micrograd_bp[bench]')"
+
+
+def _moons_mlp(width: int) -> MLP:
+    return MLP(2, [width, width, 1], ["relu", "relu", "none"], seed=MOONS_SEED)
+
+
+def _torch() -> Any:
+    """PyTorch, on one thread, or None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    return torch
+
+
+def _layers(width: int) -> list[tuple[list[list[float]], list[float]]]:
+    """The initial (weights (out x in), biases) of each layer of the width's MLP."""
+    return [([ws for ws, _ in layer], [b for _, b in layer]) for layer in moons_parameters(_moons_mlp(width))]
+
+
+class MoonsBatch:
+    """The moons step by the batch replay: one sample's graph compiled once (untimed here)."""
+
+    def __init__(self, width: int, points: list, labels: list) -> None:
+        import numpy as np
+
+        from .batch import compile_batch
+        from .examples.moons import rows, sample_loss
+
+        model = _moons_mlp(width)
+        sample, data = sample_loss(model, MOONS_ALPHA)
+        self.replay = compile_batch(sample, model.parameters(), data)
+        self.batch = np.array(rows(points, labels))
+        self.replay.forward_backward(self.batch)  # buffers made, first calls paid: untimed, no update
+
+    def step(self, k: int) -> float:
+        return self.replay.sgd_steps(self.batch, 1, _moons_lr(k))[0]
+
+
+class MoonsNumpy:
+    """The floor: the same network's forward and backward written by hand in numpy."""
+
+    def __init__(self, width: int, points: list, labels: list) -> None:
+        import numpy as np
+
+        self.np = np
+        self.params = [np.array(x, dtype=float) for w, b in _layers(width) for x in (w, b)]
+        self.x, self.y = np.array(points, dtype=float).T, np.array(labels, dtype=float)
+
+    def step(self, k: int) -> float:
+        np, (w1, b1, w2, b2, w3, b3), x, y = self.np, self.params, self.x, self.y
+        z1 = w1 @ x + b1[:, None]
+        h1 = np.maximum(z1, 0.0)
+        z2 = w2 @ h1 + b2[:, None]
+        h2 = np.maximum(z2, 0.0)
+        margin = 1.0 - y * (w3 @ h2 + b3[:, None])[0]
+        loss = np.maximum(margin, 0.0).mean() + MOONS_ALPHA * sum(float((p * p).sum()) for p in self.params)
+        g3 = ((margin > 0.0) * (-y / len(y)))[None, :]  # d loss / d score
+        g2 = (w3.T @ g3) * (z2 > 0.0)
+        g1 = (w2.T @ g2) * (z1 > 0.0)
+        grads = [g1 @ x.T, g1.sum(1), g2 @ h1.T, g2.sum(1), g3 @ h2.T, g3.sum(1)]
+        lr = _moons_lr(k)
+        for p, g in zip(self.params, grads):
+            p -= lr * (g + 2.0 * MOONS_ALPHA * p)
+        return float(loss)
+
+
+class MoonsTorch:
+    """The same step in PyTorch eager, float64 on one thread."""
+
+    def __init__(self, width: int, points: list, labels: list) -> None:
+        torch = self.torch = _torch()
+        self.params = [torch.tensor(x, dtype=torch.float64, requires_grad=True)
+                       for w, b in _layers(width) for x in (w, b)]
+        self.x = torch.tensor(points, dtype=torch.float64)
+        self.y = torch.tensor(labels, dtype=torch.float64)
+        self._loss().backward()  # its first pass paid here too, untimed; no update
+        for p in self.params:
+            p.grad = None
+
+    def _loss(self) -> Any:
+        w1, b1, w2, b2, w3, b3 = self.params
+        h = self.torch.relu(self.x @ w1.T + b1)
+        h = self.torch.relu(h @ w2.T + b2)
+        score = (h @ w3.T + b3)[:, 0]
+        l2 = sum((p * p).sum() for p in self.params)
+        return self.torch.relu(1.0 - self.y * score).mean() + MOONS_ALPHA * l2
+
+    def step(self, k: int) -> float:
+        torch = self.torch
+        loss = self._loss()
+        for p in self.params:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in self.params:
+                p -= _moons_lr(k) * p.grad
+        return loss.item()
+
+
+def mazur_torch(steps: int, lr: float = mazur.LEARNING_RATE) -> float:
+    """Mazur's training (weights trained, biases fixed) in PyTorch eager, float64 on one thread:
+    the one-sample step where per-call overhead is everything; E_total after `steps` steps."""
+    torch = _torch()
+    w = torch.tensor(list(mazur.WEIGHTS.values()), dtype=torch.float64, requires_grad=True)
+    i = torch.tensor(list(mazur.INPUTS.values()), dtype=torch.float64)
+    t = torch.tensor(list(mazur.TARGETS.values()), dtype=torch.float64)
+    b1, b2 = mazur.BIASES.values()
+
+    def error() -> Any:
+        hidden = torch.sigmoid(w[0:4].reshape(2, 2) @ i + b1)
+        out = torch.sigmoid(w[4:8].reshape(2, 2) @ hidden + b2)
+        return (0.5 * (t - out) ** 2).sum()
+    for _ in range(steps):
+        w.grad = None
+        error().backward()
+        with torch.no_grad():
+            w -= lr * w.grad
+    return error().item()
+
+
+def _torch_notes(workload: Workload) -> Workload:
+    """The PyTorch rows that did not run say why."""
+    for row in workload.rows:
+        if row.seconds is None and row.engine.startswith("PyTorch"):
+            row.note = TORCH_MISSING
+    return workload
+
+
+def bench_batch(width: int, steps: int, repeats: int) -> Workload:
+    """The moons step at batch 100: the batch replay beside PyTorch eager and the numpy floor."""
+    points, labels = make_moons(100, noise=0.1, seed=1)
+    contenders: dict[str, Contender] = {
+        "batch replay": _per_step(lambda: MoonsBatch(width, points, labels), steps),
+        "PyTorch eager (float64, 1 thread)": _per_step(lambda: MoonsTorch(width, points, labels), steps)
+        if _torch() else None,
+        "numpy by hand (the floor)": _per_step(lambda: MoonsNumpy(width, points, labels), steps),
+    }
+    title = f"moons: MLP(2,[{width},{width},1]), batch 100, one step (forward, backward, update)"
+    ratios = {"batch_over_torch": ("batch replay", "PyTorch eager (float64, 1 thread)"),
+              "batch_over_numpy": ("batch replay", "numpy by hand (the floor)")}
+    return _torch_notes(_side_by_side(f"batch{width}", title, "s/step", contenders, repeats, ratios))
+
+
+def bench_batch_compile(width: int, repeats: int) -> Workload:
+    """compile_batch's time for one sample's moons graph (the graph built untimed)."""
+    from .batch import compile_batch
+    from .examples.moons import sample_loss
+
+    runs = []
+    for _ in range(repeats):
+        model = _moons_mlp(width)
+        sample, data = sample_loss(model, MOONS_ALPHA)
+        seconds, replay = _timed(compile_batch, sample, model.parameters(), data)
+        runs.append(seconds)
+    row = Row(f"compile_batch ({replay.n_nodes:,} nodes, {replay.n_groups} groups)",
+              statistics.median(runs), runs)
+    return Workload(f"batch_compile{width}", f"compiling the moons sample's graph, "
+                    f"MLP(2,[{width},{width},1])", "s", [row], {"compile_seconds": row.seconds})
+
+
+def batch_targets(r: dict[str, dict[str, float]]) -> list[Target]:
+    """The batch replay's goals (each only where its workload ran; PyTorch's where it is installed)."""
+    torch, floor = "batch replay / PyTorch eager", "batch replay / numpy by hand"
+    goals = [("batch16", "batch_over_torch", f"moons (width 16, batch 100): {torch}", 0.5),
+             ("batch64", "batch_over_torch", f"moons (width 64, batch 100): {torch}", 1.0),
+             ("batch16", "batch_over_numpy", f"moons (width 16, batch 100): {floor}", 2.0),
+             ("batch64", "batch_over_numpy", f"moons (width 64, batch 100): {floor}", 2.0),
+             ("batch_compile64", "compile_seconds", "moons (width 64): compile_batch, in seconds", 0.1)]
+    found = []
+    for key, ratio, name, bound in goals:
+        measured = r.get(key, {}).get(ratio)
+        if measured is None:
+            continue
+        if ratio == "compile_seconds":
+            what = "compiling one sample's graph of the width-64 network takes {x} s"
+            found.append(target(name, what, measured, f"< {bound:g}"))
+        else:
+            engine = "PyTorch eager" if ratio == "batch_over_torch" else "a hand-written numpy step"
+            width = key[len("batch"):]
+            what = f"a moons step (width {width}) by the batch replay takes {{x}} times as long as by " \
+                f"{engine}"
+            found.append(target(name, what, measured, f"<= {bound:g}"))
+    return found
+
+
 # ------------------------------------------------------------------- workload 3 and 4: chains
 
 def chain(cls: type, n: int) -> Any:
@@ -548,6 +741,7 @@ class Sizes:
     mazur_steps: int = 10_000
     moons_steps: int = 2  # steps timed back to back per repeat (so a step pays for earlier garbage)
     moons_repeats: int | None = None  # None: as --repeats
+    batch_steps: int = 100  # batch replay steps timed back to back per repeat
     chain_long: int = 1_000_000
     chain_short: int = 100_000
     memory_nodes: int = 100_000
@@ -557,7 +751,7 @@ class Sizes:
 
 
 FULL = Sizes()
-QUICK = Sizes(mazur_steps=1_000, moons_steps=1, moons_repeats=1, chain_long=100_000,
+QUICK = Sizes(mazur_steps=1_000, moons_steps=1, moons_repeats=1, batch_steps=10, chain_long=100_000,
               chain_short=10_000, memory_nodes=20_000, process_steps=1_000,
               process_configurations=(("simultaneous", False),))
 
@@ -628,12 +822,13 @@ def mazur_contenders(steps: int) -> dict[str, Contender]:
         "micrograd 0.1.0 + sigmoid": _once(mazur_micrograd, steps) if _micrograd() else None,
         "compiled replay, sgd_steps": _once(mazur_compiled_sgd, steps),
         "compiled replay, Python loop": _once(mazur_compiled, steps),
+        "PyTorch eager (float64, 1 thread)": _once(mazur_torch, steps) if _torch() else None,
     }
 
 
 def bench_mazur(steps: int, repeats: int) -> Workload:
-    return _side_by_side("mazur", f"Mazur 2-2-2, {steps:,} steps (forward, backward, update)", "s",
-                         mazur_contenders(steps), repeats,
+    title = f"Mazur 2-2-2, {steps:,} steps (forward, backward, update)"
+    return _torch_notes(_side_by_side("mazur", title, "s", mazur_contenders(steps), repeats,
                          {"closure_over_ours": ("closure reference", "micrograd_bp"),
                           "closure_over_ours_mlp": ("closure reference", "micrograd_bp via nn.MLP"),
                           "closure_over_walkthrough": ("closure reference",
@@ -641,7 +836,9 @@ def bench_mazur(steps: int, repeats: int) -> Workload:
                           "micrograd_over_ours": ("micrograd 0.1.0 + sigmoid", "micrograd_bp"),
                           "ours_over_floor": ("micrograd_bp", "float floor"),
                           "compiled_sgd_over_floor": ("compiled replay, sgd_steps", "float floor"),
-                          "compiled_loop_over_floor": ("compiled replay, Python loop", "float floor")})
+                          "compiled_loop_over_floor": ("compiled replay, Python loop", "float floor"),
+                          "torch_over_compiled": ("PyTorch eager (float64, 1 thread)",
+                                                  "compiled replay, sgd_steps")}))
 
 
 def _per_step(make: Callable[[], Any], steps: int) -> Contender:
@@ -748,7 +945,7 @@ def targets(workloads: list[Workload]) -> list[Target]:
     if over_compiled is not None:
         found.append(target("moons: micrograd 0.1.0 / compiled replay", "the moons network on the compiled "
                             "replay is {x} times as fast as on micrograd 0.1.0", over_compiled, ">= 100"))
-    return found
+    return found + batch_targets(r)
 
 
 def run(repeats: int = 5, quick: bool = False,
@@ -763,6 +960,9 @@ def run(repeats: int = 5, quick: bool = False,
     steps: list[tuple[str, Callable[[], Workload]]] = [
         ("Mazur", lambda: bench_mazur(sizes.mazur_steps, repeats)),
         ("moons", lambda: bench_moons(sizes.moons_steps, sizes.moons_repeats or repeats)),
+        ("the batch replay, width 16", lambda: bench_batch(16, sizes.batch_steps, repeats)),
+        ("the batch replay, width 64", lambda: bench_batch(64, sizes.batch_steps, repeats)),
+        ("compiling the batch replay", lambda: bench_batch_compile(64, repeats)),
         ("chain", lambda: bench_chain(sizes.chain_long, sizes.chain_short, repeats)),
         ("memory", lambda: bench_memory(sizes.memory_nodes)),
         ("the main job as whole processes", lambda: bench_processes(
@@ -789,6 +989,10 @@ RATIO_NAMES = {
     "micrograd_over_compiled": "micrograd 0.1.0 / compiled replay",
     "long_over_short": "long chain / short chain",
     "ours_over_closure": "micrograd_bp / closure reference",
+    "batch_over_torch": "batch replay / PyTorch eager",
+    "torch_over_compiled": "PyTorch eager / compiled replay, sgd_steps",
+    "batch_over_numpy": "batch replay / numpy by hand",
+    "compile_seconds": "compile time, in seconds / 1 s",
 }
 
 

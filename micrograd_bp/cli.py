@@ -131,6 +131,12 @@ def _viz() -> ModuleType:
     return viz
 
 
+def _pictures() -> ModuleType:
+    _viz()  # pictures writes viz's drawings: the same clear error when graphviz is missing
+    from . import pictures
+    return pictures
+
+
 def _page() -> ModuleType:
     _viz()  # the page draws with viz: the same clear error when graphviz is missing
     from . import page
@@ -147,7 +153,7 @@ def _add_picture_option(p: argparse.ArgumentParser, option: str, what: str) -> N
 def check_pictures(args: argparse.Namespace, *options: str) -> None:
     """Every picture asked for, checked before any work is done: a suffix that names a format, a
     directory that exists and a file that can be written, no file asked for twice, and, when dot is
-    missing, no existing file where its DOT source would go (viz.write_graph writes it beside)."""
+    missing, no existing file where its DOT source would go (pictures.write_graph writes it beside)."""
     asked = [(option, Path(getattr(args, option.lstrip("-").replace("-", "_")))) for option in options
              if getattr(args, option.lstrip("-").replace("-", "_")) is not None]
     if not asked:
@@ -157,7 +163,7 @@ def check_pictures(args: argparse.Namespace, *options: str) -> None:
     claimed: dict[Path, str] = {}
     for option, path in asked:
         try:
-            fmt = "html" if _is_page(path) else viz.output_format(path)
+            fmt = "html" if _is_page(path) else _pictures().output_format(path)
         except ValueError as error:
             raise UsageError(f"{error}, or .html (a live page)") from None
         if fmt == "html" and dot_missing:
@@ -205,10 +211,11 @@ def _is_page(path: str | Path) -> bool:
 def _write_picture(graph: object, path: str, page: Callable[[], Any] | None = None) -> None:
     """Write a drawing (graph: a graphviz.Digraph from viz), or for a .html path the live page that
     page() makes; a missing dot is one line and exit status 2, the .dot source still written."""
-    viz = _viz()
+    pictures = _pictures()
     try:
-        written = page().save(path) if page is not None and _is_page(path) else viz.write_graph(graph, path)
-    except (viz.GraphvizMissing, viz.RenderError) as error:
+        written = (page().save(path) if page is not None and _is_page(path)
+                   else pictures.write_graph(graph, path))
+    except (pictures.GraphvizMissing, pictures.RenderError) as error:
         raise UsageError(str(error)) from None
     except _page().PageError as error:
         raise UsageError(f"cannot write {path}: {error}") from None
@@ -232,7 +239,7 @@ def check_animation(args: argparse.Namespace) -> None:
         return
     viz = _viz()
     try:
-        viz.check_animation(args.animate)
+        _pictures().check_animation(args.animate)
     except ValueError as error:
         raise UsageError(str(error)) from None
     _check_writable(Path(args.animate))
@@ -246,7 +253,7 @@ def check_animation_size(args: argparse.Namespace, root: Value) -> None:
     if args.animate is not None:
         try:
             order = topological_order(root)
-            _viz().check_animation(args.animate, len(order), sum(1 for n in order if n.op is not None))
+            _pictures().check_animation(args.animate, len(order), sum(1 for n in order if n.op is not None))
         except ValueError as error:
             raise UsageError(str(error)) from None
 
@@ -260,10 +267,10 @@ def _backward(output: Value, animate: str | None) -> BackwardTrace | None:
 
 
 def _write_animation(ledger: BackwardTrace, path: str) -> None:
-    viz = _viz()
+    pictures = _pictures()
     try:
-        written = viz.write_animation(ledger, path)
-    except (viz.GraphvizMissing, viz.RenderError, ImportError) as error:
+        written = pictures.write_animation(ledger, path)
+    except (pictures.GraphvizMissing, pictures.RenderError, ImportError) as error:
         raise UsageError(str(error)) from None
     except OSError as error:
         raise UsageError(f"cannot write {path}: {error.strerror or error}") from None
@@ -679,6 +686,121 @@ def run_mazur_verify(args: argparse.Namespace) -> int:
     return 0 if result is None or result.ok else 1
 
 
+# ---------------------------------------------------------------------------------------- moons
+
+MOONS_MAX_STEPS = {True: 100_000, False: 2_000}  # --batch or not, at the default size
+# Beyond the default size a step costs about points * (width / 16)**2 sample-steps; at most this many
+# in one run (with --batch or not): a few minutes on a laptop, rather than hours.
+MOONS_MAX_WORK = {True: 1_000_000_000, False: 200_000}
+MOONS_MAX_POINTS = 10_000
+MOONS_PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
+def add_moons(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("moons", help="train micrograd's moons MLP (max-margin loss): the accuracy and "
+                                     "a picture of the decision boundary",
+                       description="Gradient descent on two interleaved half-moons with micrograd's "
+                                   "demo network, MLP(2, [W, W, 1]) with ReLU, its max-margin loss "
+                                   "plus L2, and its learning rate schedule (lr down to lr/10).")
+    p.add_argument("--steps", type=_count(MOONS_MAX_STEPS[True], "steps", "minutes of training"),
+                   default=100,
+                   help=f"training steps (default 100; at most {MOONS_MAX_STEPS[True]:,} with --batch, "
+                        f"{MOONS_MAX_STEPS[False]:,} without, fewer on more points or wider layers)")
+    p.add_argument("--batch", action="store_true",
+                   help="train by the batch replay: one sample's graph replayed over all points at "
+                        "once with numpy (the batch extra), about a hundred times faster")
+    p.add_argument("--points", type=_positive_int, default=100,
+                   help=f"points in the data set, 2 to {MOONS_MAX_POINTS:,} (default 100)")
+    p.add_argument("--width", type=_positive_int, default=16,
+                   help="neurons per hidden layer, at most 256 (default 16)")
+    p.add_argument("--lr", type=_positive_float, default=1.0, help="first learning rate (default 1.0)")
+    p.add_argument("--plot", metavar="FILE",
+                   help="also draw the decision boundary over the points (.png, .svg or .pdf; needs "
+                        "matplotlib, the notebook extra)")
+    p.set_defaults(run=run_moons)
+
+
+def _moons_step_limit(batch: bool, points: int, width: int) -> int:
+    """The most steps moons runs at this size, with --batch or not (at least one)."""
+    per_step = points * max(1.0, (width / 16) ** 2)
+    return max(1, min(MOONS_MAX_STEPS[batch], int(MOONS_MAX_WORK[batch] // per_step)))
+
+
+def _check_moons(args: argparse.Namespace) -> None:
+    prog = args.command_parser.prog
+    if not 2 <= args.points <= MOONS_MAX_POINTS:
+        raise UsageError(f"--points must be 2 to {MOONS_MAX_POINTS:,}, got {args.points:,}", prog)
+    if args.width > 256:
+        raise UsageError(f"--width must be at most 256, got {args.width:,}", prog)
+    limit = _moons_step_limit(args.batch, args.points, args.width)
+    if args.steps > limit:
+        mode = "with" if args.batch else "without"
+        size = "" if (args.points, args.width) == (100, 16) else \
+            f" on {args.points:,} points of width {args.width}"
+        raise UsageError(f"--steps {args.steps:,} is more steps than moons runs {mode} --batch{size}: at "
+                         f"most {limit:,}" + ("" if args.batch else " (try --batch)"), prog)
+    needs = (["numpy"] if args.batch or args.plot else []) + (["matplotlib"] if args.plot else [])
+    for module in needs:
+        try:
+            __import__(module)
+        except ImportError:
+            extra = "batch" if module == "numpy" else "notebook"
+            what = "--batch and --plot need" if module == "numpy" else "--plot needs"
+            raise UsageError(f"{what} {module}, which is not installed: pip install "
+                             f"'micrograd_bp[{extra}]'") from None
+    if args.plot is not None:
+        if Path(args.plot).suffix.lower() not in MOONS_PLOT_FORMATS:
+            raise UsageError(f"--plot {args.plot}: the picture is written as .png, .svg or .pdf, by "
+                             "the file's suffix")
+        _check_writable(Path(args.plot))
+
+
+def run_moons(args: argparse.Namespace) -> int:
+    from .examples import moons
+    from .nn import MLP, descend
+
+    _check_moons(args)
+    model = MLP(2, [args.width, args.width, 1], ["relu", "relu", "none"], seed=moons.MODEL_SEED)
+    points, labels = moons.make_moons(args.points)
+    params = model.parameters()
+    start = float("nan")  # the loss before the first step
+    with console.progress(args.steps, "moons") as bar:
+        if args.batch:
+            from .batch import compile_batch
+
+            sample, data = moons.sample_loss(model)
+            replay = compile_batch(sample, params, data)
+            rows = moons.rows(points, labels)
+            for k in range(args.steps):
+                loss = replay.sgd_steps(rows, 1, moons.learning_rate(k, args.steps, args.lr))[0]
+                start = loss if k == 0 else start
+                bar.advance()
+            replay.write_back()
+            final, accuracy = replay.forward(rows), moons.batch_accuracy(model, points, labels)
+        else:
+            for k in range(args.steps):
+                loss, _ = moons.max_margin_loss(model, points, labels)
+                start = loss.data if k == 0 else start
+                model.zero_grad()
+                loss.backward()
+                descend(params, moons.learning_rate(k, args.steps, args.lr))
+                bar.advance()
+            last, accuracy = moons.max_margin_loss(model, points, labels)
+            final = last.data
+    how = "the batch replay" if args.batch else "the eager engine"
+    emit(f"moons: MLP(2, [{args.width}, {args.width}, 1]), {args.points:,} points, {args.steps:,} "
+         f"step{'s' * (args.steps != 1)} by {how}\n"
+         f"loss: {start:.6f} at the start, {final:.6f} after training\n"
+         f"accuracy: {accuracy:.1%} ({round(accuracy * args.points):,} of {args.points:,} points)")
+    if args.plot is not None:
+        from .examples.moons_plot import save_decision_boundary
+
+        save_decision_boundary(model, points, labels, args.plot,
+                               title=f"moons after {args.steps:,} steps: accuracy {accuracy:.1%}")
+        note(f"wrote {args.plot}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------- bench
 
 def add_bench(sub: argparse._SubParsersAction) -> None:
@@ -717,7 +839,8 @@ def run_bench(args: argparse.Namespace) -> int:
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mazur, add_one_weight, add_grad,
                                                                  add_check, add_explain, add_diff,
                                                                  add_trace,
-                                                                 add_bench]
+                                                                 add_bench,
+                                                                 add_moons]
 
 
 def build_parser() -> argparse.ArgumentParser:

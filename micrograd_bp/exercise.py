@@ -178,7 +178,7 @@ class Exercise:
         self.root, self.source, self.rtol, self.lr = root, source, float(rtol), float(lr)
         self.show_answers = bool(show_answers)
         self.order = order = topological_order(root)  # the one sort: everything below reads it
-        self.names = _unique_names(root, order)
+        self.names = node_names(root, order)  # no two nodes share a name (n1, n2 where they would)
         self.nodes = {self.names[id(n)]: n for n in order if _askable(n, root)}
         if not self.nodes:
             raise ValueError(f"{self.names[id(root)]} has no gradient to ask: its graph has no node but "
@@ -359,17 +359,6 @@ class Exercise:
 def _askable(node: Value, root: Value) -> bool:
     """Every node but the root and the constants (unlabelled leaves)."""
     return node is not root and (node.op is not None or bool(node.label))
-
-
-def _unique_names(root: Value, order: list[Value]) -> dict[int, str]:
-    """paths.node_names, with a name that two nodes share replaced by #k (k the position)."""
-    names = node_names(root, order)
-    seen: dict[str, int] = {}
-    for n in order:
-        if _askable(n, root):
-            seen[names[id(n)]] = seen.get(names[id(n)], 0) + 1
-    return {id(n): f"#{k}" if _askable(n, root) and seen[names[id(n)]] > 1 else names[id(n)]
-            for k, n in enumerate(order)}
 
 
 def _asked(ask: str | Sequence[str], nodes: Mapping[str, Value]) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import Any, Callable, Union
 
@@ -127,6 +127,20 @@ class Replay:
     propagates: tuple[int, ...] | None = ()  # inputs whose inf/nan always reaches out (None: all)
 
 
+@dataclass(frozen=True)
+class ArrayForm:
+    """The batch replay's forward and partials on numpy arrays, for an op whose float form branches
+    (or calls math): each takes the numpy module first, as Op.sympy takes SymPy, so this module
+    imports no numpy. The arrays hold one value per sample; the results are those of the float
+    form, sample by sample (register_op checks it at a few points)."""
+
+    forward: Callable[..., Any]  # (numpy, *input arrays) -> the output array
+    partials: Callable[..., tuple] | None = None  # (numpy, *inputs, out) -> one array per input;
+    # None: the op's own partials work on arrays as written
+    invalid: Callable[..., Any] | None = None  # (numpy, *inputs) -> True where eager raises although
+    # the numpy results are finite (pow of a negative base); None: never
+
+
 Formulas = Union[tuple[str, ...], Callable[[int], tuple[str, ...]]]
 
 
@@ -152,6 +166,7 @@ class Op:
     sympy: Callable[..., Any] | None = None  # (sympy module, *inputs) -> the SymPy expression
     replay: Replay | Callable[[Op, int], Replay] | None = None  # None: the replay calls forward
     exponent: float | None = None  # powc only: the fixed exponent
+    array: ArrayForm | None = None  # the batch replay's numpy form; None: replayed sample by sample
     doc: str = field(default="", compare=False)  # one line for help texts
 
     def __post_init__(self) -> None:
@@ -387,6 +402,51 @@ _BUILTIN = (
 )
 # fmt: on
 
+# The batch replay's numpy forms of the built-in ops (ArrayForm: numpy is passed in, never imported
+# here). A form whose partials are None uses the op's own partials, which are plain arithmetic.
+_ARRAY_FORMS = {
+    "add": ArrayForm(lambda np, a, b: a + b),
+    "sub": ArrayForm(lambda np, a, b: a - b),
+    "mul": ArrayForm(lambda np, a, b: a * b),
+    "div": ArrayForm(lambda np, a, b: a / b),  # b == 0 gives inf or nan: the replay redoes it eagerly
+    "neg": ArrayForm(lambda np, a: -a),
+    "pow": ArrayForm(lambda np, a, b: np.power(a, b),
+                     lambda np, a, b, out: (b * np.power(a, b - 1.0), out * np.log(a)),
+                     invalid=lambda np, a, b: a <= 0.0),  # eager needs a positive base
+    "exp": ArrayForm(lambda np, a: np.exp(a)),
+    "log": ArrayForm(lambda np, a: np.log(a)),
+    "tanh": ArrayForm(lambda np, a: np.tanh(a)),
+    "sigmoid": ArrayForm(lambda np, a: _sigmoid_array(np, a)),
+    "relu": ArrayForm(lambda np, a: np.maximum(a, 0.0), lambda np, a, out: ((a > 0.0) * 1.0,)),
+    "step": ArrayForm(lambda np, a: (a > 0.0) * 1.0),
+    "linear": ArrayForm(lambda np, *xs: _linear_array(xs)),
+}
+
+
+def _linear_array(xs: tuple) -> Any:
+    """_linear on arrays, in its order, never adding into an input in place."""
+    total = xs[-1] if len(xs) % 2 else 0.0
+    for i in range(0, len(xs) - 1, 2):
+        total = total + xs[i] * xs[i + 1]
+    return total
+
+
+def _sigmoid_array(np: Any, a: Any) -> Any:
+    """_sigmoid on an array: both branches from exp(-|a|), which never overflows."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _power_array(n: float) -> ArrayForm:
+    """x ** n on arrays; where its derivative is infinite at 0 (0 < n < 1) eager raises."""
+    if n == 0:
+        return ArrayForm(lambda np, a: np.power(a, 0.0), lambda np, a, out: (0.0,))
+    return ArrayForm(lambda np, a: np.power(a, n), lambda np, a, out: (n * np.power(a, n - 1.0),),
+                     invalid=(lambda np, a: a == 0.0) if 0 < n < 1 else None)
+
+
+_BUILTIN = tuple(replace(op, array=_ARRAY_FORMS.get(op.name)) for op in _BUILTIN)
+
 OPS: dict[str, Op] = {op.name: op for op in _BUILTIN}
 """Every op by name: the built-in ones and those added by register_op (powc ops are made per
 exponent by power_op and are not listed)."""
@@ -452,7 +512,7 @@ def power_op(exponent: float) -> Op:
                 (_power_formula(n),), symbol=f"**{n:g}", function=False, precedence=4,
                 latex=f"{{{{{{0}}}}}}^{{{{{text}}}}}", js=_power_js(n),
                 sympy=lambda sp, a: a ** (sp.Integer(int(n)) if n.is_integer() else sp.Rational(repr(n))),
-                replay=_power_replay(n), exponent=n)
+                replay=_power_replay(n), exponent=n, array=_power_array(n))
         if len(_POWER_OPS) < _MAX_POWER_OPS:
             _POWER_OPS[exponent] = op
     return op

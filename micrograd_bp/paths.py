@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -13,7 +15,7 @@ from .engine import Value, _not_finite, topological_order
 from .expr import Expression, parse
 
 MAX_PATHS = 20  # paths listed by explain(); the rest are counted and summed
-NAME_LIMIT = 40  # a sub-expression longer than this is named #k instead
+NAME_LIMIT = 30  # a node whose formula is longer than this is numbered instead: n1, n2, ...
 EXACT_DIGITS = 15  # a path count with more digits is printed as "about 1.2346e+4515"
 
 ATOM = 5  # the precedence of a name, a number or a call (ops use 1 to 4, see Op.precedence)
@@ -22,32 +24,84 @@ ATOM = 5  # the precedence of a name, a number or a call (ops use 1 to 4, see Op
 # ------------------------------------------------------------------------------------ node names
 
 def node_names(output: Value, order: list[Value] | None = None) -> dict[int, str]:
-    """A readable name for every node of output's graph, by id: its label; else, for a constant,
-    its number; else its sub-expression written out (up to NAME_LIMIT characters); else "#k",
-    k its position in topological_order(output), the position draw() numbers its nodes by."""
+    """A readable name for every node of output's graph, by id, no two alike: its label; else, for
+    a constant, its number; else what it computes, written over its inputs' names (`w1*x1`,
+    `tanh(n1)`) while that is at most NAME_LIMIT characters; else a number `n1`, `n2`, ... (in
+    topological order), which the drawing shows on the node. Nodes that would share a name (a
+    label given twice, two constants 0.5, two nodes computing `x*x`) are numbered too."""
     return _names(output, order)[0]
 
 
+NUMBERED = re.compile(r"n[1-9]\d*")  # the numbers node_names gives: n1, n2, ...
+
+
+def is_numbered(name: str) -> bool:
+    """Whether a name is one of the numbers node_names gives (`n12`), which the drawing shows."""
+    return NUMBERED.fullmatch(name) is not None
+
+
+def reference(node: Value, name: str) -> str:
+    """How a formula refers to a node named `name`: a constant by its value (0.5, even when two
+    constants 0.5 are numbered apart), any other node by its name."""
+    return f"{node.data:g}" if node.op is None and not node.label else name
+
+
 def _names(output: Value, order: list[Value] | None = None) -> tuple[dict[int, str], dict[int, int]]:
-    """node_names, and each name's precedence (ATOM for a label, a number, a call or #k)."""
+    """node_names, and the precedence of each node's reference() (ATOM for a label, a positive
+    number, a call or a number n1)."""
+    order = topological_order(output) if order is None else order
+    labels = {node.label for node in order if node.label}
+    numbered: set[int] = set()
+    for _ in range(3):  # numbering two alike nodes can only tell their consumers apart: 2 rounds
+        names, precedence = _name_pass(order, numbered, labels)
+        counts = Counter(names.values())
+        shared = {key for key, name in names.items() if counts[name] > 1}
+        if not shared:
+            return names, precedence
+        numbered |= shared
+    return _name_pass(order, numbered, labels, greedy=True)
+
+
+def _name_pass(order: list[Value], numbered: set[int], labels: set[str],
+               greedy: bool = False) -> tuple[dict[int, str], dict[int, int]]:
+    """One naming of order: the nodes in `numbered`, and those whose formula is too long, get the
+    next number (greedy: also a node whose name an earlier node has)."""
     names: dict[int, str] = {}
+    refs: dict[int, str] = {}
     precedence: dict[int, int] = {}
-    for index, node in enumerate(topological_order(output) if order is None else order):
+    used: set[str] = set()
+    count = 0
+    for node in order:
         key = id(node)
-        precedence[key] = ATOM
+        long = False  # a formula too long to read: numbered (a label is the user's, kept whole)
         if node.label:
-            names[key] = node.label
-            continue
-        if node.op is None:
-            names[key] = f"{node.data:g}"
-            if names[key].startswith("-"):
-                precedence[key] = 3
-            continue
-        text, prec = _render(node, names, precedence)
-        if len(text) > NAME_LIMIT:
-            text, prec = f"#{index}", ATOM
-        names[key], precedence[key] = text, prec
+            text, prec = node.label, ATOM
+        elif node.op is None:
+            text = f"{node.data:g}"
+            prec = 3 if text.startswith("-") else ATOM
+        elif key in numbered or sum(len(refs[id(p)]) for p in node.inputs) > NAME_LIMIT:
+            text, prec, long = "", ATOM, True  # numbered whatever its formula: not written out
+        else:
+            text, prec = _formula_name(node, refs, precedence)
+            long = len(text) > NAME_LIMIT
+        if key in numbered or long or (greedy and text in used):
+            count += 1
+            while f"n{count}" in labels:
+                count += 1
+            name = f"n{count}"
+            refs[key] = reference(node, name)
+            precedence[key] = prec if refs[key] != name else ATOM
+        else:
+            name = refs[key] = text
+            precedence[key] = prec
+        names[key] = name
+        used.add(name)
     return names, precedence
+
+
+def _formula_name(node: Value, names: dict[int, str], precedence: dict[int, int]) -> tuple[str, int]:
+    """A node's name as what it computes over its inputs' names: the one call to the renderer."""
+    return _render(node, names, precedence)
 
 
 def _render(node: Value, names: dict[int, str], precedence: dict[int, int]) -> tuple[str, int]:
@@ -498,7 +552,8 @@ class _Formulas:
         n = len(inputs)
         nodes = dict(zip(op.input_names(n), inputs))
         nodes["out"] = consumer
-        names = {name: render.Piece(self.graph.names[id(node)], self.graph.precedence[id(node)])
+        graph = self.graph
+        names = {name: render.Piece(reference(node, graph.names[id(node)]), graph.precedence[id(node)])
                  for name, node in nodes.items()}
         return render.fold(_parsed_formula(op.formulas_for(n)[position]), render.TEXT, names)
 

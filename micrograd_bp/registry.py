@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from . import engine
 from .expr import formula_value, parse
-from .ops import _BUILTIN, OPS, Op, Replay
+from .ops import _BUILTIN, OPS, ArrayForm, Op, Replay
 
 _SAMPLES = (0.7, -1.3, 2.1, 0.35, -0.45, 1.6)
 
@@ -99,10 +99,54 @@ def _check_templates(op: Op) -> None:
             raise _refuse(op, field, f"{template!r} does not use input {{{missing[0]}}}")
 
 
+def _check_array_form(op: Op) -> None:
+    """ValueError unless op.array (if any) is an ArrayForm that agrees with the float forward and
+    partials at the sample points, and is non-finite or invalid wherever the float forward raises.
+    Without numpy only its shape is checked (numpy is imported here, only when it is installed)."""
+    form = op.array
+    if form is None:
+        return
+    if not isinstance(form, ArrayForm) or not callable(form.forward) or not all(
+            f is None or callable(f) for f in (form.partials, form.invalid)):
+        raise _refuse(op, "array", f"must be an ArrayForm of callables, got {form!r}")
+    try:
+        import numpy as np
+    except ImportError:
+        return
+    points = sample_points(op.arity)
+    xs = [np.array(column, dtype=float) for column in zip(*points)]
+    with np.errstate(all="ignore"):
+        try:
+            out = np.broadcast_to(np.asarray(form.forward(np, *xs), dtype=float), xs[0].shape)
+            bad = np.zeros(len(points), bool) if form.invalid is None else np.broadcast_to(
+                form.invalid(np, *xs), xs[0].shape)
+            partials = form.partials(np, *xs, out) if form.partials else op.partials(*xs, out)
+        except Exception as error:  # a float-only function (math.exp) given arrays
+            raise _refuse(op, "array", f"the array form fails on arrays: {error!r}") from None
+    for i, point in enumerate(points):
+        try:
+            expected = float(op.forward(*point))
+        except (ValueError, ArithmeticError):
+            expected = math.nan
+        if not math.isfinite(expected):
+            if math.isfinite(out[i]) and not bad[i]:
+                raise _refuse(op, "array", f"the array form gives {out[i]!r} at {point}, "
+                                 "where forward raises (give an invalid mask)")
+            continue
+        if bad[i] or not math.isclose(out[i], expected, rel_tol=1e-9, abs_tol=1e-12):
+            raise _refuse(op, "array", f"the array forward gives {out[i]!r} at {point}, "
+                             f"forward gives {expected!r}")
+        for j, (local, want) in enumerate(zip(partials, op.partials(*point, expected))):
+            got = float(np.broadcast_to(local, xs[0].shape)[i])
+            if not math.isclose(got, float(want), rel_tol=1e-9, abs_tol=1e-12):
+                raise _refuse(op, "array", f"the array partial {j + 1} gives {got!r} at "
+                                 f"{point}, partials gives {float(want)!r}")
+
+
 # Each check takes the record; check_record runs them in order (the shape first: the later checks
 # evaluate forward and partials). A new field of Op gets its own check here.
 FIELD_CHECKS: list[Callable[[Op], None]] = [_check_shape, _check_text_fields, _check_formulas,
-                                            _check_templates]
+                                            _check_templates, _check_array_form]
 
 
 def check_record(op: Op) -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import html
 import math
-import re
-from collections import Counter
 from dataclasses import dataclass, field
 
 from .engine import Value, topological_order
 from .expr import substitute
 from .ops import Op
+from .paths import is_numbered, reference  # noqa: F401  (is_numbered: the drawing's test)
 from .paths import node_names as expression_names
 from .walk import backward_steps
 
@@ -28,33 +27,24 @@ def _named_formula(formula: str, op: Op, n: int, input_names: list[str], out_nam
 
 
 def ledger_names(root: Value) -> tuple[list[Value], list[str]]:
-    """The graph's nodes in topological order, and the name of each.
-
-    A node is named by its label, else by its expression (as explain names it: `w*x`, `0.5`),
-    else, when that would be too long, by its position `#k` in the topological order, which the
-    drawing shows too. A name that several nodes share gets its `#k` appended (`w1 #3`), so no
-    name is ambiguous.
-    """
+    """The graph's nodes in topological order, and the name of each: paths.node_names's (a label,
+    else what the node computes: `w1*x1`, `0.5`, `tanh(n1)`, else a number `n1` that the drawing
+    shows too), so the ledger, the drawing, the page and explain name every node alike."""
     order = topological_order(root)
     odd = [(node, node.label) for node in order if not isinstance(node.label, str)]
     try:  # a label that is not a string (Value labels are meant to be str) is read as its str()
         for node, label in odd:
             node.label = str(label) if label else ""
-        by_id = expression_names(root)
+        by_id = expression_names(root, order)
     finally:
         for node, label in odd:
             node.label = label
-    names = [str(by_id[id(node)]) for node in order]
-    counts = Counter(names)
-    return order, [f"{name} #{k}" if counts[name] > 1 else name for k, name in enumerate(names)]
+    return order, [str(by_id[id(node)]) for node in order]
 
 
-_NUMBERED = re.compile(r"#\d+|\[\w+ #\d+\]|.* #\d+", re.S)
-
-
-def is_numbered(name: str) -> bool:
-    """Whether a ledger name is a position, `#12`, `[mul #12]` or `w1 #3` (the drawing shows it)."""
-    return _NUMBERED.fullmatch(name) is not None
+def _references(node: Value, names: list[str], position: dict[int, int]) -> list[str]:
+    """How the formulas of node's local derivatives name its inputs: constants by their value."""
+    return [reference(p, names[position[id(p)]]) for p in node.inputs]
 
 
 def _check_max_steps(max_steps: int) -> int:
@@ -257,9 +247,9 @@ def local_derivatives(root: Value) -> list[Edge]:
             continue
         n = len(node.inputs)
         formulas = _formulas(node.op, n)
-        input_names = [names[position[id(p)]] for p in node.inputs]
+        input_names = _references(node, names, position)
         for i, local in enumerate(node.local_grads):
-            found.append(Edge(names[k], input_names[i], formulas[i],
+            found.append(Edge(names[k], names[position[id(node.inputs[i])]], formulas[i],
                               _named_formula(formulas[i], node.op, n, input_names, names[k]), local))
     return found
 
@@ -297,7 +287,7 @@ def trace_backward(root: Value) -> BackwardTrace:
         node, k = step.node, position[id(step.node)]
         n = len(node.inputs)
         formulas = _formulas(node.op, n)
-        input_names = [names[position[id(p)]] for p in node.inputs]
+        input_names = _references(node, names, position)
         named = [_named_formula(f, node.op, n, input_names, names[k]) for f in formulas]
         if step.skipped:  # backward() sends nothing: each edge shown with an amount of 0
             sends = [Send(names[j], j, local, formulas[i], named[i], 0.0, grads[j], grads[j])

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
-import subprocess
 from collections import deque
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Callable, NamedTuple
 
 import graphviz
 
 from .engine import Value
 from .engine import grad as engine_grad
-from .nn import MLP
-from .paths import highlight_paths
-from .trace import BackwardTrace, is_numbered, ledger_names
+from .nn import MLP, Layer
+from .paths import highlight_paths, is_numbered
+from .trace import BackwardTrace, ledger_names
 
 RANKDIRS = ("LR", "TB", "RL", "BT")
-# Output formats by file suffix: rendered by dot, or the DOT source itself (no binary needed).
-RENDERED = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
-SOURCE_SUFFIXES = (".dot", ".gv")
 INSTALL_HINT = ("install Graphviz: sudo apt-get install graphviz (Debian/Ubuntu) "
                 "or brew install graphviz (macOS)")
 
@@ -36,9 +30,6 @@ FONT = "Helvetica"
 MAX_NODES = 500  # draw()'s default node limit; an animation refuses graphs above it
 LARGE_GRAPH = 40  # above this many Values drawn, the layout trades polish for speed
 MAX_FAN_OUT = 8  # in a large graph, a leaf used more often, over more levels, is drawn at each use
-MAX_ANIMATION_WORK = 2_500  # nodes x frames an animation may draw (Mazur: 31 x 17 = 527, 5 s)
-ANIMATION_DPI = 64  # the GIF's resolution: readable, and a few hundred KB for the Mazur graph
-RENDER_TIMEOUT = 30.0  # seconds dot may take before write_graph gives up with a clear error
 # The ledger's frames: a node's state, and the edges of the step being shown.
 STATE_STYLES = {"final": {"style": "filled", "fillcolor": "#c7e9c0"},
                 "partial": {"style": "filled", "fillcolor": "#fff3b0"},
@@ -46,21 +37,6 @@ STATE_STYLES = {"final": {"style": "filled", "fillcolor": "#c7e9c0"},
 HIGHLIGHT = {"color": "darkorange", "penwidth": "2.5"}
 FRAME_LEGEND = ["green: grad final (every += to it has happened)", "yellow: a partial sum, more += to come",
                 "grey: not reached yet", "orange: this step's edges, local x grad = amount sent"]
-
-
-class GraphvizMissing(RuntimeError):
-    """The Graphviz `dot` program is not installed; the DOT source was written to `dot_path`."""
-
-    def __init__(self, path: Path, dot_path: Path, written: bool = True) -> None:
-        self.path, self.dot_path = path, dot_path if written else None
-        where = (f"the DOT source was written to {dot_path}" if written else
-                 f"the DOT source was not written: {dot_path} exists already and was kept")
-        super().__init__(f"cannot render {path}: the Graphviz 'dot' program was not found; "
-                         f"{INSTALL_HINT}; {where}")
-
-
-class RenderError(RuntimeError):
-    """dot failed on a graph, or did not finish within RENDER_TIMEOUT seconds."""
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -223,20 +199,25 @@ class _Highlight(NamedTuple):
     labels: dict[int, str]  # input index -> "local x grad = amount"
 
 
+# An edge of a drawing: (tail, head, local derivative or None for op -> value, gradient it carries
+# back, the ledger step's note).
+_Edge = tuple[str, str, "float | None", float, str]
+
+
 def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, edge_labels: bool,
           max_nodes: int, title: str, grad_field: Callable[[int], str],
           flows: Sequence[float] | None, legend: list[str],
           plain_note: str | None = None, node_style: Callable[[int], dict[str, str]] | None = None,
-          highlight: _Highlight | None = None) -> graphviz.Digraph:
+          highlight: _Highlight | None = None, all_names: bool = False) -> graphviz.Digraph:
     """The drawing shared by draw and the ledger's frames: records, op nodes, edges, notes.
 
     grad_field(k) is the text of node #k's grad field; flows (each node's grad, by position) set
-    the edges' widths and colours, None draws them plain.
+    the edges' widths and colours, None draws them plain. Each record shows its node's name where
+    it is a label or a number (n3); with all_names, also where it is a formula (`w1*x1`).
     """
-    root = order[-1]
     position = {id(node): i for i, node in enumerate(order)}
     if len(order) > max_nodes:
-        kept_ids = _nearest(root, max_nodes)
+        kept_ids = _nearest(order[-1], max_nodes)
         kept = [node for node in order if id(node) in kept_ids]
     else:
         kept_ids, kept = set(position), order
@@ -244,12 +225,50 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
     large = len(kept) > LARGE_GRAPH
     if large:  # dot's layout is superlinear in long edges: bounded effort, straight edges
         graph.attr(nslimit="1", nslimit1="1", splines="line", concentrate="true")
-    num = (lambda x: _number(x, decimals))  # noqa: E731
-
-    # The gradient each drawn edge carries back: input -> op is local * grad of the consumer,
-    # op -> value is the value's own grad.
-    edges: list[tuple[str, str, float | None, float, str]] = []  # (tail, head, local, flow, note)
+    else:  # inputs in their order (i1 above i2, w1 before w2), as a tutorial draws them
+        graph.graph_attr["ordering"] = "in"
     meaning: list[tuple[int, tuple[int, int] | None]] = []  # each edge's Value, and (consumer, input)
+    edges = _edges(kept, position, kept_ids, flows, highlight, meaning)
+    flow = _Flow((f for *_, f, _ in edges), computed=flows is not None and flows[-1] != 0)
+    uses, copied = _copies(order, position, edges) if large else ({}, set())
+    num = (lambda x: _number(x, decimals))  # noqa: E731
+    for node in kept:
+        i = position[id(node)]
+        _add_value(graph, node, i, names[i], all_names, num, grad_field(i), rankdir,
+                   node_style(i) if node_style else {}, uses.get(f"v{i}", 0) if f"v{i}" in copied else 0)
+        if node.op is not None:
+            _add_op(graph, node, i, kept_ids, highlight is not None and highlight.node == i)
+    for (tail, head, local, carried, note), (value, consumer) in zip(edges, meaning):
+        attrs = flow.style(carried)
+        text = note or (num(local) if edge_labels and local is not None else "")
+        if note:
+            attrs.update(HIGHLIGHT, fontcolor=HIGHLIGHT["color"], fontsize="11")  # the step: readable
+        if text:
+            attrs["xlabel" if large else "label"] = _label(_escape(text))
+        _edge(graph, (value, consumer), tail, head, **attrs)
+    lines = ["edge label: local derivative d(out)/d(in)"] if edge_labels else []
+    lines += legend
+    if copied:
+        lines.append(f"dashed box: a leaf used by more than {MAX_FAN_OUT} ops far apart, drawn again "
+                     "at each use")
+    flow.legend(graph, lines, decimals, ["edge width and colour: the gradient sent back along it,",
+                                         "|local derivative x grad of the consumer|"],
+                otherwise=plain_note)
+    if len(kept) < len(order):
+        omitted = len(order) - len(kept)
+        nearest = _text(order[-1].label) or "the output"
+        _add_note(graph, "omitted", [f"{len(kept)} of {len(order)} nodes shown; {omitted} omitted",
+                                     f"(max_nodes={max_nodes}: the nodes nearest {nearest})"])
+    return graph
+
+
+def _edges(kept: list[Value], position: dict[int, int], kept_ids: set[int],
+           flows: Sequence[float] | None, highlight: _Highlight | None,
+           meaning: list[tuple[int, tuple[int, int] | None]]) -> list[_Edge]:
+    """The gradient each drawn edge carries back: input -> op is local * grad of the consumer,
+    op -> value is the value's own grad. `meaning` gets, for each edge, the Value it carries and
+    its (consumer, input position), or None for op -> value."""
+    edges: list[_Edge] = []
     for node in kept:
         if node.op is None:
             continue
@@ -262,93 +281,85 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
                 meaning.append((position[id(parent)], (i, n)))
         edges.append((f"o{i}", f"v{i}", None, grad, ""))
         meaning.append((i, None))
-    flow = _Flow((f for *_, f, _ in edges), computed=flows is not None and flows[-1] != 0)
-    # In a large graph, a leaf used by many ops far apart (x in x*x*...*x) is drawn again beside
-    # each use: one box with hundreds of edges across the picture is what makes dot take minutes.
-    # (A network's inputs, used by every neuron of the first layer side by side, stay one box.)
+    return edges
+
+
+def _copies(order: list[Value], position: dict[int, int],
+            edges: list[_Edge]) -> tuple[dict[str, int], set[str]]:
+    """In a large graph, a leaf used by many ops far apart (x in x*x*...*x) is drawn again beside
+    each use: one box with hundreds of edges across the picture is what makes dot take minutes.
+    (A network's inputs, used by every neuron of the first layer side by side, stay one box.)
+    Returns each tail's number of uses and the leaves copied; rewrites their edges' tails."""
     uses: dict[str, int] = {}
     for tail, *_ in edges:
         uses[tail] = uses.get(tail, 0) + 1
-    copied: set[str] = set()
-    if large and any(count > MAX_FAN_OUT for count in uses.values()):
-        # A level counted from the leaves (depth) and from the output (height): the consumers of
-        # y in x1*y + x2*y + ... + x300*y all have depth 1, but dot lays each beside its sum,
-        # 300 levels apart.
-        depth, height = [0] * len(order), [0] * len(order)
-        for k, node in enumerate(order):
-            depth[k] = 1 + max((depth[position[id(p)]] for p in node.inputs), default=-1)
-        for k in range(len(order) - 1, -1, -1):
-            for p in order[k].inputs:
-                j = position[id(p)]
-                height[j] = max(height[j], height[k] + 1)
-        consumers: dict[str, list[int]] = {}
-        for tail, head, *_ in edges:
-            if head.startswith("o"):
-                consumers.setdefault(tail, []).append(int(head[1:]))
+    if not any(count > MAX_FAN_OUT for count in uses.values()):
+        return uses, set()
+    # A level counted from the leaves (depth) and from the output (height): the consumers of
+    # y in x1*y + x2*y + ... + x300*y all have depth 1, but dot lays each beside its sum,
+    # 300 levels apart.
+    depth, height = [0] * len(order), [0] * len(order)
+    for k, node in enumerate(order):
+        depth[k] = 1 + max((depth[position[id(p)]] for p in node.inputs), default=-1)
+    for k in range(len(order) - 1, -1, -1):
+        for p in order[k].inputs:
+            j = position[id(p)]
+            height[j] = max(height[j], height[k] + 1)
+    consumers: dict[str, list[int]] = {}
+    for tail, head, *_ in edges:
+        if head.startswith("o"):
+            consumers.setdefault(tail, []).append(int(head[1:]))
 
-        def spread(levels: list[int], at: list[int]) -> int:
-            return max(at[k] for k in levels) - min(at[k] for k in levels)
+    def spread(levels: list[int], at: list[int]) -> int:
+        return max(at[k] for k in levels) - min(at[k] for k in levels)
 
-        copied = {tail for tail, count in uses.items() if count > MAX_FAN_OUT
-                  and order[int(tail[1:])].op is None
-                  and max(spread(consumers[tail], depth), spread(consumers[tail], height)) > MAX_FAN_OUT}
-    if copied:
-        seen: dict[str, int] = {}
-        for k, (tail, head, local, carried, note) in enumerate(edges):
-            if tail in copied:
-                seen[tail] = seen.get(tail, 0) + 1
-                if seen[tail] > 1:
-                    edges[k] = (f"{tail}u{seen[tail]}", head, local, carried, note)
+    copied = {tail for tail, count in uses.items() if count > MAX_FAN_OUT
+              and order[int(tail[1:])].op is None
+              and max(spread(consumers[tail], depth), spread(consumers[tail], height)) > MAX_FAN_OUT}
+    seen: dict[str, int] = {}
+    for k, (tail, head, local, carried, note) in enumerate(edges):
+        if tail in copied:
+            seen[tail] = seen.get(tail, 0) + 1
+            if seen[tail] > 1:
+                edges[k] = (f"{tail}u{seen[tail]}", head, local, carried, note)
+    return uses, copied
 
+
+def _add_value(graph: graphviz.Digraph, node: Value, i: int, name: str, all_names: bool,
+               num: Callable[[float], str], grad_field: str, rankdir: str, style: dict[str, str],
+               copies: int) -> None:
+    """Node #i's record: its name where the ledger numbers it (n3) or all_names, else its label;
+    data; grad. With copies, the same box again for each further use, dashed."""
+    label = _text(node.label)
+    if is_numbered(name) or (all_names and node.op is not None):
+        shown = f"{name} ({label})" if label and label != name else name
+    else:
+        shown = label
+    fields = [_escape_record(shown)] if shown else []
+    fields += [f"data {num(node.data)}", grad_field]
     flip = rankdir in ("TB", "BT")  # records lay their fields across the rank direction
-    for node in kept:
-        i = position[id(node)]
-        shown = names[i] if is_numbered(names[i]) else _text(node.label)
-        fields = [_escape_record(shown)] if shown else []
-        fields.append(f"data {num(node.data)}")
-        fields.append(grad_field(i))
-        text = "|".join(fields)
-        _node(graph, (i, "value"), f"v{i}", label=_label("{" + text + "}" if flip else text), shape="record",
-              **(node_style(i) if node_style else {}))
-        if f"v{i}" in copied:  # the same box again for each further use, dashed
-            for use in range(2, uses[f"v{i}"] + 1):
-                again = "|".join([fields[0] if shown else f"#{i}", f"use {use} of {uses[f'v{i}']}",
-                                  *fields[1 if shown else 0:]])
-                attrs = dict(node_style(i)) if node_style else {}
-                attrs["style"] = ",".join(filter(None, [attrs.get("style"), "dashed"]))
-                _node(graph, (i, "copy"), f"v{i}u{use}", label=_label("{" + again + "}" if flip else again),
-                      shape="record", **attrs)
-        if node.op is not None:
-            _node(graph, (i, "op"), f"o{i}", label=_label(_escape(node.op.symbol)), shape="ellipse",
-                  fontsize="10", margin="0.05", **(HIGHLIGHT if highlight and highlight.node == i else {}))
-            cut = sum(1 for parent in node.inputs if id(parent) not in kept_ids)
-            if cut:
-                graph.node(f"cut{i}", label=_label(f"{cut} input{'s' if cut > 1 else ''} not shown"),
-                           shape="plaintext", fontsize="9")
-                graph.edge(f"cut{i}", f"o{i}", style="dashed")
-    for (tail, head, local, carried, note), (value, consumer) in zip(edges, meaning):
-        attrs = flow.style(carried)
-        text = note or (num(local) if edge_labels and local is not None else "")
-        if note:
-            attrs.update(HIGHLIGHT, fontcolor=HIGHLIGHT["color"])
-        if text:
-            attrs["xlabel" if large else "label"] = _label(_escape(text))
-        _edge(graph, (value, consumer), tail, head, **attrs)
+    text = "|".join(fields)
+    _node(graph, (i, "value"), f"v{i}", label=_label("{" + text + "}" if flip else text), shape="record",
+          **style)
+    for use in range(2, copies + 1):
+        again = "|".join([fields[0] if shown else _escape_record(name), f"use {use} of {copies}",
+                          *fields[1 if shown else 0:]])
+        attrs = dict(style)
+        attrs["style"] = ",".join(filter(None, [attrs.get("style"), "dashed"]))
+        _node(graph, (i, "copy"), f"v{i}u{use}", label=_label("{" + again + "}" if flip else again),
+              shape="record", **attrs)
 
-    lines = ["edge label: local derivative d(out)/d(in)"] if edge_labels else []
-    lines += legend
-    if copied:
-        lines.append(f"dashed box: a leaf used by more than {MAX_FAN_OUT} ops far apart, drawn again "
-                     "at each use")
-    flow.legend(graph, lines, decimals, ["edge width and colour: the gradient sent back along it,",
-                                         "|local derivative x grad of the consumer|"],
-                otherwise=plain_note)
-    if len(kept) < len(order):
-        omitted = len(order) - len(kept)
-        nearest = _text(root.label) or "the output"
-        _add_note(graph, "omitted", [f"{len(kept)} of {len(order)} nodes shown; {omitted} omitted",
-                                     f"(max_nodes={max_nodes}: the nodes nearest {nearest})"])
-    return graph
+
+def _add_op(graph: graphviz.Digraph, node: Value, i: int, kept_ids: set[int], highlighted: bool) -> None:
+    """Node #i's op, and a note of the inputs that max_nodes left out."""
+    assert node.op is not None
+    _node(graph, (i, "op"), f"o{i}", label=_label(_escape(node.op.symbol)), shape="ellipse", fontsize="10",
+          margin="0.05", **(HIGHLIGHT if highlighted else {}))
+    cut = sum(1 for parent in node.inputs if id(parent) not in kept_ids)
+    if cut:
+        graph.node(f"cut{i}", label=_label(f"{cut} input{'s' if cut > 1 else ''} not shown"),
+                   shape="plaintext", fontsize="9")
+        graph.edge(f"cut{i}", f"o{i}", style="dashed")
 
 
 def draw(root: Value, *, rankdir: str = "LR", decimals: int = 4, edge_labels: bool = True,
@@ -463,10 +474,20 @@ def draw_step(trace: BackwardTrace, step: int, *, rankdir: str = "LR", decimals:
     return _draw(trace.nodes, trace.names, rankdir=rankdir, decimals=decimals, edge_labels=edge_labels,
                  max_nodes=max_nodes, title=title, grad_field=lambda i: _escape_record(grad_field(i)),
                  flows=None, legend=FRAME_LEGEND, node_style=lambda i: STATE_STYLES[states[i]],
-                 highlight=highlight)
+                 highlight=highlight, all_names=True)
 
 
 # ---------------------------------------------------------------------------------- draw_network
+
+# A network drawing labels its edges (weight = value, dLOSS/dweight) only while it has at most
+# EDGE_LABEL_LIMIT weights (Mazur's has 8): past that, labels would cover the picture, so the edges
+# show the numbers by width and colour alone and the neurons shrink to small circles
+# (MLP(2, [16, 16, 1]), 304 weights, then fits a laptop screen). A layer of more than
+# MAX_LAYER_NEURONS neurons is drawn as its first SUMMARY_NEURONS and one box for the rest.
+EDGE_LABEL_LIMIT = 40
+MAX_LAYER_NEURONS = 32
+SUMMARY_NEURONS = 8
+
 
 def _default_names(n_layers: int, layer: int, size: int) -> list[str]:
     """h1, h2 for one hidden layer; h1_1, h2_1 for several; o1, o2 for the output layer."""
@@ -477,25 +498,11 @@ def _default_names(n_layers: int, layer: int, size: int) -> list[str]:
     return [f"h{layer + 1}_{j + 1}" for j in range(size)]
 
 
-def draw_network(mlp: MLP, *, decimals: int = 4, rankdir: str = "LR",
-                 input_names: Sequence[str] | None = None, inputs: Sequence[Value | float] | None = None,
-                 names: Sequence[Sequence[str]] | None = None, loss_name: str = "E",
-                 title: str | None = None) -> graphviz.Digraph:
-    """An MLP as its neurons: a column of inputs, one per layer, and the biases.
-
-    Each edge carries its weight's label and value and, once backward() has run (some parameter
-    has a nonzero grad), dLOSS/dweight; its width and colour show |dLOSS/dweight|. Inputs are
-    named by input_names, else by the labels of `inputs` (whose values are then shown too), else
-    i1, i2, ...; neurons by `names`, else by their own names, else h1.. (hidden) and o1.. (output).
-    A shared bias is one node for its layer.
-    """
-    if not isinstance(mlp, MLP):
-        raise TypeError(f"draw_network: expected an MLP, got {type(mlp).__name__}")
-    _check_options(rankdir, decimals)
+def _network_names(mlp: MLP, input_names: Sequence[str] | None, inputs: Sequence[Value | float] | None,
+                   names: Sequence[Sequence[str]] | None) -> tuple[list[str], list[list[str]]]:
+    """The inputs' and the neurons' names (see draw_network); ValueError for a wrong count."""
     layers = mlp.layers
     n_inputs = len(layers[0].neurons[0].weights)
-    num = (lambda x: _number(x, decimals))  # noqa: E731
-
     if inputs is not None and len(inputs) != n_inputs:
         raise ValueError(f"draw_network: {len(inputs)} inputs for a network with {n_inputs}")
     if input_names is None:
@@ -506,184 +513,160 @@ def draw_network(mlp: MLP, *, decimals: int = 4, rankdir: str = "LR",
     if names is not None and (len(names) != len(layers)
                               or any(len(n) != len(layer.neurons) for n, layer in zip(names, layers))):
         raise ValueError("draw_network: names needs one list per layer, one name per neuron")
-    neuron_names = [
+    return list(input_names), [
         list(names[k]) if names is not None
         else [n.name for n in layer.neurons] if all(n.name for n in layer.neurons)
         else _default_names(len(layers), k, len(layer.neurons))
-        for k, layer in enumerate(layers)
-    ]
+        for k, layer in enumerate(layers)]
 
-    parameters = mlp.parameters()
-    computed = any(p.grad != 0 for p in parameters)
-    weights = [w for layer in layers for neuron in layer.neurons for w in neuron.weights]
-    flow = _Flow((w.grad for w in weights), computed)
-    sizes = " -> ".join(str(n) for n in [n_inputs, *(len(layer.neurons) for layer in layers)])
-    activations = ", ".join(layer.activation for layer in layers)
-    if title is None:
-        title = f"MLP {sizes} ({activations})"
-    note = (f"edges: weight and d{loss_name}/dweight after backward()" if computed
-            else "gradients not computed yet: call backward() on the loss; edges show the weights")
-    graph = _new_graph(rankdir, f"{title}\n{note}")
-    graph.attr(ranksep="1.6", nodesep="0.5")  # room for the two-line edge labels
 
-    def parameter_text(p: Value, kind: str) -> str:
+class _Network:
+    """A network drawing's columns (nodes: id, label, attributes) and edges, built layer by layer."""
+
+    def __init__(self, mlp: MLP, num: Callable[[float], str], loss_name: str, computed: bool) -> None:
+        self.num, self.loss_name, self.computed = num, loss_name, computed
+        weights = [w for layer in mlp.layers for neuron in layer.neurons for w in neuron.weights]
+        self.labelled = len(weights) <= EDGE_LABEL_LIMIT
+        # width and colour: |dLOSS/dweight| after backward(), else the weight itself
+        self.flow = _Flow((w.grad if computed else w.data for w in weights), True)
+        self.columns: list[list[tuple[str, str, dict[str, str]]]] = [[] for _ in range(len(mlp.layers) + 1)]
+        self.edges: list[tuple[str, str, dict[str, str]]] = []
+        self.hidden = 0  # neurons drawn only as a summary box
+        self.biases_left_out = 0
+
+    def neuron_attrs(self) -> dict[str, str]:
+        return ({"shape": "circle"} if self.labelled else
+                {"shape": "circle", "width": "0.42", "fixedsize": "true", "fontsize": "8"})
+
+    def parameter_text(self, p: Value, kind: str) -> str:
         """w5 = 0.4000, and after backward dE/dw5 = 0.0822 on a second line."""
-        text = (_escape(p.label) + " = " if p.label else "") + num(p.data)
-        if computed:
-            text += f"\\nd{_escape(loss_name)}/d{_escape(p.label or kind)} = {num(p.grad)}"
+        text = (_escape(p.label) + " = " if p.label else "") + self.num(p.data)
+        if self.computed:
+            text += f"\\nd{_escape(self.loss_name)}/d{_escape(p.label or kind)} = {self.num(p.grad)}"
         return text
 
-    # Columns: the inputs, then each layer; a layer's bias sits in the column before it.
-    columns: list[list[tuple[str, str, dict[str, str]]]] = [[] for _ in range(len(layers) + 1)]
-    for k, name in enumerate(input_names):
-        text = _escape(name)
-        if inputs is not None:
-            x = inputs[k]
-            text += f"\\n{num(x.data if isinstance(x, Value) else float(x))}"
-        columns[0].append((f"i{k}", text, {"shape": "circle"}))
-    edges: list[tuple[str, str, dict[str, str]]] = []
-    for k, layer in enumerate(layers):
-        previous = [node for node, *_ in columns[k]]  # this layer's bias is added below
+    def add_inputs(self, names: list[str], inputs: Sequence[Value | float] | None) -> None:
+        for k, name in enumerate(names):
+            text = _escape(name)
+            if inputs is not None:
+                x = inputs[k]
+                text += f"\\n{self.num(x.data if isinstance(x, Value) else float(x))}"
+            self.columns[0].append((f"i{k}", text, self.neuron_attrs()))
+
+    def add_layer(self, k: int, layer: Layer, names: list[str]) -> None:
+        """Layer k's neurons in column k + 1, their weights' edges, their biases in column k."""
+        previous = [node for node, *_ in self.columns[k] if node[0] in "in" and not node.endswith("more")]
+        summary = [node for node, *_ in self.columns[k] if node.endswith("more")]
+        neurons = layer.neurons
+        shown = neurons if len(neurons) <= MAX_LAYER_NEURONS else neurons[:SUMMARY_NEURONS]
         biases: dict[int, str] = {}  # id(bias) -> its node, so a shared bias is drawn once
-        for j, neuron in enumerate(layer.neurons):
+        for j, neuron in enumerate(shown):
             node = f"n{k + 1}_{j}"
-            columns[k + 1].append((node, _escape(neuron_names[k][j]), {"shape": "circle"}))
+            self.columns[k + 1].append((node, _escape(names[j]), self.neuron_attrs()))
             for tail, w in zip(previous, neuron.weights):
-                edges.append((tail, node, {"label": parameter_text(w, "weight"), **flow.style(w.grad)}))
+                flow = w.grad if self.computed else w.data
+                attrs = {"label": self.parameter_text(w, "weight")} if self.labelled else {}
+                style = self.flow.style(flow)
+                if not self.labelled:  # hundreds of edges: half as wide, small arrowheads
+                    style.update(penwidth=f"{float(style['penwidth']) / 2:.2f}", arrowsize="0.3")
+                self.edges.append((tail, node, {**attrs, **style}))
+            for tail in summary:
+                self.edges.append((tail, node, {"style": "dashed", "color": "gray70"}))
             b = neuron.bias
             if b is None:
                 continue
+            if not self.labelled:
+                self.biases_left_out += id(b) not in biases
+                biases[id(b)] = ""
+                continue
             if id(b) not in biases:
                 biases[id(b)] = f"b{k + 1}" if layer.shared_bias else f"b{k + 1}_{j}"
-                columns[k].append((biases[id(b)], parameter_text(b, "bias"),
-                                   {"shape": "box", "style": "rounded"}))
-            edges.append((biases[id(b)], node, {"style": "dashed", "color": "gray50"}))
+                self.columns[k].append((biases[id(b)], self.parameter_text(b, "bias"),
+                                        {"shape": "box", "style": "rounded"}))
+            self.edges.append((biases[id(b)], node, {"style": "dashed", "color": "gray50"}))
+        if len(shown) < len(neurons):
+            self.hidden += len(neurons) - len(shown)
+            self.columns[k + 1].append((f"n{k + 1}_more", f"{len(neurons) - len(shown)} more\\nneurons",
+                                        {"shape": "box", "style": "dashed", "fontsize": "9"}))
+            for tail in previous:
+                self.edges.append((tail, f"n{k + 1}_more", {"style": "dashed", "color": "gray70"}))
 
-    for column in columns:
-        with graph.subgraph() as same:
-            same.attr(rank="same")
-            for node, text, attrs in column:
-                same.node(node, label=_label(text), **attrs)
-            for above, below in zip(column, column[1:]):  # keep the column in order, bias last
-                same.edge(above[0], below[0], style="invis")
-    for tail, head, attrs in edges:
-        if "label" in attrs:
-            attrs = {**attrs, "label": _label(attrs["label"])}
-        graph.edge(tail, head, **attrs)
+    def add_to(self, graph: graphviz.Digraph) -> None:
+        for column in self.columns:
+            with graph.subgraph() as same:
+                same.attr(rank="same")
+                for node, text, attrs in column:
+                    same.node(node, label=_label(text), **attrs)
+                for above, below in zip(column, column[1:]):  # keep the column in order, bias last
+                    same.edge(above[0], below[0], style="invis")
+        for tail, head, attrs in self.edges:
+            if "label" in attrs:
+                attrs = {**attrs, "label": _label(attrs["label"])}
+            graph.edge(tail, head, **attrs)
 
-    legend = [f"edge label: weight = value; d{loss_name}/dweight after backward()",
-              "dashed: a bias (its value on its node)"]
-    flow.legend(graph, legend, decimals, [f"edge width and colour: |d{loss_name}/dweight|"])
+    def legend(self) -> list[str]:
+        what = f"d{self.loss_name}/dweight" if self.computed else "the weight"
+        lines = ([f"edge label: weight = value; d{self.loss_name}/dweight after backward()",
+                  "dashed: a bias (its value on its node)"] if self.labelled else
+                 [f"more than {EDGE_LABEL_LIMIT} weights: no edge labels, width and colour only",
+                  f"biases not drawn ({self.biases_left_out})"])
+        if self.hidden:
+            lines.append(f"a layer of more than {MAX_LAYER_NEURONS} neurons: its first "
+                         f"{SUMMARY_NEURONS} drawn, the rest ({self.hidden}) in a dashed box")
+        return lines + [f"edge width and colour: |{what}|"]
+
+
+def draw_network(mlp: MLP, *, decimals: int = 4, rankdir: str = "LR",
+                 input_names: Sequence[str] | None = None, inputs: Sequence[Value | float] | None = None,
+                 names: Sequence[Sequence[str]] | None = None, loss_name: str = "E",
+                 title: str | None = None) -> graphviz.Digraph:
+    """An MLP as its neurons: a column of inputs, then one per layer, left to right.
+
+    Each edge is a weight: its width and colour show |dLOSS/dweight| once backward() has run
+    (some parameter has a nonzero grad), else the weight itself. Up to EDGE_LABEL_LIMIT weights,
+    each edge is labelled with its weight's label and value and, after backward(), dLOSS/dweight,
+    and the biases are drawn (a shared bias is one node for its layer); a larger network has no
+    labels and no bias nodes, so it fits a screen. A layer of more than MAX_LAYER_NEURONS neurons
+    is summarised. Inputs are named by input_names, else by the labels of `inputs` (whose values
+    are then shown too), else i1, i2, ...; neurons by `names`, else by their own names, else
+    h1.. (hidden) and o1.. (output).
+    """
+    if not isinstance(mlp, MLP):
+        raise TypeError(f"draw_network: expected an MLP, got {type(mlp).__name__}")
+    _check_options(rankdir, decimals)
+    input_names, neuron_names = _network_names(mlp, input_names, inputs, names)
+    computed = any(p.grad != 0 for p in mlp.parameters())
+    network = _Network(mlp, lambda x: _number(x, decimals), loss_name, computed)
+    network.add_inputs(input_names, inputs)
+    for k, layer in enumerate(mlp.layers):
+        network.add_layer(k, layer, neuron_names[k])
+    sizes = " -> ".join(str(n) for n in [len(input_names), *(len(layer.neurons) for layer in mlp.layers)])
+    if title is None:
+        title = f"MLP {sizes} ({', '.join(layer.activation for layer in mlp.layers)})"
+    note = (f"edges: weight and d{loss_name}/dweight after backward()" if computed
+            else "gradients not computed yet: call backward() on the loss; edges show the weights")
+    graph = _new_graph(rankdir, f"{title}\n{note}")
+    if network.labelled:
+        graph.attr(ranksep="1.6", nodesep="0.5")  # room for the two-line edge labels
+    else:
+        graph.attr(ranksep="1.2", nodesep="0.08")
+    network.add_to(graph)
+    _add_note(graph, "legend", network.legend() + _legend_lines(network.flow.largest, decimals, [])
+              if network.flow.largest else network.legend())
     return graph
 
 
-# ----------------------------------------------------------------------------------- write_graph
+# ------------------------------------------------------------------------------------ for files
 
-def output_format(path: str | Path) -> str:
-    """The format a file suffix asks for: svg, png, pdf, or dot (the source); else ValueError."""
-    suffix = Path(path).suffix.lower()
-    if suffix in SOURCE_SUFFIXES:
-        return "dot"
-    if suffix in RENDERED:
-        return RENDERED[suffix]
-    known = ", ".join([*RENDERED, *SOURCE_SUFFIXES])
-    raise ValueError(f"cannot tell the format of {str(path)!r} from its suffix "
-                     f"{suffix or '(none)'!r}: use one of {known}")
-
-
-def write_graph(graph: graphviz.Digraph | Value, path: str | Path) -> Path:
-    """Write graph (a drawing, or a Value: its draw()) to path, in the format its suffix names;
-    returns the path written.
-
-    .dot (or .gv) writes the DOT source and needs no Graphviz binary. .svg, .png and .pdf are
-    rendered by dot; if dot is missing, the source is written beside the file (same name, .dot,
-    never over an existing file) and GraphvizMissing is raised, saying how to install Graphviz.
-    """
-    if isinstance(graph, Value):
-        graph = draw(graph)
-    elif not isinstance(graph, graphviz.Digraph):
-        raise TypeError(f"write_graph: expected a drawing (draw(), draw_network()) or a Value, got "
+def dot_source(graph: graphviz.Digraph, caller: str = "dot_source") -> str:
+    """A drawing's DOT text, for pictures.py to write or render; TypeError for anything else."""
+    if not isinstance(graph, graphviz.Digraph):
+        raise TypeError(f"{caller}: expected a drawing (draw(), draw_network()) or a Value, got "
                         f"{type(graph).__name__}")
-    path = Path(path)
-    fmt = output_format(path)
-    if fmt == "dot":
-        path.write_text(graph.source, encoding="utf-8")
-        return path
-    if shutil.which("dot") is None:
-        raise _source_beside(graph, path)
-    data = _render(graph, fmt, path)
-    path.write_bytes(data)
-    return path
-
-
-def _render(graph: graphviz.Digraph, fmt: str, path: Path) -> bytes:
-    """dot's output for graph, within RENDER_TIMEOUT seconds; RenderError if it fails or takes longer."""
-    dot = shutil.which("dot")
-    if dot is None:
-        raise _source_beside(graph, path)
-    try:
-        done = subprocess.run([dot, f"-T{fmt}"], input=graph.source.encode("utf-8"),
-                              capture_output=True, timeout=RENDER_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        nodes = graph.source.count("shape=record")
-        raise RenderError(f"dot did not finish laying out {path} ({nodes} values) within "
-                          f"{RENDER_TIMEOUT:g} s and was stopped: draw fewer nodes (max_nodes), "
-                          f"or write the .dot source and render it yourself") from None
-    if done.returncode:
-        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RenderError(f"dot could not render {path}: {detail[0] if detail else done.returncode}")
-    return done.stdout
-
-
-def _source_beside(graph: graphviz.Digraph, path: Path) -> GraphvizMissing:
-    """Save the DOT source next to the file that could not be rendered; the error to raise."""
-    dot_path = path.with_suffix(".dot")
-    if dot_path.exists():
-        return GraphvizMissing(path, dot_path, written=False)
-    dot_path.write_text(graph.source, encoding="utf-8")
-    return GraphvizMissing(path, dot_path)
+    return graph.source
 
 
 # ------------------------------------------------------------------------------------- animation
-
-def write_animation(trace: BackwardTrace, path: str | Path, *, rankdir: str = "LR", decimals: int = 4,
-                    seconds_per_step: float = 1.2) -> Path:
-    """An animated GIF of the backward pass: the graph after the forward pass, one frame per step
-    of the ledger, then draw() after backward(). Needs Graphviz's dot and Pillow (the
-    `animation` extra); graphs above MAX_NODES are refused (every frame draws every node)."""
-    if not isinstance(trace, BackwardTrace):
-        raise TypeError(f"write_animation: expected a BackwardTrace, got {type(trace).__name__}")
-    path = Path(path)
-    check_animation(path, len(trace.nodes), len(trace.steps))
-    try:
-        from PIL import Image
-    except ImportError:
-        raise ImportError("an animation needs Pillow: pip install 'micrograd_bp[animation]' "
-                          "(or pip install Pillow)") from None
-    graphs = animation_frames(trace, rankdir=rankdir, decimals=decimals)
-    for graph in graphs:
-        graph.attr(dpi=str(ANIMATION_DPI))
-    if shutil.which("dot") is None:
-        raise _source_beside(graphs[-1], path)
-    import io
-
-    # The frames stay PNG bytes until the GIF writer takes them one at a time: decoded, a wide
-    # graph's frames took gigabytes (Pillow itself keeps one byte per pixel of each frame).
-    pngs = [_render(g, "png", path) for g in graphs]
-    sizes = [Image.open(io.BytesIO(png)).size for png in pngs]  # reads the headers only
-    width, height = max(w for w, _ in sizes), max(h for _, h in sizes)
-
-    def padded(png: bytes) -> Image.Image:  # one canvas size, the frame at the top left, white around
-        canvas = Image.new("RGB", (width, height), "white")
-        canvas.paste(Image.open(io.BytesIO(png)).convert("RGB"), (0, 0))
-        return canvas
-
-    step_ms = round(1000 * seconds_per_step)
-    durations = [2 * step_ms] + [step_ms] * (len(pngs) - 2) + [4 * step_ms]
-    padded(pngs[0]).save(path, format="GIF", save_all=True, append_images=(padded(p) for p in pngs[1:]),
-                         duration=durations, loop=0)
-    return path
-
 
 def animation_frames(trace: BackwardTrace, *, rankdir: str = "LR",
                      decimals: int = 4) -> list[graphviz.Digraph]:
@@ -694,21 +677,6 @@ def animation_frames(trace: BackwardTrace, *, rankdir: str = "LR",
     graphs.append(_draw_grads(trace.nodes, trace.names, final, rankdir=rankdir, decimals=decimals,
                               edge_labels=True, max_nodes=MAX_NODES))
     return graphs
-
-
-def check_animation(path: str | Path, n_nodes: int | None = None, n_steps: int | None = None) -> None:
-    """Refuse, before any work, a path that is not a .gif, a graph above the drawing's node limit,
-    or one whose frames (n_steps + 2, each drawing every node) exceed MAX_ANIMATION_WORK."""
-    if Path(path).suffix.lower() != ".gif":
-        raise ValueError(f"an animation is written as a GIF: {str(path)!r} does not end in .gif")
-    if n_nodes is not None and n_nodes > MAX_NODES:
-        raise ValueError(f"the graph has {n_nodes} nodes, more than the {MAX_NODES} a drawing shows: "
-                         f"an animation draws every node in every frame, so it is refused")
-    if n_nodes is not None and n_steps is not None and n_nodes * (n_steps + 2) > MAX_ANIMATION_WORK:
-        raise ValueError(f"an animation of this graph draws {n_steps + 2} frames of {n_nodes} nodes "
-                         f"({n_nodes * (n_steps + 2):,} nodes in all, more than {MAX_ANIMATION_WORK:,}, "
-                         f"about a minute of dot): animate a smaller graph, or step through this one "
-                         f"in a live page (.html) or trace's text")
 
 
 # ------------------------------------------------------------------------- the drawing as data

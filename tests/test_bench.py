@@ -15,7 +15,7 @@ from oracles import central_difference, close
 from micrograd_bp import Value, bench, linear, topological_order
 from micrograd_bp.cli import main
 from micrograd_bp.examples import mazur
-from micrograd_bp.examples.moons import make_moons
+from micrograd_bp.examples.moons import make_moons, max_margin_loss
 
 ClosureValue = bench.ClosureValue
 
@@ -122,7 +122,8 @@ def test_bench_quick_json_from_the_command_line(capsys, monkeypatch):
     data = json.loads(out)
     assert set(data) == {"machine", "repeats", "quick", "workloads", "targets"}
     assert data["quick"] is True and data["repeats"] == 2
-    assert set(data["workloads"]) == {"mazur", "moons", "chain", "memory", "processes"}
+    assert set(data["workloads"]) == {"mazur", "moons", "chain", "memory", "processes", "batch16", "batch64",
+                                      "batch_compile64"}
     ratios = {k: v for key, w in data["workloads"].items() for k, v in w["ratios"].items()
               if key != "processes"}  # 20 steps minus 1 is start-up noise: only finite
     assert all(math.isfinite(v) for v in data["workloads"]["processes"]["ratios"].values())
@@ -269,6 +270,31 @@ def test_every_ratio_prints_in_words():
         "closure reference / micrograd-bp mazur --steps 20 --train-biases"
 
 
+def test_the_batch_replay_rows_train_as_pytorch_and_the_numpy_floor():
+    """The three engines start from the same weights and agree on every loss (_side_by_side checks
+    1e-9); the numpy floor's first loss is the eager engine's max_margin_loss."""
+    workload = bench.bench_batch(16, 3, 1)
+    rows = {r.engine: r for r in workload.rows}
+    assert set(rows) == {"batch replay", "PyTorch eager (float64, 1 thread)", "numpy by hand (the floor)"}
+    floor = bench.MoonsNumpy(16, *make_moons(100, noise=0.1, seed=1))
+    model = bench._moons_mlp(16)
+    loss, _ = max_margin_loss(model, *make_moons(100, noise=0.1, seed=1), bench.MOONS_ALPHA)
+    assert floor.step(0) == pytest.approx(loss.data, rel=1e-12)
+    assert set(workload.ratios) <= {"batch_over_torch", "batch_over_numpy"}
+    assert "batch_over_numpy" in workload.ratios
+    names = {t.name for t in bench.batch_targets({"batch16": workload.ratios})}
+    assert "moons (width 16, batch 100): batch replay / numpy by hand" in names
+
+
+def test_without_torch_its_row_says_so(monkeypatch):
+    monkeypatch.setattr(bench, "_torch", lambda: None)
+    workload = bench.bench_batch(16, 2, 1)
+    row = {r.engine: r for r in workload.rows}["PyTorch eager (float64, 1 thread)"]
+    assert row.seconds is None and "torch is not installed" in row.note and "bench" in row.note
+    assert "batch_over_torch" not in workload.ratios
+    assert all("PyTorch" not in t.name for t in bench.batch_targets({"batch16": workload.ratios}))
+
+
 # ------------------------------------------------------------------------------ the goals in words
 
 def _workloads(walkthrough: float, memory: float) -> list:
@@ -309,3 +335,15 @@ def test_bench_quick_says_which_goal_and_by_how_much(capsys, monkeypatch):
     ("<= 0.30", 0.30, True), ("<= 2", 2.01, False)])
 def test_a_target_is_met_by_its_goal(goal, measured, met):
     assert bench.target("t", "{x}", measured, goal).met is met
+
+
+def test_pytorch_trains_mazur_as_the_floor_or_its_row_says_why(monkeypatch):
+    """With torch installed (the bench extra) its Mazur training is the float floor's to 1e-12; without
+    it the row says how to install it, and there is no ratio to it."""
+    if bench._torch() is not None:
+        assert bench.mazur_torch(200) == pytest.approx(bench.mazur_floor(200), rel=1e-12)
+    monkeypatch.setattr(bench, "_torch", lambda: None)
+    workload = bench.bench_mazur(10, 1)
+    row = {r.engine: r for r in workload.rows}["PyTorch eager (float64, 1 thread)"]
+    assert row.seconds is None and "torch is not installed" in row.note
+    assert "torch_over_compiled" not in workload.ratios

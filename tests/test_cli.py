@@ -299,14 +299,31 @@ def test_mazur_summary_prints_only_what_a_long_run_adds():
     assert "The forward pass" not in out and "All gradients" not in out
 
 
-def test_make_demo_prints_the_walk_through_once():
-    recipe = re.search(r"^demo:.*\n((?:\t.*\n)+)", (REPO / "Makefile").read_text(), re.M).group(1)
-    commands = [line.strip().split()[1:] for line in recipe.splitlines()]
-    assert commands[0] == ["mazur"] and len(commands) == 2
+def test_make_demo_prints_the_walk_through_once_and_writes_its_pictures(tmp_path):
+    makefile = (REPO / "Makefile").read_text()
+    recipe = re.search(r"^demo:(.*)\n((?:\t.*\n)+)", makefile, re.M)
+    assert "STAMP" in recipe.group(1) and "dot" in recipe.group(1).split()
+    # the demo's own stamp installs the package with the animation extra, not the dev toolchain
+    stamp = re.search(r"^\$\(DEMO_STAMP\):.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert "'.[animation]'" in stamp and "dev" not in stamp
+    out_dir = re.search(r"^DEMO_OUT := (\S+)", makefile, re.M).group(1)
+    commands = [line.strip().split()[1:] for line in recipe.group(2).splitlines()
+                if line.strip().startswith("$(VENV)/bin/micrograd-bp")]
+    commands = [[str(tmp_path / a.split("/", 1)[1]) if a.startswith("$(DEMO_OUT)/") else a
+                 for a in argv if a != ">/dev/null"] for argv in commands]
     outputs = [run_cli(*argv) for argv in commands]
-    assert all(status == 0 for status, _, _ in outputs)
-    both = "".join(out for _, out, _ in outputs)
-    assert both.count("The forward pass") == 1 and both.count("E_total after 10000 steps") == 1
+    assert all(status == 0 for status, _, _ in outputs), outputs
+    printed = "".join(out for _, out, _ in outputs)
+    # the walk-through shown once (the page and GIF commands' stdout goes to /dev/null)
+    shown = "".join(out for (_, out, _), argv in zip(outputs, recipe.group(2).splitlines()[1:])
+                    if ">/dev/null" not in argv)
+    assert printed.count("E_total after 10000 steps") == 1 and shown.count("The forward pass") == 1
+    written = {p.name for p in tmp_path.iterdir()}
+    assert written == {"mazur_graph.svg", "mazur_network.svg", "mazur_page.html", "mazur_backward.gif"}
+    for name in written:  # and the recipe says where each one is
+        assert f"@echo \"  {name}" in recipe.group(2)
+    assert "$(CURDIR)/$(DEMO_OUT)/" in recipe.group(2) and out_dir == "demo-output"
+    assert "demo-output/" in (REPO / ".gitignore").read_text().split()
 
 
 # --------------------------------------------------------- result objects print as the CLI prints

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 
 import pytest
@@ -165,7 +166,7 @@ def test_a_leaf_root():
 
 # ------------------------------------------------------------------------------------------ names
 
-def test_names_label_expression_position():
+def test_names_label_expression_number():
     a, b = Value(2.0, "a"), Value(3.0)
     p = a * b
     long = p
@@ -173,16 +174,44 @@ def test_names_label_expression_position():
         long = long * a + b
     _, names = ledger_names(long)
     assert names[0] == "a" and "a*3" in names
-    # too long to write out: named by its position, and the names that contain it refer to it
-    numbered = [k for k, name in enumerate(names) if name in (f"#{k}", f"[mul #{k}]")]
-    assert numbered and names[numbered[-1]] in names[-1] and is_numbered(names[numbered[-1]])
-    assert not is_numbered(names[-1])
+    # too long to write out: numbered n1, n2, ... in topological order, and the names that
+    # contain it refer to it
+    numbered = [name for name in names if is_numbered(name)]
+    assert numbered == [f"n{k + 1}" for k in range(len(numbered))] and len(numbered) >= 2
+    assert names[-2] == "(((n2*a + 3)*a + 3)*a + 3)*a" and names[-1] == "n3"  # 31 characters: numbered
+    assert len(set(names)) == len(names)
 
 
-def test_a_name_shared_by_two_nodes_gets_its_position():
+def test_a_long_label_is_kept_whole():
+    label = "the weight of the first neuron's first input"
+    _, names = ledger_names((Value(1.0, label) * Value(2.0, "x")).named("a product named at length"))
+    assert names == [label, "x", "a product named at length"]
+
+
+def test_a_name_shared_by_two_nodes_is_numbered():
     w1, w1b = Value(1.0, "w1"), Value(2.0, "w1")
     _, names = ledger_names((w1 * w1b).named("f"))
-    assert names == ["w1 #0", "w1 #1", "f"]
+    assert names == ["n1", "n2", "f"]
+    x = Value(2.0, "x")
+    _, names = ledger_names(x * x + x * x)  # two nodes compute x*x: both numbered, the sum over them
+    assert names == ["x", "n1", "n2", "n1 + n2"]
+
+
+def test_short_formulas_name_every_node_without_a_position():
+    """Issue 21: no `#k` in the ledger of an expression whose nodes all have short formulas; the
+    constants that repeat (Mazur's two 0.5) are numbered, their formulas still read 0.5."""
+    x1, x2, w1, w2 = Value(0.5, "x1"), Value(-1.0, "x2"), Value(0.3, "w1"), Value(0.7, "w2")
+    n = w1 * x1 + w2 * x2
+    out = (n.tanh() * 0.5 + 0.5 * (x1 * x1)).named("out")
+    for ledger in (trace_backward(out), mazur_ledger()):
+        text = str(ledger)
+        assert re.search(r"#\d", text) is None, text
+        assert len(set(ledger.names)) == len(ledger.names)
+    names = trace_backward(out).names
+    assert {"w1*x1", "w2*x2", "w1*x1 + w2*x2", "tanh(w1*x1 + w2*x2)", "x1*x1"} <= set(names)
+    assert [name for name in names if is_numbered(name)] == ["n1", "n2"]  # the two 0.5
+    ledger = str(mazur_ledger())
+    assert "local 0.5 = 0.5" in ledger and "-> n1: local (target_o1 - out_o1)**2" in ledger
 
 
 def test_a_label_that_is_not_a_string_is_named_by_its_text():
@@ -368,7 +397,7 @@ def test_cli_animate_refusals_come_before_any_work(tmp_path):
 
 
 def test_an_animation_too_much_work_to_draw_is_refused_before_any_work(tmp_path):
-    from micrograd_bp import viz
+    from micrograd_bp import pictures
 
     # x0*y + ... + x24*y: 25 x's, y, 25 products, 24 sums = 75 nodes; backward takes one step per
     # product and sum, 49, so 51 frames of 75 nodes: 3,825 node drawings (20 terms, 2,460, took
@@ -385,7 +414,7 @@ def test_an_animation_too_much_work_to_draw_is_refused_before_any_work(tmp_path)
     for k in range(1, terms):
         total = total + Value(1.0, f"x{k}") * y
     with pytest.raises(ValueError, match="draws 51 frames of 75 nodes"):
-        viz.write_animation(trace_backward(total), tmp_path / "b.gif")
+        pictures.write_animation(trace_backward(total), tmp_path / "b.gif")
     assert not (tmp_path / "b.gif").exists()
 
 

@@ -17,7 +17,8 @@ from conftest import run_cli
 from micrograd_bp import Value, linear, topological_order
 from micrograd_bp.examples import mazur, one_weight
 from micrograd_bp.nn import MLP
-from micrograd_bp.viz import GraphvizMissing, draw, draw_network, output_format, write_graph
+from micrograd_bp.pictures import GraphvizMissing, output_format, write_graph
+from micrograd_bp.viz import draw, draw_network
 
 EDGE = re.compile(r"^\t(\S+) -> (\S+)(?: \[(.*)\])?$")
 
@@ -26,7 +27,7 @@ EDGE = re.compile(r"^\t(\S+) -> (\S+)(?: \[(.*)\])?$")
 # negative, so blue), b's edge 2, every other edge 1. Widths on the log scale, 4 decades over
 # 0.75..4.5: 2/3 -> s = 1 + log10(2/3)/4 = 0.9560 (4.33), 1/3 -> s = 0.8807 (4.05).
 SMALL_AFTER = r"""digraph {
-	graph [fontname=Helvetica label="e = 4.0000; grad on each node = de/d(node), after backward()" labelloc=t rankdir=LR]
+	graph [fontname=Helvetica label="e = 4.0000; grad on each node = de/d(node), after backward()" labelloc=t ordering=in rankdir=LR]
 	node [fontname=Helvetica fontsize=11]
 	edge [arrowsize=0.6 fontname=Helvetica fontsize=9]
 	v0 [label="a|data 2.0000|grad -3.0000" shape=record]
@@ -48,7 +49,7 @@ SMALL_AFTER = r"""digraph {
 
 # The same graph before backward(): the local derivatives are known (b, a, 1, 1), the grads not.
 SMALL_BEFORE = r"""digraph {
-	graph [fontname=Helvetica label="e = 4.0000; gradients not computed yet: call backward() on e. Edge labels are local derivatives, known from the forward pass." labelloc=t rankdir=LR]
+	graph [fontname=Helvetica label="e = 4.0000; gradients not computed yet: call backward() on e. Edge labels are local derivatives, known from the forward pass." labelloc=t ordering=in rankdir=LR]
 	node [fontname=Helvetica fontsize=11]
 	edge [arrowsize=0.6 fontname=Helvetica fontsize=9]
 	v0 [label="a|data 2.0000|grad: not computed (call backward())" shape=record]
@@ -74,7 +75,7 @@ SMALL_BEFORE = r"""digraph {
 # Flows: w's edge 2.1 (the largest), x's 1.12 (s = 1 + log10(1.12/2.1)/4 = 0.9317: 4.24), the
 # 1.4 edges s = 0.9560 (4.33), J's own edge 1 (s = 0.9194: 4.20).
 ONE_WEIGHT = r"""digraph {
-	graph [fontname=Helvetica label="J = 0.4900; grad on each node = dJ/d(node), after backward()" labelloc=t rankdir=LR]
+	graph [fontname=Helvetica label="J = 0.4900; grad on each node = dJ/d(node), after backward()" labelloc=t ordering=in rankdir=LR]
 	node [fontname=Helvetica fontsize=11]
 	edge [arrowsize=0.6 fontname=Helvetica fontsize=9]
 	v0 [label="w|data 0.8000|grad 2.1000" shape=record]
@@ -662,8 +663,8 @@ def test_frames_of_the_mazur_ledger():
 def test_write_animation(tmp_path):
     from PIL import Image
 
+    from micrograd_bp.pictures import write_animation
     from micrograd_bp.trace import trace_backward
-    from micrograd_bp.viz import write_animation
 
     ledger = trace_backward(small())
     path = write_animation(ledger, tmp_path / "e.gif")
@@ -703,21 +704,22 @@ def test_a_label_that_is_not_a_string_is_drawn():
     assert node_labels(draw(y).source)["v0"] == "5|data 2.0000|grad 3.0000"
 
 
-def test_positions_are_shown_where_the_ledger_names_by_position():
-    from micrograd_bp.trace import ledger_names
+def test_numbers_are_shown_where_the_ledger_names_by_number():
+    from micrograd_bp.trace import is_numbered, ledger_names
 
     f = (Value(1.0, "w") * Value(2.0, "w")).named("f")
     f.backward()
     labels = node_labels(draw(f).source)
-    assert labels["v0"].startswith("w #0|") and labels["v1"].startswith("w #1|")
+    assert labels["v0"].startswith("n1 (w)|") and labels["v1"].startswith("n2 (w)|")
     long = Value(1.5, "a")
     for _ in range(12):
         long = long * 1.5 + 1.0
     long.backward()
     _, names = ledger_names(long)
     labels = node_labels(draw(long).source)
-    numbered = [k for k, name in enumerate(names) if name in (f"#{k}", f"[mul #{k}]")]
-    assert numbered and all(labels[f"v{k}"].startswith(f"{names[k]}|") for k in numbered)
+    numbered = [k for k, name in enumerate(names) if is_numbered(name)]
+    assert len(numbered) > 3 and all(labels[f"v{k}"].startswith(f"{names[k]}|") for k in numbered)
+    assert len(set(names)) == len(names)
 
 
 def test_the_mazur_targets_are_named_in_the_drawing():
@@ -729,7 +731,7 @@ def test_the_mazur_targets_are_named_in_the_drawing():
 
 
 def test_a_long_product_of_one_leaf_renders_in_seconds(tmp_path, monkeypatch):
-    import micrograd_bp.viz as viz
+    import micrograd_bp.pictures as pictures
 
     x = Value(1.0001, "x")
     y = x
@@ -745,12 +747,12 @@ def test_a_long_product_of_one_leaf_renders_in_seconds(tmp_path, monkeypatch):
     assert len(tails) == len(set(tails)) == 100  # one edge from each box
     # d(x**100)/dx = 100 x**99 = 100 e^(99 ln 1.0001) = 100.99487... at 1.0001
     assert abs(x.grad - 100 * math.exp(99 * math.log(1.0001))) < 1e-9
-    monkeypatch.setattr(viz, "RENDER_TIMEOUT", 20.0)
+    monkeypatch.setattr(pictures, "RENDER_TIMEOUT", 20.0)
     assert write_graph(draw(y), tmp_path / "chain.svg").stat().st_size > 0
 
 
 def test_a_leaf_shared_along_a_long_sum_renders_in_seconds(tmp_path, monkeypatch):
-    import micrograd_bp.viz as viz
+    import micrograd_bp.pictures as pictures
 
     # y's 160 consumers x_k*y all sit one level above the leaves, but dot lays each beside its
     # term of the sum, 160 levels apart: one box for y took dot 13 s (300 terms: 22 s)
@@ -764,16 +766,16 @@ def test_a_leaf_shared_along_a_long_sum_renders_in_seconds(tmp_path, monkeypatch
     labels = node_labels(draw(total).source)
     (y_box,) = [name for name, label in labels.items() if label.startswith("y|data")]
     assert labels[f"{y_box}u2"] == "y|use 2 of 160|data 2.0000|grad 160.0000"
-    monkeypatch.setattr(viz, "RENDER_TIMEOUT", 10.0)
+    monkeypatch.setattr(pictures, "RENDER_TIMEOUT", 10.0)
     assert write_graph(draw(total), tmp_path / "sum.svg").stat().st_size > 0
 
 
 def test_a_render_that_takes_too_long_is_stopped_with_a_clear_error(tmp_path, monkeypatch):
-    import micrograd_bp.viz as viz
+    import micrograd_bp.pictures as pictures
 
     _, nodes = mazur_after_backward()
-    monkeypatch.setattr(viz, "RENDER_TIMEOUT", 0.001)
-    with pytest.raises(viz.RenderError, match="did not finish laying out"):
+    monkeypatch.setattr(pictures, "RENDER_TIMEOUT", 0.001)
+    with pytest.raises(pictures.RenderError, match="did not finish laying out"):
         write_graph(draw(nodes["E_total"]), tmp_path / "m.svg")
     assert not (tmp_path / "m.svg").exists()
 

@@ -6,6 +6,7 @@ import math
 import random
 from collections.abc import Sequence
 
+from .. import engine
 from ..engine import Value
 from ..nn import MLP
 
@@ -27,7 +28,10 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: int = 1) -> tuple[list[li
     return points, labels
 
 
-def moons_model(seed: int = 1337) -> MLP:
+MODEL_SEED = 1337  # the seed of moons_model's weights
+
+
+def moons_model(seed: int = MODEL_SEED) -> MLP:
     """micrograd's demo network: MLP(2, [16, 16, 1]), ReLU hidden layers, a linear output."""
     return MLP(2, [16, 16, 1], ["relu", "relu", "none"], seed=seed)
 
@@ -41,3 +45,38 @@ def max_margin_loss(model: MLP, points: Sequence[Sequence[float]], labels: Seque
     l2 = alpha * sum((p * p for p in model.parameters()), Value(0.0))
     accuracy = sum((y > 0) == (s.data > 0) for y, s in zip(labels, scores)) / len(labels)
     return data_loss + l2, accuracy
+
+
+def sample_loss(model: MLP, alpha: float = 1e-4) -> tuple[Value, list[Value]]:
+    """One sample's max-margin loss, for the batch replay: relu(1 - y * score) + alpha * L2, and its
+    data leaves [x1, x2, y]. Averaged over a batch it is max_margin_loss (the L2 is one `linear`
+    node, p1*p1 + p2*p2 + ..., where max_margin_loss adds the squares one by one)."""
+    x1, x2, y = Value(0.0, "x1"), Value(0.0, "x2"), Value(1.0, "y")
+    params = model.parameters()
+    score = model([x1, x2])[0]
+    return (1 - y * score).relu() + alpha * engine.linear(params, params), [x1, x2, y]
+
+
+def sample_score(model: MLP) -> tuple[Value, list[Value]]:
+    """One sample's score (positive: the lower moon) and its data leaves [x1, x2]."""
+    x1, x2 = Value(0.0, "x1"), Value(0.0, "x2")
+    return model([x1, x2])[0], [x1, x2]
+
+
+def rows(points: Sequence[Sequence[float]], labels: Sequence[int]) -> list[list[float]]:
+    """The batch of sample_loss: one row [x1, x2, y] per point."""
+    return [[p[0], p[1], float(y)] for p, y in zip(points, labels)]
+
+
+def learning_rate(step: int, steps: int, lr: float = 1.0) -> float:
+    """micrograd's demo schedule, stretched over `steps`: lr at the first step, 0.1 lr at the end."""
+    return lr * (1.0 - 0.9 * step / steps)
+
+
+def batch_accuracy(model: MLP, points: Sequence[Sequence[float]], labels: Sequence[int]) -> float:
+    """The fraction of points on the side of their label (score > 0 for +1), by the batch replay."""
+    from ..batch import compile_batch  # numpy: only here
+
+    score, data = sample_score(model)
+    scores = compile_batch(score, model.parameters(), data).outputs([list(p) for p in points])
+    return sum((y > 0) == (s > 0) for y, s in zip(labels, scores.tolist())) / len(labels)
