@@ -79,11 +79,15 @@ graphs: $(STAMP) dot
 	$(VENV)/bin/micrograd-bp mazur --network docs/mazur_network.svg --graph docs/mazur_graph.svg >/dev/null
 	$(VENV)/bin/micrograd-bp one-weight --graph docs/one_weight_graph.svg >/dev/null
 	$(VENV)/bin/micrograd-bp mazur --trace --animate docs/mazur_backward.gif >/dev/null
+	$(VENV)/bin/micrograd-bp exercise new --preset mazur --ask out_o1,net_o1,w5,out_h1,net_h1,w1 \
+	  --out build/worksheet --force >/dev/null
+	cp build/worksheet/worksheet-01.svg docs/mazur_worksheet.svg
 
-# The screenshot of the live page (the Mazur graph after a click on w1), in headless Chromium.
+# The screenshots of the live page, in headless Chromium: the Mazur graph after a click on w1, the
+# moons network view, and the moons page stepping through backward() (tests/test_page.py).
 screenshot: $(STAMP) dot browser
 	mkdir -p docs
-	$(PY) tests/test_page.py docs/mazur_page.png
+	$(PY) tests/test_page.py docs/mazur_page.png docs/moons_page.png docs/moons_ledger.png
 
 # The benchmark, with micrograd 0.1.0 from PyPI for its rows (the `bench` extra; `make test` does not need it).
 bench: $(STAMP)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -422,11 +424,12 @@ def draw_mazur(graph_path: str | None, network_path: str | None) -> None:
     """The tutorial's network after one backward pass: its op-level graph and its neuron view."""
     viz, page = _viz(), _page()
     network = mazur.MazurNetwork()
-    nodes = network.forward()
+    nodes = mazur.mazur_nodes(network)
     total = nodes["E_total"]
     total.backward()
     if graph_path is not None:
-        _write_picture(viz.draw(total), graph_path, lambda: page.explore(total))
+        _write_picture(viz.draw(total), graph_path,
+                       lambda: page.explore(total, waypoints=mazur.mazur_waypoints(nodes)))
     if network_path is not None:
         title = "Matt Mazur's 2-2-2 network with the tutorial's weights"
         _write_picture(viz.draw_network(network.mlp, inputs=network.inputs(), title=title),
@@ -685,6 +688,314 @@ def run_mazur_verify(args: argparse.Namespace) -> int:
     return 0 if result is None or result.ok else 1
 
 
+# ------------------------------------------------------------------------------------- exercise
+# exercise new | attempt | grade: the worksheets (worksheet.py), the page (exercise_page.py) and a
+# class's grading (classroom.py) around exercise.Exercise.
+
+def add_exercise(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("exercise",
+                       help="exercises: worksheets, attempts, grading (`new`, `attempt`, `grade`)",
+                       description="Backpropagation exercises: make them (a JSON file, a printable "
+                                   "worksheet and the answer key per variant), attempt one in the "
+                                   "terminal, or grade answers.", allow_abbrev=False)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    _add_exercise_new(actions)
+    _add_exercise_attempt(actions)
+    _add_exercise_grade(actions)
+    for command in actions.choices.values():
+        command.set_defaults(command_parser=command)
+
+
+def _add_exercise_new(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser("new", help="write exercises, worksheets and the answer key",
+                           description="Writes, per variant, exercise-NN.json, worksheet-NN.svg (the "
+                                       "graph with an empty box for each asked gradient) with "
+                                       "worksheet-NN.html (the drawing and a table to fill in), and "
+                                       "all the answers in answer-key.json and answer-key.md.",
+                           allow_abbrev=False)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", choices=["mazur"], help="Matt Mazur's 2-2-2 network")
+    source.add_argument("--expr", metavar="EXPR",
+                        help="an expression, e.g. 'sigmoid(w*x + b)'; its values as NAME=VALUE after it "
+                             "(write --expr=EXPR if it starts with '-')")
+    p.add_argument("bindings", metavar="NAME=VALUE", nargs="*", help="the variables' values (with --expr)")
+    p.add_argument("--ask", metavar="all|NAME,...", action="append",
+                   help="the gradients asked: all (default: every node's) or names, comma-separated "
+                        "(repeatable)")
+    p.add_argument("--variants", type=_positive_int, default=1,
+                   help="how many variants: the same graph, other numbers (needs --seed above 1)")
+    p.add_argument("--seed", type=int, help="draw the numbers from this seed (variant k uses seed+k-1); "
+                                            "without it the given values are used")
+    p.add_argument("--out", metavar="DIR", required=True, help="the folder to write (made if missing)")
+    p.add_argument("--format", choices=["svg", "png", "pdf"], default="svg",  # worksheet.FORMATS
+                   help="the worksheet drawing's format (default svg)")
+    p.add_argument("--page", action="store_true",
+                   help="also write page-NN.html: the explorable page in exercise mode")
+    p.add_argument("--force", action="store_true", help="overwrite files that exist")
+    p.set_defaults(run=run_exercise_new)
+
+
+def _add_exercise_attempt(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser("attempt", help="answer an exercise in the terminal, graded as you go",
+                           description="Asks each gradient in the order backward() finishes them and "
+                                       "grades each answer at once (an empty line skips a question). "
+                                       "Reads the answers from stdin. Exit status 0 when every answer "
+                                       "is right, 1 otherwise.", allow_abbrev=False)
+    p.add_argument("file", metavar="FILE", help="an exercise JSON file (from exercise new)")
+    p.add_argument("--reveal", action="store_true",
+                   help="show the right answer after each question; the attempt is marked as revealed")
+    p.add_argument("--save", metavar="ANSWERS.json",
+                   help="write the attempt (student, exercise, answers, revealed) for exercise grade")
+    p.add_argument("--student", metavar="NAME", help="the name saved with the attempt")
+    p.set_defaults(run=run_exercise_attempt)
+
+
+def _add_exercise_grade(actions: argparse._SubParsersAction) -> None:
+    p = actions.add_parser("grade", help="grade answers: one student's, or a whole class's",
+                           description="Grades ANSWERS.json ({name: number}, or an attempt saved by "
+                                       "exercise attempt --save) against FILE (exit status 0 when every "
+                                       "answer is right, 1 otherwise); or, with --class DIR, every "
+                                       "answers file in DIR: one CSV row per student and question, and "
+                                       "a bar chart (PNG) of the diagnoses.", allow_abbrev=False)
+    p.add_argument("files", metavar="FILE ANSWERS.json", nargs="*", help="the exercise and the answers")
+    p.add_argument("--json", action="store_true", help="print the graded result as JSON")
+    p.add_argument("--class", dest="class_dir", metavar="DIR",
+                   help="grade every *.json attempt in DIR (each names its exercise, or give --exercise)")
+    p.add_argument("--exercise", metavar="FILE", help="with --class: the exercise of attempts that name none")
+    p.add_argument("--csv", metavar="FILE.csv", help="with --class: where to write the rows")
+    p.add_argument("--chart", metavar="FILE.png",
+                   help="with --class: the chart of diagnoses (default: beside the CSV, .png; needs "
+                        "matplotlib: pip install 'micrograd_bp[notebook]')")
+    p.set_defaults(run=run_exercise_grade)
+
+
+def _exercise_module() -> ModuleType:
+    from . import exercise
+    return exercise
+
+
+def load_exercise(path: str | Path) -> Any:
+    """An exercise file: a missing, malformed or foreign file is one clear line (UsageError)."""
+    from . import classroom
+
+    try:
+        return classroom.load_exercise(path)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _asked(args: argparse.Namespace) -> str | list[str]:
+    """--ask: "all" (the default) or the names, from one or more comma-separated lists."""
+    if not args.ask:
+        return "all"
+    names = [name.strip() for text in args.ask for name in text.split(",") if name.strip()]
+    if names == ["all"]:
+        return "all"
+    if not names or "all" in names:
+        raise UsageError("--ask takes all, or node names separated by commas", args.command_parser.prog)
+    return names
+
+
+def _new_exercises(args: argparse.Namespace) -> list[Any]:
+    """The variants asked for: one exercise per seed (seed, seed+1, ...), or the given values."""
+    if args.variants > 1 and args.seed is None:
+        raise UsageError("--variants above 1 needs --seed (each variant draws its numbers from it)",
+                         args.command_parser.prog)
+    if args.preset and args.bindings:
+        raise UsageError("NAME=VALUE goes with --expr (the preset has its own values)",
+                         args.command_parser.prog)
+    Exercise, ask = _exercise_module().Exercise, _asked(args)
+    seeds = [None] if args.seed is None else [args.seed + k for k in range(args.variants)]
+    if args.preset:
+        return [Exercise.mazur(ask=ask, seed=seed) for seed in seeds]
+    values = expressions.parse_bindings(args.bindings)
+    return [Exercise.from_expression(args.expr, values, ask=ask, seed=seed) for seed in seeds]
+
+
+def _exercise_targets(args: argparse.Namespace, n: int) -> None:
+    """Every file exercise new writes, checked before anything is: none exists unless --force,
+    and dot is installed."""
+    from .worksheet import file_names
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: not a directory")
+    existing = [out / name for name in file_names(n, args.format, args.page) if (out / name).exists()]
+    if existing and not args.force:
+        raise UsageError(f"{existing[0]} exists (and {len(existing) - 1} more of the files to write): "
+                         "not overwriting; use --force, or another --out")
+    if shutil.which("dot") is None:
+        raise UsageError(f"a worksheet needs Graphviz's dot to draw the graph; {_viz().INSTALL_HINT}")
+
+
+def run_exercise_new(args: argparse.Namespace) -> int:
+    from . import worksheet
+
+    exercises = _new_exercises(args)
+    _exercise_targets(args, len(exercises))
+    out, pictures = Path(args.out), _pictures()
+    try:
+        worksheet.write_set(exercises, out, fmt=args.format, page=args.page)
+    except (pictures.GraphvizMissing, pictures.RenderError, _page().PageError) as error:
+        raise UsageError(str(error)) from None
+    except OSError as error:
+        raise UsageError(f"cannot write in {out}: {error.strerror or error}") from None
+    first = exercises[0]
+    n = len(first.questions)
+    emit(f"{len(exercises)} exercise{'s' if len(exercises) > 1 else ''} in {out}/: "
+         f"{n} question{'s' if n > 1 else ''} each, in backward order: {', '.join(first.questions)}\n"
+         f"answer key (keep it apart): {out / 'answer-key.md'} and {out / 'answer-key.json'}")
+    return 0
+
+
+def _read_answer(prompt: str) -> str | None:
+    """One line from stdin after the prompt; None at the end of the input."""
+    write(prompt)
+    console.flush_stdout()
+    line = sys.stdin.readline()
+    if line == "" or not sys.stdin.isatty():  # the end, or piped in: shown as if typed
+        write(line.rstrip("\n") + "\n")
+    return None if line == "" else line.strip()
+
+
+def _ask(prompt: str) -> float | None:
+    """A number typed by the learner; an empty line or the end of the input skips the question
+    (None); anything else is asked again, with a line saying why."""
+    from .classroom import parse_number
+
+    while True:
+        line = _read_answer(prompt)
+        if not line:
+            return None
+        try:
+            return parse_number(line, "your answer")
+        except ValueError:
+            note(f"not a number: {line!r} (type a number such as 0.0822 or -1.5e-3, or an empty "
+                 "line to skip)")
+
+
+def run_exercise_attempt(args: argparse.Namespace) -> int:
+    ex = load_exercise(args.file)
+    if args.save:
+        _check_writable(Path(args.save))
+    out, n = ex.names[id(ex.root)], len(ex.questions)
+    emit(f"{args.file}: {n} gradient{'s' if n > 1 else ''} d{paths.d(out)}/d(node), in the order "
+         "backward() finishes them; type each (an empty line skips one)")
+    answers: dict[str, float] = {}
+    for k, name in enumerate(ex.questions, 1):
+        given = _ask(f"({k}) {ex.question(name).partial} = ")
+        if given is not None:
+            answers[name] = given
+        graded = ex.grade(answers)[name]
+        emit(f"    {_verdict(graded)}" if given is not None else "    (skipped)")
+        if args.reveal:
+            emit(f"    answer: {graded.expected:.9g}")
+    result = ex.grade(answers)
+    right = sum(1 for name in ex.questions if result[name].ok)
+    emit(f"score: {right} of {len(ex.questions)} right ({result.score:.3g})"
+         + ("; answers were revealed" if args.reveal else ""))
+    if args.save:
+        _save_attempt(args, answers)
+    return 0 if right == len(ex.questions) else 1
+
+
+def _save_attempt(args: argparse.Namespace, answers: dict[str, float]) -> None:
+    from .classroom import Attempt
+    from .worksheet import write_json
+
+    save = Path(args.save)
+    exercise = os.path.relpath(Path(args.file).resolve(), save.resolve().parent)
+    attempt = Attempt(args.student or save.stem, answers, exercise, args.reveal)
+    try:
+        write_json(attempt.to_json(), save)
+    except OSError as error:
+        raise UsageError(f"cannot write {save}: {error.strerror or error}") from None
+    note(f"{PROG}: wrote {save}")
+
+
+def run_exercise_grade(args: argparse.Namespace) -> int:
+    if args.class_dir is not None:
+        return run_exercise_grade_class(args)
+    refuse_unless(args, False, ["--exercise", "--csv", "--chart"], "goes with --class DIR")
+    if len(args.files) != 2:
+        raise UsageError("exercise grade takes FILE ANSWERS.json (or --class DIR)", args.command_parser.prog)
+    from . import classroom
+
+    ex = load_exercise(args.files[0])
+    try:
+        attempt = classroom.read_attempt(args.files[1])
+        classroom.check_names(ex, attempt.answers, args.files[1])
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    result = ex.grade(attempt.answers)
+    if args.json:
+        emit_json(json.loads(result.to_json()))
+    else:
+        emit(_graded_text(ex, result, attempt.student))
+    return 0 if all(result[name].ok for name in ex.questions) else 1
+
+
+def _graded_text(ex: Any, result: Any, student: str) -> str:
+    right = sum(1 for name in ex.questions if result[name].ok)
+    width = max(len(name) for name in ex.questions)
+    lines = [f"{student}: {right} of {len(ex.questions)} right (score {result.score:.3g})"]
+    for k, name in enumerate(ex.questions, 1):
+        r = result[name]
+        given = "-" if r.given is None else f"{r.given:.9g}"
+        lines.append(f"({k:>2}) {name:<{width}}  {given:>14}  {_verdict(r)}")
+    return "\n".join(lines)
+
+
+def _verdict(graded: Any) -> str:
+    """A graded answer: its diagnosis id and its message (once, when the message starts with it)."""
+    message = graded.message
+    return message if message.startswith(graded.diagnosis) else f"{graded.diagnosis}: {message}"
+
+
+def run_exercise_grade_class(args: argparse.Namespace) -> int:
+    from . import classroom
+
+    if args.files:
+        raise UsageError("--class DIR grades a folder: give no FILE ANSWERS.json with it",
+                         args.command_parser.prog)
+    chart = args.chart or (str(Path(args.csv).with_suffix(".png")) if args.csv else None)
+    for path in filter(None, (args.csv, chart)):
+        _check_writable(Path(path))
+    if chart is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError(f"--chart {chart}: the chart needs matplotlib: "
+                             f"{classroom.INSTALL_CHART}") from None
+    try:
+        report = classroom.grade_class(args.class_dir, args.exercise)
+    except classroom.NoExercise as error:
+        raise UsageError(f"{error}: give --exercise FILE") from None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if args.csv:
+        Path(args.csv).write_text(report.csv_text(), encoding="utf-8")
+        note(f"{PROG}: wrote {args.csv}")
+    if chart is not None:
+        note(f"{PROG}: wrote {classroom.write_chart(report, chart)}")
+    if args.json:
+        emit_json(report)
+    elif args.csv:
+        emit(_class_text(report))
+    else:
+        write(report.csv_text())
+    return 0
+
+
+def _class_text(report: Any) -> str:
+    scores = report.scores()
+    lines = [f"{len(report.students)} students, {len(report.rows)} answers graded"]
+    lines += [f"  {student}: score {score:.3g}" for student, score in scores.items()]
+    lines.append("diagnoses: " + ", ".join(f"{name} {count}" for name, count in report.counts().items()))
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------------- moons
 
 MOONS_MAX_STEPS = {True: 100_000, False: 2_000}  # --batch or not, at the default size
@@ -837,7 +1148,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mazur, add_one_weight, add_grad,
                                                                  add_check, add_explain, add_diff,
-                                                                 add_trace,
+                                                                 add_trace, add_exercise,
                                                                  add_bench,
                                                                  add_moons]
 

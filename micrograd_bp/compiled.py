@@ -64,7 +64,7 @@ def template_for(op: Op, arity: int) -> Replay:
         raise ValueError("compile_graph: a powc op without its exponent (build it with ops.power_op)")
     if op.replay is None:
         if OPS.get(op.name) is not op:
-            raise ValueError(f"compile_graph: the op {op.name!r} is not registered (ops.register_op) and "
+            raise ValueError(f"compile_graph: the op {op.name!r} is not registered (register_op) and "
                              "has no replay template")
         return _calling_template(op, arity)
     return op.replay if isinstance(op.replay, Replay) else op.replay(op, arity)

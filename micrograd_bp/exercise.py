@@ -349,6 +349,13 @@ class Exercise:
             raise ValueError("not an exercise: a field of the JSON has the wrong type") from None
         raise ValueError(f"not an exercise: unknown source kind {kind!r}")
 
+    def page(self, **options: Any) -> Any:
+        """The explorable page in exercise mode (exercise_page.exercise_page): an input box on
+        each asked node, graded in the browser with the same diagnoses as grade()."""
+        from .exercise_page import exercise_page  # a view, imported only when a page is asked for
+
+        return exercise_page(self, **options)
+
     def __repr__(self) -> str:
         questions = ", ".join(self.questions)
         return f"<Exercise {self.source['kind']}: {len(self.questions)} questions: {questions}>"

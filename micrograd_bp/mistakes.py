@@ -192,6 +192,19 @@ def _edge_text(s: Subject, consumer: Value, position: int) -> str:
     return g.name(consumer) + (f" (by input {position + 1})" if twice else "")
 
 
+def _group_message(s: Subject, groups: list[tuple[str, int, float]], through: str, count: int,
+                   rest: float) -> str:
+    """missing-path's message for the paths through one node alone (the other group named if
+    there is one: a search written only for the message that is read)."""
+    n = s.graph.n_paths
+    other = next((t for t, k, v in groups if k == n - count and matches(v, rest, 1e-12)), None)
+    rest_text = (f"the {_paths_word(n - count)} through {other}" if other
+                 else f"the other {n - count} {_paths_word(n - count)}")
+    return (f"you added only the {_paths_word(count)} through {through} ({count} of {n}); "
+            f"{rest_text} {'contributes' if n - count == 1 else 'contribute'} {fmt(rest)}; "
+            f"{'both' if n == 2 else f'all {n}'} together give {s.name} = {fmt(s.total)}")
+
+
 def _missing_path(s: Subject) -> Iterator[Candidate]:
     g, total, n = s.graph, s.total, s.graph.n_paths
     ex = explain(g.output, g.wrt, waypoints=s.waypoints, max_paths=SUBSET_LIMIT + 1, graph=g,
@@ -201,13 +214,9 @@ def _missing_path(s: Subject) -> Iterator[Candidate]:
         rest = total - value
         key = f"missing-path:group:{s.position(by_name[through])}" if through in by_name else \
             f"missing-path:group:{through}"
-        other = next((t for t, k, v in ex.groups if k == n - count and matches(v, rest, 1e-12)), None)
-        rest_text = (f"the {_paths_word(n - count)} through {other}" if other
-                     else f"the other {n - count} {_paths_word(n - count)}")
         yield Candidate("missing-path", key, value,
-                        f"you added only the {_paths_word(count)} through {through} ({count} of {n}); "
-                        f"{rest_text} {'contributes' if n - count == 1 else 'contribute'} {fmt(rest)}; "
-                        f"{'both' if n == 2 else f'all {n}'} together give {s.name} = {fmt(total)}")
+                        lambda through=through, count=count, rest=rest: _group_message(
+                            s, ex.groups, through, count, rest))
     terms = _terms(s)
     if 2 <= len(terms) <= TERM_LIMIT:
         for size in range(1, len(terms)):
@@ -261,6 +270,7 @@ def _local_only(s: Subject) -> Iterator[Candidate]:
     for c, i, p, local in g.edges():
         if p is g.wrt and c is not g.output:
             yield Candidate("local-only", f"local-only:{s.position(c)}.{i}", local,
+                            lambda c=c, i=i, p=p, local=local:
                             f"your value is the local derivative d{d(g.name(c))}/d{d(g.name(p))} = "
                             f"{_formula_and_value(g, c, i, local)} alone: the upstream gradient "
                             f"d{d(g.name(g.output))}/d{d(g.name(c))} = {fmt(g.adjoint[id(c)])} is missing "
@@ -322,16 +332,24 @@ def _wrong_point(s: Subject) -> Iterator[Candidate]:
             at_output = _formula_value(formula, c, {a: c.data, "out": op.forward(c.data)})
         except (ValueError, OverflowError, ZeroDivisionError):
             continue
-        name, inner = g.name(c), g.name(p)
-        should = f"d{d(name)}/d{d(inner)} = {_formula_and_value(g, c, i, local)}"
-        for label, new, how in (("input", at_input, f"at its input {inner} = {fmt(p.data)}"),
-                                ("output", at_output, f"at its output {name} = {fmt(c.data)}")):
+        for label, new in (("input", at_input), ("output", at_output)):
             if not matches(new, local, 1e-12):
                 yield Candidate("wrong-point", f"wrong-point:{s.position(c)}.{label}",
                                 _replaced(s, c, p, local, new),
-                                f"{op.name}'s derivative taken {how}: you used {fmt(new)} where "
-                                f"{should}{_where(s, c, p)}; "
-                                f"{s.name} = {fmt(s.total)}")
+                                lambda c=c, i=i, p=p, local=local, label=label, new=new:
+                                _wrong_point_message(s, c, i, p, local, label, new))
+
+
+def _wrong_point_message(s: Subject, c: Value, i: int, p: Value, local: float, label: str,
+                         new: float) -> str:
+    g = s.graph
+    name, inner = g.name(c), g.name(p)
+    how = f"at its input {inner} = {fmt(p.data)}" if label == "input" else \
+        f"at its output {name} = {fmt(c.data)}"
+    assert c.op is not None
+    return (f"{c.op.name}'s derivative taken {how}: you used {fmt(new)} where "
+            f"d{d(name)}/d{d(inner)} = {_formula_and_value(g, c, i, local)}{_where(s, c, p)}; "
+            f"{s.name} = {fmt(s.total)}")
 
 
 def _chain_cuts(s: Subject) -> Iterator[tuple[Value, float, float]]:
@@ -361,23 +379,28 @@ def _below_formula(s: Subject, node: Value) -> str:
 def _stopped_early(s: Subject) -> Iterator[Candidate]:
     g = s.graph
     out, wrt = d(g.name(g.output)), d(g.name(g.wrt))
-    for node, upper, lower in _chain_cuts(s):
+
+    def message(node: Value, upper: float, lower: float) -> str:
         v = d(g.name(node))
         formula = _below_formula(s, node)
         shown = f" = {formula}" if formula and formula != fmt(lower) else ""
+        return (f"your value is d{out}/d{v} = {fmt(upper)}: the chain stops at {g.name(node)}; "
+                f"the factor d{v}/d{wrt}{shown} = {fmt(lower)} is missing; {s.name} = {fmt(s.total)}")
+
+    for node, upper, lower in _chain_cuts(s):
         yield Candidate("stopped-early", f"stopped-early:{s.position(node)}", upper,
-                        f"your value is d{out}/d{v} = {fmt(upper)}: the chain stops at {g.name(node)}; "
-                        f"the factor d{v}/d{wrt}{shown} = {fmt(lower)} is missing; {s.name} = {fmt(s.total)}")
+                        lambda node=node, upper=upper, lower=lower: message(node, upper, lower))
 
 
 def _missing_upstream(s: Subject) -> Iterator[Candidate]:
     g = s.graph
     out, wrt = d(g.name(g.output)), d(g.name(g.wrt))
     for node, upper, lower in _chain_cuts(s):
-        v = d(g.name(node))
         yield Candidate("missing-upstream", f"missing-upstream:{s.position(node)}", lower,
-                        f"your value is d{v}/d{wrt} = {fmt(lower)}: the factor d{out}/d{v} = {fmt(upper)} "
-                        f"above {g.name(node)} is missing; {s.name} = {fmt(s.total)}")
+                        lambda node=node, upper=upper, lower=lower:
+                        f"your value is d{d(g.name(node))}/d{wrt} = {fmt(lower)}: the factor "
+                        f"d{out}/d{d(g.name(node))} = {fmt(upper)} above {g.name(node)} is missing; "
+                        f"{s.name} = {fmt(s.total)}")
 
 
 def _edge_factors(s: Subject, kind: str) -> Iterator[Candidate]:
@@ -388,6 +411,7 @@ def _edge_factors(s: Subject, kind: str) -> Iterator[Candidate]:
         new = 1.0 if kind == "missing-factor" else local * local
         what = "is missing" if kind == "missing-factor" else "is used twice"
         yield Candidate(kind, f"{kind}:{s.position(c)}.{i}", _replaced(s, c, p, local, new),
+                        lambda c=c, i=i, p=p, local=local, what=what:
                         f"the factor d{d(g.name(c))}/d{d(g.name(p))} = {_formula_and_value(g, c, i, local)} "
                         f"{what}{_where(s, c, p)}; {s.name} = {fmt(s.total)}")
 

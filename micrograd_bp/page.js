@@ -208,20 +208,30 @@
       const p = inputs[k];
       if (!reach[p]) continue;
       edges.push([top[0], k]);
-      if (p === x) { result.paths.push(makePath(edges)); edges.pop(); } else stack.push([p, 0]);
+      if (p === x) { result.paths.push(makePath(edges, x)); edges.pop(); } else stack.push([p, 0]);
     }
     return result;
   }
 
-  function makePath(edges) {
-    const nodes = [NODES[edges[0][0]].name];
+  // A path's factors: one per run of edges between two waypoints (paths.explain's), its value the
+  // product of the run's local derivatives. With no waypoints given, every node is one.
+  const WAYPOINT = DATA.waypoints ? new Uint8Array(N) : null;
+  if (WAYPOINT) for (const i of DATA.waypoints) WAYPOINT[i] = 1;
+  function makePath(edges, x) {
+    let upper = edges[0][0];
+    const nodes = [NODES[upper].name];
     const factors = [];
-    let product = 1;
+    let product = 1, value = 1;
     for (const [c, k] of edges) {
       const p = NODES[c].inputs[k];
-      factors.push({ name: "d" + dname(NODES[c].name) + "/d" + dname(NODES[p].name), value: l[c][k] });
-      nodes.push(NODES[p].name);
-      product *= l[c][k];
+      value *= l[c][k];
+      if (WAYPOINT === null || WAYPOINT[p] || p === x) {
+        factors.push({ name: "d" + dname(NODES[upper].name) + "/d" + dname(NODES[p].name), value });
+        nodes.push(NODES[p].name);
+        product *= value;
+        upper = p;
+        value = 1;
+      }
     }
     return { nodes, factors, product, edges: edges.map((e) => e.slice()) };
   }
@@ -253,7 +263,7 @@
   const edgeMarks = new Map(); // "c,k" -> [group]
   for (const [key, group] of elementsByTitle) {
     const e = ELEMENTS[key];
-    if (e.node !== undefined && !e.edges) nodeMarks[e.node].push([group, !!(e.out || key.startsWith("o"))]);
+    if (e.node !== undefined && !e.edges) nodeMarks[e.node].push([group, e.role === "op" || e.role === "output"]);
     for (const i of e.also || []) nodeMarks[i].push([group, true]);
     for (const i of e.neuron || []) nodeMarks[i].push([group, false]);
     if (e.edge) edgeMarks.set(e.edge.join(","), [group]);
@@ -281,9 +291,15 @@
     for (const poly of group.querySelectorAll("polygon")) { poly.setAttribute("stroke", colour); poly.setAttribute("fill", colour); }
   }
 
-  function setNumber(text, x) { // "w5 = 0.4000" -> "w5 = <x>"; a bare number -> <x>
-    const at = text.textContent.lastIndexOf(" = ");
-    setText(text, (at >= 0 ? text.textContent.slice(0, at + 3) : "") + fmt(x));
+  const numberHeads = new Map(); // a label's text -> its part before the number ("w5 = ")
+  function setNumber(text, x) { // "w5 = 0.4000" -> "w5 = <x>"; a bare number -> <x>; null: not reached
+    if (!numberHeads.has(text)) {
+      const at = text.textContent.lastIndexOf(" = ");
+      numberHeads.set(text, at >= 0 ? text.textContent.slice(0, at) : null);
+    }
+    const head = numberHeads.get(text);
+    if (x === null) setText(text, (head === null ? "" : head + ": ") + "not reached");
+    else setText(text, (head === null ? "" : head + " = ") + fmt(x));
   }
 
   // A field's new text may be longer than the one dot sized its box for ("grad: not reached",
@@ -362,13 +378,21 @@
                                                                                        : received[i] ? "partial" : "waiting"));
   }
 
+  let frameStates = null; // statesAt(step) while stepping, else null
+  // Whether node i's gradient has been reached at this step (a leaf's 0 before any += is not a result).
+  function reached(i) {
+    if (error) return false;
+    return frameStates === null || i === ROOT || frameStates[i] !== "waiting";
+  }
+
   function redraw() {
     const grads = gradsAt(step);
     const stepping = !error && step < steps.length;
+    frameStates = stepping ? statesAt(step) : null;
     const done = new Set(); // the consumers that have sent
     for (let s = 0; s < Math.min(step, steps.length); s++) done.add(steps[s].node);
     const current = stepping && step > 0 ? steps[step - 1].node : null;
-    const states = stepping ? statesAt(step) : null;
+    const states = frameStates;
     const mark = (group, i) => {
       group.classList.toggle("final", stepping && states[i] === "final");
       group.classList.toggle("partial", stepping && states[i] === "partial");
@@ -387,30 +411,29 @@
           flows.push([group, carried && l[c] && grads[c] !== null ? l[c][k] * g[c] : null]);
           group.classList.toggle("pending", stepping && !carried);
           group.classList.toggle("current", current === c);
-        } else if (e.out) {
-          flows.push([group, grads[e.node]]);
-        } else if (key.startsWith("v") && texts.length >= 2) {
+        } else if (e.role === "output") {
+          flows.push([group, reached(e.node) ? grads[e.node] : null]);
+          group.classList.toggle("pending", stepping && !reached(e.node));
+        } else if ((e.role === "value" || e.role === "copy") && texts.length >= 2) {
           setField(texts[texts.length - 2], "data ", v[e.node]);
-          setText(texts[texts.length - 1], grads[e.node] === null ? "grad: not reached"
-                                                                  : "grad " + fmt(grads[e.node]));
+          setText(texts[texts.length - 1], reached(e.node) ? "grad " + fmt(grads[e.node]) : "grad: not reached");
           mark(group, e.node);
         }
       } else {
         if (e.edges) { // a weight's or a bias's edge
-          const isWeight = key.indexOf("->") >= 0 && !key.startsWith("b");
-          if (isWeight && texts.length >= 1) {
-            setNumber(texts[0], v[e.node]);
-            if (texts.length >= 2) setNumber(texts[1], grads[e.node]);
-            flows.push([group, grads[e.node]]);
+          if (e.role === "weight") {
+            if (texts.length >= 1) setNumber(texts[0], v[e.node]);
+            if (texts.length >= 2) setNumber(texts[1], reached(e.node) ? grads[e.node] : null);
+            flows.push([group, edgeShows === "weight" ? v[e.node] : reached(e.node) ? grads[e.node] : null]);
           }
           const carried = !stepping || e.edges.some(([c]) => done.has(c));
           group.classList.toggle("pending", stepping && !carried);
           group.classList.toggle("current", current !== null && e.edges.some(([c]) => current === c));
         } else if (e.node !== undefined) {
-          if (key.startsWith("b") && texts.length >= 1) {
+          if (e.role === "bias" && texts.length >= 1) {
             setNumber(texts[0], v[e.node]);
-            if (texts.length >= 2) setNumber(texts[1], grads[e.node]);
-          } else if (key.startsWith("i") && texts.length >= 2) {
+            if (texts.length >= 2) setNumber(texts[1], reached(e.node) ? grads[e.node] : null);
+          } else if (e.role === "input" && texts.length >= 2) {
             texts[texts.length - 1].textContent = fmt(v[e.node]);
           }
           mark(group, e.node);
@@ -451,34 +474,58 @@
     }
     const root = NODES[ROOT].name;
     const name = "d" + dname(root) + "/d" + dname(info.name);
-    const lines = [];
-    if (info.grad === null) {
-      lines.push(info.name + ": not computed (" + (error ? error.message : "") + ")");
-    } else if (info.count === 0) {
-      lines.push(root + " does not depend on " + info.name + ": no path joins them, " + name + " = 0");
-    } else {
-      lines.push(name + " by the chain rule: " + info.count + " path" + (info.count !== 1 ? "s" : "") +
-                 " from " + root + " down to " + info.name);
-      let sum = 0;
-      info.paths.forEach((p, n) => {
-        sum += p.product;
-        lines.push("path " + (n + 1) + ":");
-        if (p.factors.length) {
-          lines.push("  " + p.factors.map((f) => f.name).join(" * "));
-          lines.push("  = " + p.factors.map((f) => num9(f.value)).join(" * "));
-          lines.push("  = " + num9(p.product));
-        } else {
-          lines.push("  " + name + " = 1");
-        }
-      });
-      const omitted = info.count - info.paths.length;
-      if (omitted > 0) {
-        lines.push("... and " + omitted + " more paths, not listed, contributing " + num9(info.grad - sum));
+    panel.textContent = "";
+    // Each line a block; a term (a factor's name or value) never wraps inside, only between terms.
+    const line = (...parts) => {
+      const div = document.createElement("div");
+      for (const part of parts) {
+        if (typeof part === "string") { div.appendChild(document.createTextNode(part)); continue; }
+        part.forEach((term, n) => {
+          if (n) div.appendChild(document.createTextNode(" * "));
+          const span = document.createElement("span");
+          span.className = "term";
+          span.textContent = term;
+          div.appendChild(span);
+        });
       }
-      lines.push("sum of " + (omitted > 0 ? "the listed paths" : "the paths") + " = " + num9(sum) +
-                 "; " + name + " by the page's backward pass = " + num9(info.grad));
+      panel.appendChild(div);
+      return div;
+    };
+    if (info.grad === null) {
+      line(info.name + ": not computed (" + (error ? error.message : "") + ")");
+      return;
     }
-    panel.textContent = lines.join("\n");
+    if (info.count === 0) {
+      line(root + " does not depend on " + info.name + ": no path joins them, " + name + " = 0");
+      return;
+    }
+    line(name + " by the chain rule: " + info.count + " path" + (info.count !== 1 ? "s" : "") +
+         " from " + root + " down to " + info.name);
+    let sum = 0;
+    info.paths.forEach((p, n) => {
+      sum += p.product;
+      line("path " + (n + 1) + through(p, info.paths) + ":")
+        .className = "path-head";
+      if (p.factors.length) {
+        line("  ", p.factors.map((f) => f.name)).className = "indent";
+        line("  = ", p.factors.map((f) => num9(f.value))).className = "indent";
+        line("  = " + num9(p.product)).className = "indent";
+      } else {
+        line("  " + name + " = 1").className = "indent";
+      }
+    });
+    const omitted = info.count - info.paths.length;
+    if (omitted > 0) line("... and " + omitted + " more paths, not listed, contributing " + num9(info.grad - sum));
+    line("sum of " + (omitted > 0 ? "the listed paths" : "the paths") + " = " + num9(sum) + "; " + name +
+         " by the page's backward pass = " + num9(info.grad)).className = "path-sum";
+  }
+
+  // ", through out_o1": the first node (from the output down) where this path parts from another.
+  function through(path, paths) {
+    for (let j = 1; j < path.nodes.length - 1; j++) {
+      if (paths.some((q) => q.nodes[j] !== path.nodes[j])) return ", through " + path.nodes[j];
+    }
+    return "";
   }
 
   function stepText(k) {
@@ -512,14 +559,30 @@
   }
 
   // ------------------------------------------------------------------------------- the leaves
-  const leaves = [];
-  for (let i = 0; i < N; i++) if (NODES[i].op === null) leaves.push(i);
-  leaves.sort((a, b) => NODES[b].parameter - NODES[a].parameter); // parameters first
+  // The editable leaves, grouped as a tutorial lists them (page._leaf_groups); the others are constants.
+  const leaves = [].concat(...DATA.leaf_groups.map(([, members]) => members));
+  const editable = new Uint8Array(N);
+  for (const i of leaves) editable[i] = 1;
   const leafInputs = new Map(); // node -> [number field, slider or null]
   (function buildLeaves() {
     const table = document.getElementById("leaf-table");
-    const listed = leaves.slice(0, DATA.leaf_limit);
-    for (const i of listed) {
+    const listed = new Set(leaves.slice(0, DATA.leaf_limit));
+    for (const [group, members] of DATA.leaf_groups) {
+      if (!members.some((i) => listed.has(i))) continue;
+      const head = table.insertRow().insertCell();
+      head.colSpan = 3;
+      head.className = "group";
+      head.textContent = group;
+      for (const i of members) if (listed.has(i)) leafRow(table, i);
+    }
+    if (leaves.length > listed.size) {
+      const row = table.insertRow();
+      row.insertCell().textContent = (leaves.length - listed.size) + " more leaves not listed (window.micrograd.setLeaf sets any)";
+    }
+  })();
+
+  function leafRow(table, i) {
+    {
       const row = table.insertRow();
       const name = row.insertCell();
       name.className = "name";
@@ -551,11 +614,7 @@
       }
       leafInputs.set(i, [field, slider]);
     }
-    if (leaves.length > listed.length) {
-      const row = table.insertRow();
-      row.insertCell().textContent = (leaves.length - listed.length) + " more leaves not listed (window.micrograd.setLeaf sets any)";
-    }
-  })();
+  }
 
   function drawLeaves() {
     for (const [i, [field, slider]] of leafInputs) {
@@ -587,7 +646,7 @@
     const lines = [node.op === null ? node.name + (node.parameter ? " (parameter)" : " (leaf)")
                                     : node.name + " = " + expression(i)];
     const grads = gradsAt(step);
-    lines.push("data " + fmt6(v[i]) + "   grad " + fmt6(grads[i]) +
+    lines.push("data " + fmt6(v[i]) + "   " + (reached(i) ? "grad " + fmt6(grads[i]) : "grad: not reached") +
                (step < steps.length && !error ? " (at step " + step + ")" : ""));
     if (error && error.node === i) lines.push("error: " + error.message);
     else if (v[i] === null) lines.push("not computed: an earlier node's value is outside its op's domain");
@@ -607,6 +666,7 @@
   }
   function tipFor(key) {
     const e = ELEMENTS[key];
+    if (e.role === "summary") return e.text;
     if (e.edge) return edgeTip(e.edge[0], e.edge[1]);
     if (e.neuron) return "neuron " + key + ": computed " + e.neuron.length + " times (once per sample); " +
                          "hover a weight, or select a node in the leaves list";
@@ -651,10 +711,95 @@
     if (event.key === "Escape" && selected !== null) { selected = null; drawSelection(); }
   });
 
-  document.getElementById("zoom").addEventListener("click", (event) => { // fit the width, or 1:1
-    const actual = document.getElementById("drawing").classList.toggle("actual");
-    event.target.textContent = actual ? "fit to width" : "actual size";
+  // ------------------------------------------------------------------------- zoom and pan
+  // The drawing is placed in its box at a scale (CSS px per SVG unit) and an offset: the wheel zooms
+  // about the pointer, a drag pans, "fit" shows it whole. It opens whole if its text then reads
+  // (node text at least READABLE px), else at that size from its left (the inputs) end.
+  const READABLE = 8.4;
+  const box = document.getElementById("drawing");
+  const viewBox = svg.viewBox.baseVal;
+  const base = { w: viewBox && viewBox.width ? viewBox.width : svg.getBBox().width,
+                 h: viewBox && viewBox.height ? viewBox.height : svg.getBBox().height };
+  const nodeFont = Math.min(14, ...Array.from(svg.querySelectorAll("g.node text"),
+                                             (t) => Number(t.getAttribute("font-size")) || 14).slice(0, 500));
+  const view = { scale: 1, x: 0, y: 0 };
+  function sizeBox() { box.style.height = Math.max(200, window.innerHeight - box.getBoundingClientRect().top) + "px"; }
+  function place() {
+    svg.setAttribute("width", String(base.w * view.scale));
+    svg.setAttribute("height", String(base.h * view.scale));
+    svg.style.left = view.x + "px";
+    svg.style.top = view.y + "px";
+    document.getElementById("zoom-level").textContent = Math.round(100 * view.scale * 0.75) + "%";
+  }
+  function fitScale() { return Math.min(box.clientWidth / base.w, box.clientHeight / base.h); }
+  function fitView(opening) {
+    sizeBox();
+    const fit = fitScale();
+    const readable = READABLE / nodeFont;
+    view.scale = opening ? Math.min(4 / 3, Math.max(fit, readable)) : fit;
+    const w = base.w * view.scale, h = base.h * view.scale;
+    view.x = w <= box.clientWidth ? (box.clientWidth - w) / 2 : 0;
+    view.y = h <= box.clientHeight ? (box.clientHeight - h) / 2 : 0;
+    place();
+  }
+  function zoomAt(factor, cx, cy) {
+    const scale = Math.max(0.05, Math.min(8, view.scale * factor));
+    view.x = cx - (cx - view.x) * scale / view.scale;
+    view.y = cy - (cy - view.y) * scale / view.scale;
+    view.scale = scale;
+    place();
+  }
+  box.addEventListener("wheel", (event) => {
+    event.preventDefault();
+    const r = box.getBoundingClientRect();
+    zoomAt(Math.pow(1.0015, -event.deltaY), event.clientX - r.left, event.clientY - r.top);
+  }, { passive: false });
+  let drag = null; // {x, y, vx, vy, moved}
+  box.addEventListener("mousedown", (event) => {
+    if (event.button !== 0) return;
+    drag = { x: event.clientX, y: event.clientY, vx: view.x, vy: view.y, moved: false };
   });
+  window.addEventListener("mousemove", (event) => {
+    if (!drag) return;
+    const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
+    if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
+    drag.moved = true;
+    box.classList.add("dragging");
+    view.x = drag.vx + dx; view.y = drag.vy + dy;
+    place();
+  });
+  window.addEventListener("mouseup", () => { if (drag) setTimeout(() => { drag = null; }, 0); box.classList.remove("dragging"); });
+  svg.addEventListener("click", (event) => { if (drag && drag.moved) event.stopImmediatePropagation(); }, true);
+  const middle = () => [box.clientWidth / 2, box.clientHeight / 2];
+  document.getElementById("zoom-in").addEventListener("click", () => zoomAt(1.25, ...middle()));
+  document.getElementById("zoom-out").addEventListener("click", () => zoomAt(0.8, ...middle()));
+  document.getElementById("fit").addEventListener("click", () => fitView(false));
+  window.addEventListener("resize", sizeBox);
+
+  // The network view's edges show the gradient (default) or the weight.
+  let edgeShows = "gradient";
+  const edgeMode = document.getElementById("edge-mode");
+  edgeMode.hidden = DATA.kind !== "network";
+  edgeMode.addEventListener("click", () => {
+    const was = edgeShows;
+    edgeShows = edgeShows === "gradient" ? "weight" : "gradient";
+    edgeMode.textContent = "edges show: " + edgeShows;
+    for (const text of svg.querySelectorAll("g.graph > text")) { // the view's note on what they show
+      text.textContent = text.textContent.replace("edge width and colour: the " + was, "edge width and colour: the " + edgeShows);
+    }
+    redraw();
+  });
+
+  // The guide: what the colours mean, what to try first.
+  (function guide() {
+    const first = (DATA.leaf_groups.find(([g]) => g === "weights") || DATA.leaf_groups[0] || [null, []])[1][0];
+    const name = first === undefined ? "a leaf" : NODES[first].name;
+    document.getElementById("guide-try").textContent =
+      "Try: click " + name + " (every chain-rule path from " + (NODES[ROOT].label || "the output") +
+      " down to it, and its factors); " +
+      "press next (backward() one node at a time, each += shown); edit a leaf below (everything recomputes).";
+    document.getElementById("guide-close").addEventListener("click", () => { document.getElementById("guide").hidden = true; });
+  })();
 
   // ------------------------------------------------------------------------------ the stepper
   let timer = null;
@@ -662,17 +807,28 @@
     step = Math.max(0, Math.min(steps.length, k));
     redraw();
   }
+  // Stepping from the controls: the drawing pans to the step's node if it is out of view.
+  function follow() {
+    if (step === 0 || step > steps.length) return;
+    const marks = nodeMarks[steps[step - 1].node];
+    if (!marks.length) return;
+    const r = marks[0][0].getBoundingClientRect(), b = box.getBoundingClientRect();
+    if (r.left >= b.left && r.right <= b.right && r.top >= b.top && r.bottom <= b.bottom) return;
+    view.x += (b.left + b.width / 2) - (r.left + r.width / 2);
+    view.y += (b.top + b.height / 2) - (r.top + r.height / 2);
+    place();
+  }
   function pause() { if (timer) { clearInterval(timer); timer = null; } document.getElementById("play").textContent = "play"; }
   document.getElementById("first").addEventListener("click", () => { pause(); goTo(0); });
-  document.getElementById("prev").addEventListener("click", () => { pause(); goTo(step - 1); });
-  document.getElementById("next").addEventListener("click", () => { pause(); goTo(step + 1); });
+  document.getElementById("prev").addEventListener("click", () => { pause(); goTo(step - 1); follow(); });
+  document.getElementById("next").addEventListener("click", () => { pause(); goTo(step + 1); follow(); });
   document.getElementById("last").addEventListener("click", () => { pause(); goTo(steps.length); });
   document.getElementById("slider").addEventListener("input", (event) => { pause(); goTo(Number(event.target.value)); });
   document.getElementById("play").addEventListener("click", () => {
     if (timer) { pause(); return; }
     if (step >= steps.length) goTo(0);
     document.getElementById("play").textContent = "pause";
-    timer = setInterval(() => { if (step >= steps.length) pause(); else goTo(step + 1); }, 600);
+    timer = setInterval(() => { if (step >= steps.length) pause(); else { goTo(step + 1); follow(); } }, 600);
   });
 
   // ---------------------------------------------------------------------- the scripting API
@@ -712,6 +868,7 @@
     setLeaf(name, value) {
       const i = resolve(name);
       if (NODES[i].op !== null) throw new Error(NODES[i].name + " is not a leaf: only leaves can be set");
+      if (!editable[i]) throw new Error(NODES[i].data + " (" + NODES[i].name + ") is a constant of the graph, not an editable leaf");
       if (typeof value !== "number" || !isFinite(value)) throw new Error("the value must be a finite number, got " + String(value));
       setLeafValue(i, value);
       return state();
@@ -746,8 +903,9 @@
   }
   document.getElementById("note").textContent = note.join(" ");
   compute();
-  step = steps.length;
+  step = 0; // the page opens before backward(), with the guide: press next to start
   redraw();
+  fitView(true);
   // When the page was ready, in ms since navigation began (a test reads it).
   document.body.setAttribute("data-ready", String(performance.now()));
 })();

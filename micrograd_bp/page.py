@@ -15,7 +15,7 @@ from pathlib import Path
 from string import Template
 from types import ModuleType
 
-from . import expr, render
+from . import expr, netview, render
 from .engine import Value, topological_order
 from .nn import MLP
 from .ops import OPS, Op
@@ -240,6 +240,11 @@ def _json_for_script(data: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+# The same three, public: the exercise page (exercise_page.py) builds on the drawing, the data
+# element and the assets the same way.
+svg, json_for_script, asset = _svg, _json_for_script, _asset
+
+
 def _page(data: dict, code: str, title: str) -> Page:
     if "</" in code:
         raise PageError("generated code contains '</'")  # never: it holds no user text
@@ -255,7 +260,8 @@ def _check_decimals(decimals: int) -> None:
 
 
 def _graph_data(root: Value, order: list[Value], parameters: Sequence[Value] | None, decimals: int,
-                kind: str, title: str) -> tuple[dict, str, dict[int, int]]:
+                kind: str, title: str,
+                waypoints: Sequence[Value] | None = None) -> tuple[dict, str, dict[int, int]]:
     index = {id(node): i for i, node in enumerate(order)}
     if parameters is None:
         parameters = [node for node in order if node.op is None and node.label]
@@ -267,75 +273,82 @@ def _graph_data(root: Value, order: list[Value], parameters: Sequence[Value] | N
     code, kinds = _generate(order, index)
     data = {"kind": kind, "title": title, "decimals": decimals, "root": len(order) - 1,
             "nodes": _nodes(order, index, {id(p) for p in parameters}), "kinds": kinds,
-            "max_paths": MAX_PATHS, "leaf_limit": LEAF_LIMIT}
+            "max_paths": MAX_PATHS, "leaf_limit": LEAF_LIMIT,
+            "leaf_groups": _leaf_groups(order, index, parameters),
+            "waypoints": _waypoints(order, index, waypoints)}
     return data, code, index
 
 
+def _natural(name: str) -> list:
+    """w2 before w10: a name's digit runs compared as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _leaf_groups(order: list[Value], index: dict[int, int], parameters: Sequence[Value]) -> list[list]:
+    """The editable leaves (the labelled ones and the parameters; an unlabelled leaf such as the
+    loss's 0.5 is a constant), as a tutorial lists them: the inputs, weights and biases of the
+    weighted sums (linear: w1, x1, w2, x2, ..., b), then the others; each group in name order."""
+    editable = {id(node) for node in order if node.op is None and node.label} | {id(p) for p in parameters}
+    role: dict[int, str] = {}
+    for node in order:
+        if node.op is None or node.op.name != "linear":
+            continue
+        n = len(node.inputs)
+        for k, p in enumerate(node.inputs):
+            kind = "biases" if n % 2 and k == n - 1 else "weights" if k % 2 == 0 else "inputs"
+            if p.op is None and (role.get(id(p)) in (None, "inputs") or kind == "weights"):
+                role[id(p)] = kind
+    groups: dict[str, list[Value]] = {"inputs": [], "weights": [], "biases": [], "other leaves": []}
+    for node in order:
+        if id(node) in editable:
+            groups[role.get(id(node), "other leaves")].append(node)
+    return [[name, [index[id(n)] for n in sorted(nodes, key=lambda n: _natural(n.label))]]
+            for name, nodes in groups.items() if nodes]
+
+
+def _waypoints(order: list[Value], index: dict[int, int],
+               waypoints: Sequence[Value] | None) -> list[int] | None:
+    """The nodes a chain-rule path is written over (paths.explain's waypoints): those given, else
+    the labelled interior nodes if there are any besides the output, else None (every node)."""
+    if waypoints is None:
+        waypoints = [node for node in order[:-1] if node.op is not None and node.label]
+        if not waypoints:
+            return None
+    for w in waypoints:
+        if not isinstance(w, Value) or id(w) not in index:
+            raise ValueError(f"waypoints: {w!r} is not a node of the graph")
+    return sorted({index[id(w)] for w in waypoints} | {len(order) - 1})
+
+
 def explore(root: Value, *, rankdir: str = "LR", decimals: int = 4, max_nodes: int = 500,
-            parameters: Sequence[Value] | None = None, title: str | None = None) -> Page:
+            parameters: Sequence[Value] | None = None, title: str | None = None,
+            waypoints: Sequence[Value] | None = None) -> Page:
     """The computation graph ending at root as a live page: hover, click, step through backward,
-    edit the leaves. `parameters` (default: the labelled leaves) get a slider as well as a field.
-    Above max_nodes Values the drawing shows the nodes nearest the root, as draw() does."""
+    edit the leaves. `parameters` (default: the labelled leaves) get a slider as well as a field;
+    an unlabelled leaf that is not a parameter is a constant, not editable. A clicked node's
+    chain-rule paths are written over `waypoints` as explain() writes them (default: the labelled
+    interior nodes, if any, else every node). Above max_nodes Values the drawing shows the nodes
+    nearest the root, as draw() does. The page opens at step 0 of backward() with a short guide."""
     if not isinstance(root, Value):
         raise TypeError(f"explore: expected a Value, got {type(root).__name__}")
     _check_decimals(decimals)
     order = topological_order(root)
     title = title or f"The computation graph of {root.label or 'the output'}"
-    data, code, index = _graph_data(root, order, parameters, decimals, "graph", title)
+    data, code, index = _graph_data(root, order, parameters, decimals, "graph", title, waypoints)
     with _fresh_backward(root, order):
         graph = _viz().draw(root, rankdir=rankdir, decimals=decimals, max_nodes=max_nodes)
     data["svg"] = _svg(graph)
-    data["shown"] = sum(1 for line in graph.body if re.match(r"\s*v\d+ \[", line))  # draw's cut
-    # The drawing's elements: v{i} is node i's record, o{i} its op, and v{p} -> o{i} the edge
-    # carrying input p of node i; o{i} -> v{i} carries node i's own grad.
+    # The drawing's elements as viz recorded them: each SVG group (by its title) and the Value or
+    # the edge (consumer, input position) it draws.
     elements: dict[str, dict] = {}
-    for i, node in enumerate(order):
-        elements[f"v{i}"] = {"node": i}
-        if node.op is not None:
-            elements[f"o{i}"] = {"node": i}
-            elements[f"o{i}->v{i}"] = {"node": i, "out": True}
-            for pos, parent in enumerate(node.inputs):  # x*x: two edges v0->o1, the second v0->o1#2
-                edge = f"v{index[id(parent)]}->o{i}"
-                repeat = sum(1 for p in node.inputs[:pos] if p is parent)
-                elements[f"{edge}#{repeat + 1}" if repeat else edge] = {"edge": [i, pos]}
-    # A leaf used far apart is drawn again at each further use (v0u2, v0u3, ...: viz.draw): each
-    # copy is that leaf, and its edge the input it feeds (the uses in the drawing's edge order).
-    uses: dict[tuple[int, int], int] = {}
-    for line in graph.body:
-        found = re.match(r"\s*v(\d+)(u\d+)? -> o(\d+) ", line)
-        if found is None:
-            continue
-        leaf, copy, i = int(found[1]), found[2], int(found[3])
-        n = uses[leaf, i] = uses.get((leaf, i), 0) + 1
-        if copy:
-            pos = [k for k, p in enumerate(order[i].inputs) if index[id(p)] == leaf][n - 1]
-            elements[f"v{leaf}{copy}"] = {"node": leaf}
-            elements[f"v{leaf}{copy}->o{i}"] = {"edge": [i, pos]}
+    for element in _viz().drawing_elements(graph):
+        if element.edge is not None:
+            elements[element.id] = {"edge": list(element.edge), "role": element.role}
+        else:
+            elements[element.id] = {"node": element.node, "role": element.role}
+    data["shown"] = sum(1 for e in elements.values() if e["role"] == "value")  # draw's cut
     data["elements"] = elements
     return _page(data, code, title)
-
-
-def _neuron_values(order: list[Value], mlp: MLP) -> dict[int, tuple[list[int], list[int]]]:
-    """For each neuron (by id), the indices of its weighted sums and of its outputs in the graph."""
-    first_weight = {id(n.weights[0]): n for layer in mlp.layers for n in layer.neurons}
-    consumer: dict[int, int] = {}
-    for i, node in enumerate(order):
-        for parent in node.inputs:
-            consumer.setdefault(id(parent), i)
-    index = {id(node): i for i, node in enumerate(order)}
-    found: dict[int, tuple[list[int], list[int]]] = {}
-    for i, node in enumerate(order):
-        if node.op is not None and node.op.name == "linear" and node.inputs:
-            neuron = first_weight.get(id(node.inputs[0]))
-            if neuron is None:
-                continue
-            nets, outs = found.setdefault(id(neuron), ([], []))
-            nets.append(i)
-            c = consumer.get(id(node))
-            activated = (neuron.activation != "none" and c is not None
-                         and order[c].op.name == neuron.activation)
-            outs.append(c if activated else index[id(node)])
-    return found
 
 
 def explore_network(mlp: MLP, *, loss: Value | None = None, inputs: Sequence[Value | float] | None = None,
@@ -368,47 +381,35 @@ def explore_network(mlp: MLP, *, loss: Value | None = None, inputs: Sequence[Val
     sizes = " -> ".join(str(n) for n in [n_inputs, *(len(layer.neurons) for layer in mlp.layers)])
     title = title or f"MLP {sizes}"
     data, code, index = _graph_data(loss, order, mlp.parameters(), decimals, "network", title)
+    input_names, neuron_names = _network_names(mlp, inputs, input_names, names)
     with _fresh_backward(loss, order):
-        graph = _viz().draw_network(mlp, decimals=decimals, input_names=input_names, inputs=inputs,
-                                    names=names, loss_name=loss_name, title=title)
-    data["svg"] = _svg(graph)
+        view = netview.network_view(mlp, order, inputs=inputs, input_names=input_names,
+                                    neuron_names=neuron_names, loss_name=loss_name, title=title,
+                                    decimals=decimals)
+    data["svg"] = view.svg
     data["loss_name"] = loss_name
-    data["elements"] = _network_elements(mlp, order, index, inputs)
+    data["elements"] = view.elements
     return _page(data, code, title)
 
 
-def _network_elements(mlp: MLP, order: list[Value], index: dict[int, int],
-                      inputs: Sequence[Value | float] | None) -> dict[str, dict]:
-    """draw_network's elements and the Values behind them: a neuron is its output (if the graph
-    computes it once), an input its leaf, a weight's edge the weight and the edges into the sums."""
-    elements: dict[str, dict] = {}
-    neurons = _neuron_values(order, mlp)
-    for k, x in enumerate(inputs or []):
-        if isinstance(x, Value) and id(x) in index:
-            elements[f"i{k}"] = {"node": index[id(x)]}
-    n_inputs = len(mlp.layers[0].neurons[0].weights)
-    previous = [f"i{k}" for k in range(n_inputs)]
-    for k, layer in enumerate(mlp.layers):
-        biases: dict[int, str] = {}
-        names_here: list[str] = []
-        for j, neuron in enumerate(layer.neurons):
-            name = f"n{k + 1}_{j}"
-            names_here.append(name)
-            nets, outs = neurons.get(id(neuron), ([], []))
-            if len(outs) == 1:
-                elements[name] = {"node": outs[0], "also": [nets[0]]}
-            else:
-                elements[name] = {"neuron": outs, "also": nets}
-            for w_pos, (tail, w) in enumerate(zip(previous, neuron.weights)):
-                elements[f"{tail}->{name}"] = {"node": index[id(w)], "edges": [[c, 2 * w_pos] for c in nets]
-                                               + [[c, 2 * w_pos + 1] for c in nets]}
-            b = neuron.bias
-            if b is not None:
-                if id(b) not in biases:
-                    biases[id(b)] = f"b{k + 1}" if layer.shared_bias else f"b{k + 1}_{j}"
-                    elements[biases[id(b)]] = {"node": index[id(b)]}
-                pos = 2 * len(neuron.weights)
-                elements[f"{biases[id(b)]}->{name}"] = {"node": index[id(b)],
-                                                         "edges": [[c, pos] for c in nets]}
-        previous = names_here
-    return elements
+def _network_names(mlp: MLP, inputs: Sequence[Value | float] | None, input_names: Sequence[str] | None,
+                   names: Sequence[Sequence[str]] | None) -> tuple[list[str], list[list[str]]]:
+    """The inputs' and the neurons' names, as draw_network() names them."""
+    layers = mlp.layers
+    n_inputs = len(layers[0].neurons[0].weights)
+    if inputs is not None and len(inputs) != n_inputs:
+        raise ValueError(f"explore_network: {len(inputs)} inputs for a network with {n_inputs}")
+    if input_names is None:
+        labels = [x.label if isinstance(x, Value) else "" for x in inputs or []]
+        input_names = labels if labels and all(labels) else [f"i{k + 1}" for k in range(n_inputs)]
+    if len(input_names) != n_inputs:
+        raise ValueError(f"explore_network: {len(input_names)} input names for {n_inputs} inputs")
+    if names is not None and (len(names) != len(layers)
+                              or any(len(n) != len(layer.neurons) for n, layer in zip(names, layers))):
+        raise ValueError("explore_network: names needs one list per layer, one name per neuron")
+    default = _viz()._default_names
+    return list(input_names), [
+        list(names[k]) if names is not None
+        else [n.name for n in layer.neurons] if all(n.name for n in layer.neurons)
+        else default(len(layers), k, len(layer.neurons))
+        for k, layer in enumerate(layers)]

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from . import latex, render
 from .engine import Value, _not_finite, topological_order
@@ -613,70 +613,3 @@ def _common_prefix(a: Path, b: Path) -> int:
         if a.positions[k] != b.positions[k] or a.consumers[k] is not b.consumers[k]:
             return k
     return n
-
-
-# ------------------------------------------------------------------------ the paths in a drawing
-
-PATH_COLOR = "darkorange"
-PATH_FILL = "#fff0d9"
-OFF_PATH_COLOR = "gray75"
-NOTE_PATHS = 10  # paths listed in the drawing's note
-# draw()'s lines: v3 a value, o3 its op, v3u2 a leaf drawn again at its second use
-_EDGE_LINE = re.compile(r"^\t((v\d+)(?:u\d+)?|o\d+) -> (v\d+|o\d+)(?: \[(.*)\])?$")
-_NODE_LINE = re.compile(r"^\t((v\d+)(?:u\d+)?) \[(.*)\]$")
-_STYLE_ATTRS = re.compile(r'\s*\b(?:color|penwidth)=(?:"[^"]*"|\S+)')
-
-
-def highlight_paths(graph: Any, root: Value, node: Value, *, max_paths: int = NOTE_PATHS,
-                    waypoints: Collection[Value] | None = None) -> Any:
-    """A drawing of root's graph (a Digraph from viz.draw(root)) with every chain-rule path from
-    root down to node highlighted: the edges on a path thick and coloured, the others grey, the
-    nodes on a path filled (a leaf drawn again at each use, filled at each), and a note
-    with each path's factors (between waypoints, as in explain) and product (the first max_paths).
-    Returns the same graph."""
-    g = PathGraph(root, node)
-    position = {id(n): i for i, n in enumerate(g.order)}
-    on_edges: set[tuple[str, str]] = set()
-    on_nodes: set[str] = set()
-    for consumer in g.order:
-        if consumer.op is None or id(consumer) not in g.above or not g.reach.get(id(consumer)):
-            continue
-        k = position[id(consumer)]
-        on_nodes.add(f"v{k}")
-        on_edges.add((f"o{k}", f"v{k}"))
-        for parent in consumer.inputs:
-            if g.reach.get(id(parent)):
-                on_edges.add((f"v{position[id(parent)]}", f"o{k}"))
-                on_nodes.add(f"v{position[id(parent)]}")
-    body = []
-    for line in graph.body:
-        edge, vertex = _EDGE_LINE.match(line.rstrip("\n")), _NODE_LINE.match(line.rstrip("\n"))
-        if edge:
-            tail, head, attrs = edge.group(1), edge.group(3), edge.group(4) or ""
-            attrs = _STYLE_ATTRS.sub("", attrs).strip()
-            style = (f"color={PATH_COLOR} penwidth=3" if (edge.group(2) or tail, head) in on_edges
-                     else f"color={OFF_PATH_COLOR} penwidth=1")
-            line = f"\t{tail} -> {head} [{(attrs + ' ' + style).strip()}]\n"
-        elif vertex and vertex.group(2) in on_nodes:
-            attrs = re.sub(r'\s*\bstyle="?([a-z,]*)"?', "", vertex.group(3))
-            dashed = ",dashed" if "u" in vertex.group(1) else ""
-            line = f'\t{vertex.group(1)} [{attrs} style="filled{dashed}" fillcolor="{PATH_FILL}"]\n'
-        body.append(line)
-    graph.body[:] = body
-    ex = explain(root, node, max_paths=max_paths, graph=g, formulas=False, waypoints=waypoints)
-    lines = [f"{ex.name} = {_num(ex.partial)}: {count_text(ex.n_paths)} path{'s' * (ex.n_paths != 1)} "
-             "(highlighted: orange and thick; every other edge grey)"]
-    for i, path in enumerate(ex.paths, 1):
-        factors = " * ".join(_num(f.value) for f in path.factors) or "1"
-        lines.append(f"path {i}" + (f" through {path.through}" if path.through else "")
-                     + (f" ({path.note})" if path.note else "") + f": {factors} = {_num(path.product)}")
-    if ex.omitted:
-        lines.append(f"... and {count_text(ex.omitted)} more, contributing {_num(ex.omitted_sum)}")
-    text = "".join(_dot_text(line) + "\\l" for line in lines)
-    graph.node("paths", label=text, shape="note", fontsize="9", color=PATH_COLOR)
-    return graph
-
-
-def _dot_text(text: str) -> str:
-    """Text for a DOT label that the graphviz package quotes: its backslashes doubled."""
-    return text.replace("\\", "\\\\")

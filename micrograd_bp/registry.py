@@ -99,10 +99,54 @@ def _check_templates(op: Op) -> None:
             raise _refuse(op, field, f"{template!r} does not use input {{{missing[0]}}}")
 
 
+def _check_array_form(op: Op) -> None:
+    """ValueError unless op.array (if any) is an ArrayForm that agrees with the float forward and
+    partials at the sample points, and is non-finite or invalid wherever the float forward raises.
+    Without numpy only its shape is checked (numpy is imported here, only when it is installed)."""
+    form = op.array
+    if form is None:
+        return
+    if not isinstance(form, ArrayForm) or not callable(form.forward) or not all(
+            f is None or callable(f) for f in (form.partials, form.invalid)):
+        raise _refuse(op, "array", f"must be an ArrayForm of callables, got {form!r}")
+    try:
+        import numpy as np
+    except ImportError:
+        return
+    points = sample_points(op.arity)
+    xs = [np.array(column, dtype=float) for column in zip(*points)]
+    with np.errstate(all="ignore"):
+        try:
+            out = np.broadcast_to(np.asarray(form.forward(np, *xs), dtype=float), xs[0].shape)
+            bad = np.zeros(len(points), bool) if form.invalid is None else np.broadcast_to(
+                form.invalid(np, *xs), xs[0].shape)
+            partials = form.partials(np, *xs, out) if form.partials else op.partials(*xs, out)
+        except Exception as error:  # a float-only function (math.exp) given arrays
+            raise _refuse(op, "array", f"the array form fails on arrays: {error!r}") from None
+    for i, point in enumerate(points):
+        try:
+            expected = float(op.forward(*point))
+        except (ValueError, ArithmeticError):
+            expected = math.nan
+        if not math.isfinite(expected):
+            if math.isfinite(out[i]) and not bad[i]:
+                raise _refuse(op, "array", f"the array form gives {out[i]!r} at {point}, "
+                                 "where forward raises (give an invalid mask)")
+            continue
+        if bad[i] or not math.isclose(out[i], expected, rel_tol=1e-9, abs_tol=1e-12):
+            raise _refuse(op, "array", f"the array forward gives {out[i]!r} at {point}, "
+                             f"forward gives {expected!r}")
+        for j, (local, want) in enumerate(zip(partials, op.partials(*point, expected))):
+            got = float(np.broadcast_to(local, xs[0].shape)[i])
+            if not math.isclose(got, float(want), rel_tol=1e-9, abs_tol=1e-12):
+                raise _refuse(op, "array", f"the array partial {j + 1} gives {got!r} at "
+                                 f"{point}, partials gives {float(want)!r}")
+
+
 # Each check takes the record; check_record runs them in order (the shape first: the later checks
 # evaluate forward and partials). A new field of Op gets its own check here.
 FIELD_CHECKS: list[Callable[[Op], None]] = [_check_shape, _check_text_fields, _check_formulas,
-                                            _check_templates]
+                                            _check_templates, _check_array_form]
 
 
 def check_record(op: Op) -> None:
@@ -219,50 +263,6 @@ POINT_CHECKS: list[Callable[[Op, list[Point]], None]] = [_check_partials, _check
 
 # ------------------------------------------------------------------------ registering
 
-def check_array_form(op: Op) -> None:
-    """ValueError unless op.array (if any) is an ArrayForm that agrees with the float forward and
-    partials at the sample points, and is non-finite or invalid wherever the float forward raises.
-    Without numpy only its shape is checked (numpy is imported here, only when it is installed)."""
-    form = op.array
-    if form is None:
-        return
-    if not isinstance(form, ArrayForm) or not callable(form.forward) or not all(
-            f is None or callable(f) for f in (form.partials, form.invalid)):
-        raise ValueError(f"register_op: {op.name}: array must be an ArrayForm of callables, got {form!r}")
-    try:
-        import numpy as np
-    except ImportError:
-        return
-    points = sample_points(op.arity)
-    xs = [np.array(column, dtype=float) for column in zip(*points)]
-    with np.errstate(all="ignore"):
-        try:
-            out = np.broadcast_to(np.asarray(form.forward(np, *xs), dtype=float), xs[0].shape)
-            bad = np.zeros(len(points), bool) if form.invalid is None else np.broadcast_to(
-                form.invalid(np, *xs), xs[0].shape)
-            partials = form.partials(np, *xs, out) if form.partials else op.partials(*xs, out)
-        except Exception as error:  # a float-only function (math.exp) given arrays
-            raise ValueError(f"register_op: {op.name}: the array form fails on arrays: {error!r}") from None
-    for i, point in enumerate(points):
-        try:
-            expected = float(op.forward(*point))
-        except (ValueError, ArithmeticError):
-            expected = math.nan
-        if not math.isfinite(expected):
-            if math.isfinite(out[i]) and not bad[i]:
-                raise ValueError(f"register_op: {op.name}: the array form gives {out[i]!r} at {point}, "
-                                 "where forward raises (give an invalid mask)")
-            continue
-        if bad[i] or not math.isclose(out[i], expected, rel_tol=1e-9, abs_tol=1e-12):
-            raise ValueError(f"register_op: {op.name}: the array forward gives {out[i]!r} at {point}, "
-                             f"forward gives {expected!r}")
-        for j, (local, want) in enumerate(zip(partials, op.partials(*point, expected))):
-            got = float(np.broadcast_to(local, xs[0].shape)[i])
-            if not math.isclose(got, float(want), rel_tol=1e-9, abs_tol=1e-12):
-                raise ValueError(f"register_op: {op.name}: the array partial {j + 1} gives {got!r} at "
-                                 f"{point}, partials gives {float(want)!r}")
-
-
 def register_op(op: Op) -> Op:
     """Add an op for every feature at once: Value.apply and op(x), x.NAME() for a one-input op,
     expressions (called by name), MLP activations, drawings, explain and check,
@@ -270,7 +270,6 @@ def register_op(op: Op) -> Op:
     taken, or a field that disagrees with forward and partials, is a ValueError naming the field.
     """
     check_record(op)
-    check_array_form(op)
     OPS[op.name] = op
     engine.add_op_method(op)  # x.NAME(); the fast layer builds a user's op the plain way
     return op

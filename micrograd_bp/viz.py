@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Callable, NamedTuple
 
 import graphviz
@@ -13,7 +13,8 @@ import graphviz
 from .engine import Value
 from .engine import grad as engine_grad
 from .nn import MLP, Layer
-from .paths import highlight_paths, is_numbered
+from .paths import PathGraph, count_text, explain, is_numbered
+from .paths import _num as _n9  # the explanations' 9 significant digits
 from .trace import BackwardTrace, ledger_names
 
 RANKDIRS = ("LR", "TB", "RL", "BT")
@@ -227,7 +228,7 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
         graph.attr(nslimit="1", nslimit1="1", splines="line", concentrate="true")
     else:  # inputs in their order (i1 above i2, w1 before w2), as a tutorial draws them
         graph.graph_attr["ordering"] = "in"
-    edges = _edges(kept, position, kept_ids, flows, highlight)
+    edges, meaning = _edges(kept, position, kept_ids, flows, highlight)
     flow = _Flow((f for *_, f, _ in edges), computed=flows is not None and flows[-1] != 0)
     uses, copied = _copies(order, position, edges) if large else ({}, set())
     num = (lambda x: _number(x, decimals))  # noqa: E731
@@ -237,14 +238,14 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
                    node_style(i) if node_style else {}, uses.get(f"v{i}", 0) if f"v{i}" in copied else 0)
         if node.op is not None:
             _add_op(graph, node, i, kept_ids, highlight is not None and highlight.node == i)
-    for tail, head, local, carried, note in edges:
+    for (tail, head, local, carried, note), (value, consumer) in zip(edges, meaning):
         attrs = flow.style(carried)
         text = note or (num(local) if edge_labels and local is not None else "")
         if note:
             attrs.update(HIGHLIGHT, fontcolor=HIGHLIGHT["color"], fontsize="11")  # the step: readable
         if text:
             attrs["xlabel" if large else "label"] = _label(_escape(text))
-        graph.edge(tail, head, **attrs)
+        _edge(graph, (value, consumer), tail, head, **attrs)
     lines = ["edge label: local derivative d(out)/d(in)"] if edge_labels else []
     lines += legend
     if copied:
@@ -262,10 +263,13 @@ def _draw(order: list[Value], names: list[str], *, rankdir: str, decimals: int, 
 
 
 def _edges(kept: list[Value], position: dict[int, int], kept_ids: set[int],
-           flows: Sequence[float] | None, highlight: _Highlight | None) -> list[_Edge]:
+           flows: Sequence[float] | None, highlight: _Highlight | None
+           ) -> tuple[list[_Edge], list[tuple[int, tuple[int, int] | None]]]:
     """The gradient each drawn edge carries back: input -> op is local * grad of the consumer,
-    op -> value is the value's own grad."""
+    op -> value is the value's own grad; and what each edge stands for (its Value, and for an
+    input's edge (consumer, input position)), for drawing_elements."""
     edges: list[_Edge] = []
+    meaning: list[tuple[int, tuple[int, int] | None]] = []  # each edge's Value, and (consumer, input)
     for node in kept:
         if node.op is None:
             continue
@@ -275,8 +279,10 @@ def _edges(kept: list[Value], position: dict[int, int], kept_ids: set[int],
             if id(parent) in kept_ids:
                 note = highlight.labels.get(n, "") if highlight and highlight.node == i else ""
                 edges.append((f"v{position[id(parent)]}", f"o{i}", local, local * grad, note))
+                meaning.append((position[id(parent)], (i, n)))
         edges.append((f"o{i}", f"v{i}", None, grad, ""))
-    return edges
+        meaning.append((i, None))
+    return edges, meaning
 
 
 def _copies(order: list[Value], position: dict[int, int],
@@ -331,24 +337,25 @@ def _add_value(graph: graphviz.Digraph, node: Value, i: int, name: str, all_name
     else:
         shown = label
     fields = [_escape_record(shown)] if shown else []
-    fields += [f"data {num(node.data)}", grad_field]
+    fields += [f"data {num(node.data)}", *([grad_field] if grad_field else [])]  # "": no grad field
     flip = rankdir in ("TB", "BT")  # records lay their fields across the rank direction
     text = "|".join(fields)
-    graph.node(f"v{i}", label=_label("{" + text + "}" if flip else text), shape="record", **style)
+    _node(graph, (i, "value"), f"v{i}", label=_label("{" + text + "}" if flip else text), shape="record",
+          **style)
     for use in range(2, copies + 1):
         again = "|".join([fields[0] if shown else _escape_record(name), f"use {use} of {copies}",
                           *fields[1 if shown else 0:]])
         attrs = dict(style)
         attrs["style"] = ",".join(filter(None, [attrs.get("style"), "dashed"]))
-        graph.node(f"v{i}u{use}", label=_label("{" + again + "}" if flip else again),
-                   shape="record", **attrs)
+        _node(graph, (i, "copy"), f"v{i}u{use}", label=_label("{" + again + "}" if flip else again),
+              shape="record", **attrs)
 
 
 def _add_op(graph: graphviz.Digraph, node: Value, i: int, kept_ids: set[int], highlighted: bool) -> None:
     """Node #i's op, and a note of the inputs that max_nodes left out."""
     assert node.op is not None
-    graph.node(f"o{i}", label=_label(_escape(node.op.symbol)), shape="ellipse", fontsize="10",
-               margin="0.05", **(HIGHLIGHT if highlighted else {}))
+    _node(graph, (i, "op"), f"o{i}", label=_label(_escape(node.op.symbol)), shape="ellipse", fontsize="10",
+          margin="0.05", **(HIGHLIGHT if highlighted else {}))
     cut = sum(1 for parent in node.inputs if id(parent) not in kept_ids)
     if cut:
         graph.node(f"cut{i}", label=_label(f"{cut} input{'s' if cut > 1 else ''} not shown"),
@@ -368,7 +375,7 @@ def draw(root: Value, *, rankdir: str = "LR", decimals: int = 4, edge_labels: bo
     max_nodes Values, the nodes nearest the root are drawn, and a note says how many were left
     out. The title says when the grads shown are not the root's partials (several backward()
     passes, or one from another output). With paths_to, every chain-rule path from root down to
-    that node is highlighted, each path's factors and product in a note (paths.highlight_paths).
+    that node is highlighted, each path's factors and product in a note (highlight_paths).
     In Jupyter the returned graph displays itself.
     """
     if not isinstance(root, Value):
@@ -397,6 +404,42 @@ def _draw_grads(order: list[Value], names: list[str], grads: list[float], **opti
                  grad_field=lambda i: f"grad {num(grads[i])}" if computed else not_computed,
                  flows=grads if computed else None,
                  plain_note="no gradient has flowed yet: edges are drawn plain", **options)
+
+
+# ------------------------------------------------------------------------------------ worksheets
+
+# An empty field to write a number in, two lines high (no-break spaces: dot keeps their width).
+BLANK = "\u00a0" * 18 + "\\n\u00a0"
+
+
+def draw_blanks(root: Value, blanks: Mapping[int | str, str], *, rankdir: str = "LR", decimals: int = 6,
+                edge_labels: bool = False, title: str | None = None,
+                max_nodes: int = MAX_NODES) -> graphviz.Digraph:
+    """The computation graph ending at root with no gradient on it, for a worksheet: each node
+    in `blanks` (by its position in topological order, the number draw() gives it, or by its
+    ledger name, as draw() and trace name it) gets a field with the text blanks[node] and an
+    empty box below it (BLANK) to write the gradient in; the other
+    nodes show their name and value only. Edges are drawn plain (no gradient flow); with
+    edge_labels each carries its local derivative, a hint the worksheet may give."""
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_blanks: expected a Value, got {type(root).__name__}")
+    _check_options(rankdir, decimals)
+    _check_max_nodes(max_nodes)
+    order, names = ledger_names(root)
+    position: dict[int | str, int] = {name: i for i, name in enumerate(names)}
+    position.update((i, i) for i in range(len(order)))
+    unknown = [node for node in blanks if isinstance(node, bool) or node not in position]
+    if unknown:
+        raise ValueError(f"draw_blanks: no node is named {unknown[0]!r} in this graph"
+                         if isinstance(unknown[0], str) else
+                         f"draw_blanks: no node at position {unknown[0]!r} (0 to {len(order) - 1})")
+    texts = {position[node]: _escape_record(text) + "|" + BLANK for node, text in blanks.items()}
+    name = _text(root.label) or "the output"
+    note = f"write d{name}/d(node) in each empty box" if root.label else "write each gradient in its box"
+    return _draw(order, names, rankdir=rankdir, decimals=decimals, edge_labels=edge_labels,
+                 max_nodes=max_nodes, title=title or f"{name} = {_number(root.data, decimals)}: {note}",
+                 grad_field=lambda i: texts.get(i, ""), flows=None, legend=[],
+                 plain_note="edges: input -> op -> value, as the forward pass computed them")
 
 
 # ------------------------------------------------------------------------------ the ledger's frames
@@ -671,3 +714,139 @@ def animation_frames(trace: BackwardTrace, *, rankdir: str = "LR",
     graphs.append(_draw_grads(trace.nodes, trace.names, final, rankdir=rankdir, decimals=decimals,
                               edge_labels=True, max_nodes=MAX_NODES))
     return graphs
+
+
+# ------------------------------------------------------------------------- the drawing as data
+# What each drawn element stands for, recorded as draw() and draw_step() add it: the page and
+# highlight_paths read these records (never the DOT text), and restyle() redraws one.
+
+class DrawingElement(NamedTuple):
+    """One element of a drawing. `id`: its name in the SVG dot writes (the <title>: a node's name,
+    or "tail->head" for an edge; a repeated edge, as in x*x, gets "#2", "#3"); `kind`: "node" or
+    "edge"; `node`: the position (topological order) of the Value it stands for (for an input's
+    edge, the input); `edge`: (consumer, input position) for an input's edge, else None; `role`:
+    "value" (the Value's record), "copy" (a leaf drawn again at a further use), "op" (its op),
+    "input" (an input's edge) or "output" (op -> value)."""
+
+    id: str
+    kind: str
+    node: int
+    edge: tuple[int, int] | None
+    role: str
+
+
+class _Drawn(NamedTuple):
+    element: DrawingElement
+    line: int  # its line in graph.body
+    ends: tuple[str, ...]  # the node's name, or the edge's tail and head
+    attrs: dict[str, str]
+
+
+def _drawn(graph: graphviz.Digraph) -> list[_Drawn]:
+    return graph.__dict__.setdefault("_micrograd_elements", [])
+
+
+def _record(graph: graphviz.Digraph, kind: str, ends: tuple[str, ...], node: int,
+            edge: tuple[int, int] | None, role: str, attrs: dict[str, str]) -> None:
+    """Record what the line just added to graph.body draws."""
+    name = "->".join(ends)
+    repeats = graph.__dict__.setdefault("_micrograd_repeats", {})
+    repeats[name] = n = repeats.get(name, 0) + 1
+    element = DrawingElement(f"{name}#{n}" if n > 1 else name, kind, node, edge, role)
+    _drawn(graph).append(_Drawn(element, len(graph.body) - 1, ends, attrs))
+
+
+def _node(graph: graphviz.Digraph, what: tuple[int, str], name: str, **attrs: str) -> None:
+    """graph.node(name, **attrs), recorded as drawing Value what[0] in the role what[1]."""
+    graph.node(name, **attrs)
+    _record(graph, "node", (name,), what[0], None, what[1], attrs)
+
+
+def _edge(graph: graphviz.Digraph, what: tuple[int, tuple[int, int] | None], tail: str, head: str,
+          **attrs: str) -> None:
+    """graph.edge(tail, head, **attrs), recorded as carrying input edge what[1] (consumer,
+    position) of Value what[0], or with None, the op's edge to its Value what[0]."""
+    graph.edge(tail, head, **attrs)
+    _record(graph, "edge", (tail, head), what[0], what[1], "input" if what[1] else "output", attrs)
+
+
+def drawing_elements(graph: graphviz.Digraph) -> list[DrawingElement]:
+    """The elements of a drawing made by draw() or draw_step(), in the order drawn, each with the
+    Value (by topological position) or the edge (consumer, input position) it stands for."""
+    if not isinstance(graph, graphviz.Digraph) or "_micrograd_elements" not in graph.__dict__:
+        raise ValueError("drawing_elements: expected a drawing made by draw() or draw_step()")
+    return [d.element for d in _drawn(graph)]
+
+
+def restyle(graph: graphviz.Digraph, changes: dict[str, dict[str, str]]) -> None:
+    """Draw elements of a drawing again with some attributes changed: changes maps an element's
+    id to the attributes to set (an empty value removes one)."""
+    drawn = _drawn(graph)
+    unknown = set(changes) - {d.element.id for d in drawn}
+    if unknown:
+        raise KeyError(f"restyle: the drawing has no element {sorted(unknown)[0]!r}")
+    scratch = graphviz.Digraph()
+    for k, d in enumerate(drawn):
+        if d.element.id in changes:
+            merged = {key: v for key, v in {**d.attrs, **changes[d.element.id]}.items() if v != ""}
+            (scratch.node if d.element.kind == "node" else scratch.edge)(*d.ends, **merged)
+            graph.body[d.line] = scratch.body[-1]
+            drawn[k] = d._replace(attrs=merged)
+
+
+# ------------------------------------------------------------------------ the paths in a drawing
+
+PATH_COLOR = "darkorange"
+PATH_FILL = "#fff0d9"
+OFF_PATH_COLOR = "gray75"
+NOTE_PATHS = 10  # paths listed in the drawing's note
+
+
+def highlight_paths(graph: graphviz.Digraph, root: Value, node: Value, *, max_paths: int = NOTE_PATHS,
+                    waypoints: Iterable[Value] | None = None) -> graphviz.Digraph:
+    """A drawing of root's graph (a Digraph from viz.draw(root)) with every chain-rule path from
+    root down to node highlighted: the edges on a path thick and coloured, the others grey, the
+    nodes on a path filled (a leaf drawn again at each use, filled at each), and a note
+    with each path's factors (between waypoints, as in explain) and product (the first max_paths).
+    Returns the same graph."""
+    g = PathGraph(root, node)
+    position = {id(n): i for i, n in enumerate(g.order)}
+    on_edges: set[tuple[int, int | None]] = set()  # (consumer, input position), (node, None): op -> value
+    on_nodes: set[int] = set()
+    for consumer in g.order:
+        if consumer.op is None or id(consumer) not in g.above or not g.reach.get(id(consumer)):
+            continue
+        k = position[id(consumer)]
+        on_nodes.add(k)
+        on_edges.add((k, None))
+        for n, parent in enumerate(consumer.inputs):
+            if g.reach.get(id(parent)):
+                on_edges.add((k, n))
+                on_nodes.add(position[id(parent)])
+    changes: dict[str, dict[str, str]] = {}
+    for element in drawing_elements(graph):
+        if element.kind == "edge":
+            on = (element.edge or (element.node, None)) in on_edges
+            changes[element.id] = {"color": PATH_COLOR if on else OFF_PATH_COLOR,
+                                   "penwidth": "3" if on else "1"}
+        elif element.role in ("value", "copy") and element.node in on_nodes:
+            changes[element.id] = {"style": "filled,dashed" if element.role == "copy" else "filled",
+                                   "fillcolor": PATH_FILL}
+    restyle(graph, changes)
+    ex = explain(root, node, max_paths=max_paths, graph=g, formulas=False, waypoints=waypoints)
+    lines = [f"{ex.name} = {_n9(ex.partial)}: {count_text(ex.n_paths)} path{'s' * (ex.n_paths != 1)} "
+             "(highlighted: orange and thick; every other edge grey)"]
+    for i, path in enumerate(ex.paths, 1):
+        factors = " * ".join(_n9(f.value) for f in path.factors) or "1"
+        lines.append(f"path {i}" + (f" through {path.through}" if path.through else "")
+                     + (f" ({path.note})" if path.note else "") + f": {factors} = {_n9(path.product)}")
+    if ex.omitted:
+        lines.append(f"... and {count_text(ex.omitted)} more, contributing {_n9(ex.omitted_sum)}")
+    text = "".join(_dot_text(line) + "\\l" for line in lines)
+    graph.node("paths", label=text, shape="note", fontsize="9", color=PATH_COLOR)
+    return graph
+
+
+def _dot_text(text: str) -> str:
+    """Text for a DOT label that the graphviz package quotes: its backslashes doubled."""
+    return text.replace("\\", "\\\\")

@@ -347,15 +347,15 @@ def test_constants_and_a_scalar_loss() -> None:
 def test_register_op_checks_the_array_form() -> None:
     wrong = Op("twice_b", 1, lambda a: 2.0 * a, lambda a, out: (2.0,), ("2",),
                array=ArrayForm(lambda np, a: 3.0 * a))
-    with pytest.raises(ValueError, match="twice_b: the array forward gives"):
+    with pytest.raises(ValueError, match="twice_b: array: the array forward gives"):
         register_op(wrong)
     float_only = Op("expm_b", 1, math.exp, lambda a, out: (out,), ("out",),
                     array=ArrayForm(lambda np, a: math.exp(a)))
-    with pytest.raises(ValueError, match="expm_b: the array form fails on arrays"):
+    with pytest.raises(ValueError, match="expm_b: array: the array form fails on arrays"):
         register_op(float_only)
     unguarded = Op("rlog_b", 1, lambda a: math.log(a) if a > 0 else _raise(), lambda a, out: (1.0 / a,),
                    ("1/a",), array=ArrayForm(lambda np, a: np.log(np.abs(a))))
-    with pytest.raises(ValueError, match="rlog_b: the array form gives .* where forward raises"):
+    with pytest.raises(ValueError, match="rlog_b: array: the array form gives .* where forward raises"):
         register_op(unguarded)
     from micrograd_bp import OPS
 

@@ -192,6 +192,8 @@ def test_the_page_computes_the_new_ops_as_python(tmp_path):
             for name, v in values.items():
                 state = browser.execute_script("return window.micrograd.setLeaf(arguments[0], arguments[1])",
                                                name, v)
+            # the page opens at step 0 (a guide): its last step shows every gradient
+            state = browser.execute_script("const m = window.micrograd; return m.step(m.state().step.total)")
             expected, _ = _graph(values)
             order = topological_order(expected)
             expected.backward()

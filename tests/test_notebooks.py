@@ -16,7 +16,8 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 EXPECTED = ["01_mazur_step_by_step.ipynb", "02_building_expressions.ipynb",
-            "03_verifying_partials.ipynb", "04_training_an_mlp.ipynb", "05_how_backward_works.ipynb"]
+            "03_verifying_partials.ipynb", "04_training_an_mlp.ipynb", "05_how_backward_works.ipynb",
+            "06_exercises.ipynb"]
 # Cells tagged "timing" print this machine's speed: their text differs from run to run.
 VARYING_TAG = "timing"
 # Outputs that must appear in a fresh run: numbers from ../shared/reference/ and hand derivations.
@@ -49,6 +50,16 @@ MUST_SHOW = {
         "w5 x 0.138498562 = 0.055399425; out_h1.grad -0.019049118 -> 0.036350306",
         "dE_total/dw1 = 0.000438568", "f = a + a", "df/da with +=:   2.0   with =:   1.0",
         "w1          0.000438568    0.001775360", "w1      first pass 0.000438568   second pass 0.000877135",
+    ],
+    # two planted slips on Mazur's network: their ids and the tutorial's numbers in the messages
+    "06_exercises.ipynb": [
+        "['out_o1', 'net_o1', 'w5', 'out_h1', 'net_h1', 'w1']",
+        "out_h1  missing-path", "the path through out_o2 contributes -0.0190491183",
+        "dE_total/dout_h1 = 0.0363503064", "net_h1  carried", "w1      carried",
+        "carried: 0.000668396021 is right from your own answers above it",
+        "net_h1  wrong-point      sigmoid's derivative taken at its input net_h1 = 0.3775: you "
+        "used 0.23499375",
+        "out_h1*(1 - out_h1) = 0.241300709", "w1      given 0.000427105  key 0.000438568  carried",
     ],
     "04_training_an_mlp.ipynb": ["accuracy 100%", "the same losses and parameters as building the "
                                  "graph every step: True", "loss 0.9030 -> 0.0120, accuracy 100%",
@@ -92,7 +103,7 @@ def text_outputs(nb: nbformat.NotebookNode) -> list[list[str]]:
     return cells
 
 
-def test_the_five_notebooks_are_there():
+def test_the_notebooks_are_there():
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == EXPECTED
 
 

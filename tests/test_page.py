@@ -55,11 +55,16 @@ def pages(tmp_path_factory):
     return tmp_path_factory.mktemp("pages")
 
 
-def load(browser, page: Page, directory: Path, name: str) -> dict:
+def load(browser, page: Page, directory: Path, name: str, *, end: bool = True) -> dict:
+    """Open a page; with end, go to the end of its backward pass (it opens at step 0)."""
     path = page.save(directory / f"{name}.html")
     browser.get(path.as_uri())
     assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-ready")
-    return browser.execute_script("return window.micrograd.state()")
+    state = browser.execute_script("return window.micrograd.state()")
+    assert state["step"]["index"] == 0
+    if end:
+        state = browser.execute_script("return window.micrograd.step(window.micrograd.state().step.total)")
+    return state
 
 
 def close(a: float, b: float, rtol: float = RTOL) -> bool:
@@ -86,15 +91,22 @@ def assert_matches_python(state: dict, root: Value) -> None:
 
 def mazur_total() -> tuple[Value, dict[str, Value], mazur.MazurNetwork]:
     network = mazur.MazurNetwork()
-    nodes = network.forward()
+    nodes = mazur.mazur_nodes(network)
     return nodes["E_total"], nodes, network
+
+
+def mazur_page_of(total: Value, nodes: dict[str, Value]) -> Page:
+    """The Mazur page as the command line makes it: paths over the tutorial's waypoints."""
+    return explore(total, waypoints=mazur.mazur_waypoints(nodes))
 
 
 def element(browser, title: str):
     """A drawn node, or an edge's label (the middle of a curved edge may miss its line)."""
     found = browser.find_element(By.CSS_SELECTOR, f'g[data-title="{title}"]')
-    if "->" in title:
-        return found.find_element(By.CSS_SELECTOR, "text")
+    if "->" in title:  # its label (in the network view, a group of its own), or its line
+        texts = found.find_elements(By.CSS_SELECTOR, "text") or browser.find_elements(
+            By.CSS_SELECTOR, f'g[data-title="{title} label"] text')
+        return texts[0] if texts else found.find_element(By.CSS_SELECTOR, "path.hit")
     return found
 
 
@@ -123,7 +135,7 @@ def node_id(state: dict, name: str) -> str:
 @pytest.fixture(scope="module")
 def mazur_page(browser, pages):
     total, nodes, _ = mazur_total()
-    return explore(total), total, nodes
+    return mazur_page_of(total, nodes), total, nodes
 
 
 def test_mazur_values_and_grads_agree_with_python(browser, pages, mazur_page):
@@ -149,6 +161,7 @@ def test_the_drawing_is_graphviz_svg_without_browser_titles(browser, pages, mazu
     # the record texts the page writes are the ones dot drew (the same number format)
     source = viz.draw(total).source
     assert "data 0.7514" in source
+    browser.find_element(By.ID, "fit").click()  # out_o1 is on the right, out of the opening view
     record = element(browser, f"v{[n.label for n in topological_order(total)].index('out_o1')}")
     assert "data 0.7514" in record.text and "grad 0.7414" in record.text
 
@@ -185,8 +198,10 @@ def test_click_highlights_every_path_and_the_panel_sums_to_the_grad(browser, pag
     element(browser, w1).click()
     state = browser.execute_script("return window.micrograd.state()")
     selected = state["selected"]
-    expected = explain(total, nodes["w1"])
+    expected = explain(total, nodes["w1"], waypoints=mazur.mazur_waypoints(nodes))  # as mazur --explain w1
     assert selected["name"] == "w1" and selected["count"] == expected.n_paths == 2
+    assert [f["name"] for f in selected["paths"][0]["factors"]] == [
+        "dE_total/dout_o1", "dout_o1/dnet_o1", "dnet_o1/dout_h1", "dout_h1/dnet_h1", "dnet_h1/dw1"]
     for shown, path in zip(selected["paths"], expected.paths):
         assert [f["name"] for f in shown["factors"]] == [f.name for f in path.factors]
         assert close(shown["product"], path.product)
@@ -210,6 +225,98 @@ def test_click_highlights_every_path_and_the_panel_sums_to_the_grad(browser, pag
     assert browser.execute_script("return window.micrograd.state().selected.name") == "w1"
     element(browser, w1).click()
     assert browser.execute_script("return window.micrograd.state().selected") is None
+
+
+def in_view(browser, title: str) -> bool:
+    """Whether a drawn element is wholly inside the drawing's box."""
+    return browser.execute_script("""const b = document.getElementById('drawing').getBoundingClientRect();
+        const r = document.querySelector('g[data-title="' + arguments[0] + '"]').getBoundingClientRect();
+        return r.left >= b.left && r.right <= b.right && r.top >= b.top && r.bottom <= b.bottom""", title)
+
+
+def test_the_page_opens_before_backward_with_a_guide(browser, pages, mazur_page):
+    page, total, nodes = mazur_page
+    state = load(browser, page, pages, "mazur", end=False)
+    assert state["step"]["index"] == 0 and state["step"]["total"] == 15
+    guide = browser.find_element(By.ID, "guide")
+    assert guide.is_displayed()
+    assert "green" in guide.text and "not reached" in guide.text and "red" in guide.text
+    assert "click w1" in guide.text and "press next" in guide.text  # what to try first
+    # the leaves as the tutorial lists them; the loss's two 0.5 constants are not editable
+    rows = browser.execute_script("return Array.from(document.querySelectorAll('#leaf-table tr'), "
+                                  "r => r.cells[0].textContent)")
+    assert rows == ["inputs", "i1", "i2", "weights", *(f"w{k}" for k in range(1, 9)), "biases", "b1", "b2",
+                    "other leaves", "target_o1", "target_o2"]
+    constants = [n for n in state["nodes"] if n["leaf"] and not n["label"]]
+    assert [n["data"] for n in constants] == [0.5, 0.5]
+    error = browser.execute_script("try { window.micrograd.setLeaf(arguments[0], 2); } catch (e) "
+                                   "{ return e.message; }", constants[0]["id"])
+    assert error == f"{constants[0]['name']} is a constant of the graph, not an editable leaf"
+    assert set(state["leaves"]) == {node_id(state, name) for name in rows if name[-1].isdigit()}
+    assert not in_view(browser, state["root"])  # the page opens at the inputs' end, readable
+    browser.find_element(By.ID, "next").click()  # the guide's first step
+    assert browser.execute_script("return window.micrograd.state().step.index") == 1
+    assert in_view(browser, state["root"])  # stepping from the controls pans to the step's node
+    browser.find_element(By.ID, "guide-close").click()
+    assert not guide.is_displayed()
+
+
+def test_unreached_edges_are_lines_and_unreached_grads_say_so_at_every_step(browser, pages, mazur_page):
+    page, total, _ = mazur_page
+    load(browser, page, pages, "mazur", end=False)
+    trace = fresh_trace(total)
+    for k in range(len(trace.steps) + 1):
+        browser.execute_script("window.micrograd.step(arguments[0])", k)
+        fills = browser.execute_script("""return Array.from(
+            document.querySelectorAll('#drawing g.edge > path'),
+            p => getComputedStyle(p).fill)""")
+        assert fills and set(fills) == {"none"}, k  # every edge a line, pending or not
+        pending = browser.execute_script("return document.querySelectorAll('g.edge.pending').length")
+        assert (pending > 0) == (k < len(trace.steps))
+        if k == 0:  # before backward(), every edge waits but the one into the output's own record
+            edges = browser.execute_script("return document.querySelectorAll('#drawing g.edge').length")
+            assert pending == edges - 1
+        states = viz._frame_states(trace, k)
+        grads = trace.grads_after(k)
+        texts = browser.execute_script("""return Array.from(document.querySelectorAll('#drawing g.node'))
+            .filter(g => /^v[0-9]+$/.test(g.dataset.title))
+            .map(g => [Number(g.dataset.title.slice(1)),
+                       g.querySelector('text:last-of-type').textContent])""")
+        for i, text in texts:
+            if k < len(trace.steps) and states[i] == "waiting" and i != len(trace.nodes) - 1:
+                assert text == "grad: not reached", (k, i, text)  # leaves too: no computed-looking 0
+            else:
+                assert text == f"grad {viz._number(grads[i], 4)}", (k, i, text)
+    # the tooltip says so too
+    browser.execute_script("window.micrograd.step(1)")
+    state = browser.execute_script("return window.micrograd.state()")
+    assert "grad: not reached" in hover(browser, node_id(state, "w1"))
+
+
+def test_node_text_reads_at_1400_by_900(pages, mazur_page):
+    """At 1400x900 the Mazur page opens with its node text at least 8 px high (font size times the
+    drawing's scale, and the text's own box), and the chain-rule panel wraps between terms only."""
+    page, total, nodes = mazur_page
+    driver = start_browser("1400,900")
+    try:
+        state = load(driver, page, pages, "mazur_small")
+        sizes = driver.execute_script("""
+            const svg = document.querySelector('#drawing svg');
+            const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+            return Array.from(svg.querySelectorAll('g.node text'),
+                              t => [Number(t.getAttribute('font-size')) * scale,
+                                    t.getBoundingClientRect().height]);""")
+        assert len(sizes) > 60
+        assert min(px for px, _ in sizes) >= 8 and min(h for _, h in sizes) >= 8
+        driver.execute_script("window.micrograd.select(arguments[0])", node_id(state, "w1"))
+        terms = driver.execute_script("return Array.from(document.querySelectorAll('#paths .term'), "
+                                      "t => [t.textContent, t.getClientRects().length])")
+        assert len(terms) == 2 * 2 * 5  # 2 paths, 5 names and 5 numbers each
+        assert all(lines == 1 for _, lines in terms), terms
+        lines = driver.find_element(By.ID, "paths").text.splitlines()
+        assert "path 1, through out_o1:" in lines and "path 2, through out_o2:" in lines
+    finally:
+        driver.quit()
 
 
 def fresh_trace(root: Value) -> BackwardTrace:
@@ -592,14 +699,33 @@ def test_above_the_node_limit_the_page_shows_draws_cut_and_says_so(browser, page
     assert f"30 of {len(order)} nodes shown" in browser.find_element(By.ID, "note").text
     assert f"30 of {len(order)} nodes shown" in browser.find_element(By.CSS_SELECTOR, "#drawing svg").text
     assert_matches_python(state, y)  # every node is computed, drawn or not
-    # the drawing fits the width; one click shows it at its own size, another fits it again
-    width = "return document.querySelector('#drawing svg').getBoundingClientRect().width"
-    fitted = browser.execute_script(width)
-    browser.find_element(By.ID, "zoom").click()
-    assert browser.execute_script(width) > fitted
-    assert browser.find_element(By.ID, "zoom").text == "fit to width"
-    browser.find_element(By.ID, "zoom").click()
-    assert browser.execute_script(width) == fitted
+    # zoom and pan: "fit" shows the drawing whole in its box; +, the wheel and a drag move it
+    rect = "return document.querySelector('#drawing svg').getBoundingClientRect().toJSON()"
+    frame = browser.execute_script(
+        "return document.getElementById('drawing').getBoundingClientRect().toJSON()")
+    browser.find_element(By.ID, "fit").click()
+    fitted = browser.execute_script(rect)
+    assert fitted["left"] >= frame["left"] - 0.5 and fitted["right"] <= frame["right"] + 0.5
+    assert fitted["top"] >= frame["top"] - 0.5 and fitted["bottom"] <= frame["bottom"] + 0.5
+    assert math.isclose(fitted["width"], frame["width"], rel_tol=1e-3) or math.isclose(
+        fitted["height"], frame["height"], rel_tol=1e-3)  # as large as the box allows
+    browser.find_element(By.ID, "zoom-in").click()
+    assert math.isclose(browser.execute_script(rect)["width"], 1.25 * fitted["width"], rel_tol=1e-6)
+    ActionChains(browser).scroll_to_element(browser.find_element(By.ID, "drawing")).perform()
+    browser.execute_script("""const d = document.getElementById('drawing'), r = d.getBoundingClientRect();
+        d.dispatchEvent(new WheelEvent('wheel', {deltaY: -200, clientX: r.left + 10, clientY: r.top + 10,
+                                                  bubbles: true, cancelable: true}))""")
+    zoomed = browser.execute_script(rect)
+    assert math.isclose(zoomed["width"], 1.25 * fitted["width"] * 1.0015 ** 200, rel_tol=1e-6)
+    before = browser.execute_script(rect)
+    ActionChains(browser).move_to_element_with_offset(browser.find_element(By.ID, "drawing"), -200, 200) \
+        .click_and_hold().move_by_offset(60, -40).move_by_offset(60, -40).release().perform()
+    after = browser.execute_script(rect)
+    assert math.isclose(after["left"] - before["left"], 120, abs_tol=1) and math.isclose(
+        after["top"] - before["top"], -80, abs_tol=1)
+    assert browser.execute_script("return window.micrograd.state().selected") is None  # a drag is no click
+    browser.find_element(By.ID, "fit").click()
+    assert browser.execute_script(rect) == fitted
 
 
 def test_a_deep_chain_is_explained_without_recursion(browser, pages):
@@ -641,13 +767,108 @@ def test_network_view_hover_click_live_and_step(browser, pages):
     state = browser.execute_script("return window.micrograd.setLeaf('w5', 0.7)")
     moved = mazur.MazurNetwork(weights={"w5": 0.7}).forward()["E_total"]
     assert_matches_python(state, moved)
-    label = browser.find_element(By.CSS_SELECTOR, 'g[data-title="n1_0->n2_0"]').text
+    label = browser.find_element(By.CSS_SELECTOR, 'g[data-title="n1_0->n2_0 label"]').text
     w5 = next(n for n in topological_order(moved) if n.label == "w5")
     assert "w5 = 0.7000" in label and f"dE_total/dw5 = {w5.grad:.4f}" in label
     assert browser.execute_script("return window.micrograd.ledger().length") == len(fresh_trace(moved).steps)
     state = browser.execute_script("return window.micrograd.step(2)")
     assert state["step"]["index"] == 2
     assert browser.execute_script("return document.querySelectorAll('g.edge.pending').length") > 0
+
+
+def overlaps(boxes: list[dict]) -> list[tuple[dict, dict]]:
+    return [(a, b) for n, a in enumerate(boxes) for b in boxes[n + 1:]
+            if a["left"] < b["right"] - 0.5 and b["left"] < a["right"] - 0.5
+            and a["top"] < b["bottom"] - 0.5 and b["top"] < a["bottom"] - 0.5]
+
+
+TEXT_BOXES = """return Array.from(document.querySelectorAll('#drawing svg text'))
+    .filter(t => t.textContent.trim() && getComputedStyle(t).display !== 'none')
+    .map(t => Object.assign(t.getBoundingClientRect().toJSON(), {text: t.textContent}))"""
+
+
+def test_the_moons_network_view_fits_1600_by_1000_with_no_overlapping_text(pages):
+    model = moons.moons_model()
+    points, labels = moons.make_moons(100)
+    loss, _ = moons.max_margin_loss(model, points, labels)
+    driver = start_browser("1600,1000")
+    try:
+        page = explore_network(model, loss=loss, title="moons MLP(2, [16, 16, 1])")
+        state = load(driver, page, pages, "moons_fit")
+        width, height = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+        assert width <= 1600 and height <= 1000
+        drawing = driver.execute_script(
+            "return document.querySelector('#drawing svg').getBoundingClientRect().toJSON()")
+        assert drawing["left"] >= 0 and drawing["top"] >= 0
+        assert drawing["right"] <= width and drawing["bottom"] <= height  # whole, at the default zoom
+        neurons = driver.execute_script("return document.querySelectorAll('#drawing g.node').length")
+        assert neurons == 2 + 16 + 16 + 1  # layers left to right, a node per neuron; biases on hover
+        edges = driver.execute_script("return document.querySelectorAll('#drawing g.edge').length")
+        assert edges == 2 * 16 + 16 * 16 + 16  # a weight per edge, no label drawn on any
+        boxes = driver.execute_script(TEXT_BOXES)
+        assert not any("=" in b["text"] for b in boxes)
+        assert not overlaps(boxes)
+        assert min(b["height"] for b in boxes) >= 8
+        # the edges: width and colour from the gradient, or from the weight
+        assert_matches_python(state, loss)
+        widths = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#drawing g.edge > path:not(.hit)'),"
+            " p => Number(p.getAttribute('stroke-width')))")
+        assert len(set(widths)) > 20
+        driver.find_element(By.ID, "edge-mode").click()
+        by_weight = driver.execute_script("return Array.from(document.querySelectorAll('#drawing g.edge > "
+                                          "path:not(.hit)'), p => Number(p.getAttribute('stroke-width')))")
+        assert by_weight != widths
+        drawn = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#drawing g.edge:not(.label)'), g => "
+            "[g.dataset.title, Number(g.querySelector('path:not(.hit)').getAttribute('stroke-width'))])")
+
+        def weight(title: str) -> float:  # "i0->n1_3": input 0's weight in layer 1's neuron 3
+            tail, head = title.split("->")
+            layer, j = (int(x) for x in head[1:].split("_"))
+            return model.layers[layer - 1].neurons[j].weights[int(tail.split("_")[-1].lstrip("i"))].data
+
+        ranked = sorted(drawn, key=lambda d: abs(weight(d[0])))
+        assert all(a[1] <= b[1] for a, b in zip(ranked, ranked[1:]))  # wider for a larger |weight|
+        assert ranked[-1][1] == 4.5 and ranked[0][1] < ranked[-1][1]  # the largest |weight|: the widest
+        w = model.layers[1].neurons[0].weights[0]
+        assert driver.find_element(By.ID, "edge-mode").text == "edges show: weight"
+        assert "edge width and colour: the weight (red +, blue -)" in driver.find_element(
+            By.CSS_SELECTOR, "#drawing svg").text
+        text = hover(driver, "n1_0->n2_0")
+        assert text.splitlines()[0] == f"{w.label} (parameter)" and f"data {w.data:.6f}" in text
+    finally:
+        driver.quit()
+
+
+def test_a_layer_of_more_than_32_neurons_is_summarised(browser, pages):
+    mlp = MLP(3, [40, 1], seed=2)
+    state = load(browser, explore_network(mlp, inputs=[0.5, -1.0, 2.0]), pages, "wide")
+    drawn = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#drawing g.node'), g => g.dataset.title)")
+    assert [t for t in drawn if t.startswith("n1_")] == [f"n1_{j}" for j in range(24)]
+    assert "more1" in drawn
+    assert "16 more neurons of layer 1" in hover(browser, "more1")
+    output = mlp([Value(0.5, "i1"), Value(-1.0, "i2"), Value(2.0, "i3")])[0]
+    assert_matches_python(state, output)  # the page computes every neuron, drawn or not
+    assert not overlaps(browser.execute_script(TEXT_BOXES))
+
+
+def test_the_mazur_network_view_draws_labels_apart_and_says_not_reached(browser, pages):
+    total, nodes, network = mazur_total()
+    page = explore_network(network.mlp, loss=total, inputs=[nodes["i1"], nodes["i2"]], loss_name="E_total")
+    load(browser, page, pages, "network_labels", end=False)
+    boxes = browser.execute_script(TEXT_BOXES)
+    assert sum(" = " in b["text"] for b in boxes) == 8 + 2  # each weight's value; b1, b2
+    assert sum(b["text"].startswith("dE_total/dw") for b in boxes) == 8
+    assert not overlaps(boxes)
+    label = browser.find_element(By.CSS_SELECTOR, 'g[data-title="n1_0->n2_0 label"]').text
+    assert "w5 = 0.4000" in label and "dE_total/dw5: not reached" in label  # step 0
+    assert "0.0000" not in browser.find_element(By.CSS_SELECTOR, "#drawing svg").text
+    browser.execute_script("window.micrograd.step(15)")
+    fresh_backward(total)
+    label = browser.find_element(By.CSS_SELECTOR, 'g[data-title="n1_0->n2_0 label"]').text
+    assert f"dE_total/dw5 = {viz._number(nodes['w5'].grad, 4)}" in label
 
 
 def test_moons_neuron_view_opens_and_agrees_with_python(browser, pages):
@@ -662,7 +883,7 @@ def test_moons_neuron_view_opens_and_agrees_with_python(browser, pages):
     browser.get(path.as_uri())
     ready_ms = float(browser.find_element(By.TAG_NAME, "body").get_attribute("data-ready"))
     assert ready_ms > 0  # the page says when it was ready
-    state = browser.execute_script("return window.micrograd.state()")
+    state = browser.execute_script("return window.micrograd.step(window.micrograd.state().step.total)")
     assert_matches_python(state, loss)
     name = state["leaves"][0]
     edited = browser.execute_script("return window.micrograd.setLeaf(arguments[0], 0.5)", name)
@@ -678,14 +899,19 @@ def test_the_cli_writes_pages_for_every_drawing(browser, pages):
     total, nodes, _ = mazur_total()
     for name, kind in (("g", "graph"), ("n", "network")):
         browser.get((pages / f"{name}.html").as_uri())
-        state = browser.execute_script("return window.micrograd.state()")
+        state = browser.execute_script("return window.micrograd.step(15)")
         assert state["kind"] == kind
         assert_matches_python(state, total)
+        if kind == "graph":  # the chain rule over the tutorial's factors, as mazur --explain w1 writes it
+            factors = browser.execute_script("return window.micrograd.select('w1').selected.paths[0].factors")
+            assert [f["name"] for f in factors] == [
+                "dE_total/dout_o1", "dout_o1/dnet_o1", "dnet_o1/dout_h1", "dout_h1/dnet_h1", "dnet_h1/dw1"]
         if kind == "network":  # its weights can be edited: the title does not claim they are the tutorial's
             assert browser.title == "Matt Mazur's 2-2-2 network, starting from the tutorial's weights"
     status, _, _ = run_cli("grad", "x*log(y)", "x=2", "y=3", "--graph", pages / "e.html")
     assert status == 0
     browser.get((pages / "e.html").as_uri())
+    browser.execute_script("window.micrograd.step(window.micrograd.state().step.total)")
     state = browser.execute_script("return window.micrograd.setLeaf('y', 0.5)")
     assert_matches_python(state, parse("x*log(y)").evaluate({"x": 2, "y": 0.5}).output.named("f"))
     status, _, _ = run_cli("one-weight", "--graph", pages / "o.html")
@@ -743,24 +969,43 @@ def test_bad_input_is_a_clear_error():
         explore(op(Value(1.0)))
 
 
-def screenshot(path: str) -> None:
-    """The README's picture: the Mazur page after a click on w1, hovering out_o1."""
+def screenshots(*paths: str) -> list[Path]:
+    """The pictures of the README and the site: the Mazur page after backward() with w1 clicked
+    (its two chain-rule paths) and out_o1 hovered; the moons network page after backward(), an
+    edge hovered; and the moons page stepping through its ledger (backward()'s += steps)."""
     total, nodes, _ = mazur_total()
     order = topological_order(total)
     index = {id(n): i for i, n in enumerate(order)}
-    with tempfile.TemporaryDirectory() as directory:
-        browser = start_browser("2000,1000")
+    model = moons.moons_model()
+    points, labels = moons.make_moons(100)
+    loss, _ = moons.max_margin_loss(model, points, labels)
+    moons_page = explore_network(model, loss=loss, title="moons MLP(2, [16, 16, 1])")
+    written = [Path(p) for p in paths]
+    with tempfile.TemporaryDirectory() as scratch:
+        browser = start_browser("1600,1000")
         try:
-            load(browser, explore(total), Path(directory), "mazur")
+            load(browser, mazur_page_of(total, nodes), Path(scratch), "mazur")
             element(browser, f"v{index[id(nodes['w1'])]}").click()
             hover(browser, f"v{index[id(nodes['out_o1'])]}")
-            browser.save_screenshot(path)
+            browser.save_screenshot(str(written[0]))
+            load(browser, moons_page, Path(scratch), "moons")
+            hover(browser, "n1_0->n2_0")
+            browser.save_screenshot(str(written[1]))
+            browser.find_element(By.ID, "guide-close").click()
+            total_steps = browser.execute_script("return window.micrograd.state().step.total")
+            browser.execute_script("window.micrograd.step(arguments[0])", total_steps - 40)
+            browser.save_screenshot(str(written[2]))
         finally:
             browser.quit()
+    return written
 
 
 if __name__ == "__main__":
-    screenshot(sys.argv[1] if len(sys.argv) > 1 else "docs/mazur_page.png")
+    names = sys.argv[1:] or ["docs/mazur_page.png", "docs/moons_page.png", "docs/moons_ledger.png"]
+    if len(names) != 3:
+        sys.exit("usage: python tests/test_page.py MAZUR.png MOONS.png MOONS_LEDGER.png")
+    for written in screenshots(*names):
+        print(f"wrote {written}")
 
 
 def test_parameters_must_be_leaves_of_the_graph():

@@ -823,3 +823,36 @@ def test_flows_too_far_apart_for_a_float_ratio_are_drawn():
     assert (x.grad, y.grad) == (2e-300, 2e300)
     labels = node_labels(draw(f).source)
     assert "x|data 1e+300|grad 2e-300" in labels.values() and "y|data 1e-300|grad 2e+300" in labels.values()
+
+
+# ------------------------------------------------------------------------ the drawing as data
+
+def test_drawing_elements_name_the_value_or_edge_each_element_draws():
+    from micrograd_bp import viz
+
+    x = Value(1.5, "x")
+    y = (x * x + 2.0).named("y")  # x feeds the product twice: two edges v0->o1, the second #2
+    order = topological_order(y)
+    graph = viz.draw(y)
+    elements = {e.id: e for e in viz.drawing_elements(graph)}
+    product = next(i for i, n in enumerate(order) if n.op is not None and n.op.name == "mul")
+    assert elements[f"v0->o{product}"].edge == (product, 0)
+    assert elements[f"v0->o{product}#2"].edge == (product, 1)
+    assert {e.node for e in elements.values() if e.role == "value"} == set(range(len(order)))
+    assert all(elements[f"o{i}"].role == "op" for i, n in enumerate(order) if n.op is not None)
+    assert elements[f"o{product}->v{product}"].role == "output"
+    # each element is the line it names in the DOT source (the SVG titles the page reads)
+    for element in elements.values():
+        name = element.id.split("#")[0]
+        tail, _, head = name.partition("->")
+        assert any(line.startswith(f"\t{tail} -> {head} ") or line.startswith(f"\t{tail} -> {head}\n")
+                   if head else line.startswith(f"\t{tail} [") for line in graph.body), element
+    # restyle redraws one element with new attributes, the rest unchanged
+    before = list(graph.body)
+    viz.restyle(graph, {f"v0->o{product}#2": {"color": "red"}})
+    changed = [k for k, (a, b) in enumerate(zip(before, graph.body)) if a != b]
+    assert len(changed) == 1 and "color=red" in graph.body[changed[0]]
+    with pytest.raises(KeyError, match="no element 'nope'"):
+        viz.restyle(graph, {"nope": {}})
+    with pytest.raises(ValueError, match="drawing_elements: expected a drawing"):
+        viz.drawing_elements(graphviz.Digraph())
