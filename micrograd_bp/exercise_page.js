@@ -79,7 +79,7 @@
     return strip(m) + "e" + (e < 0 ? "-" : "+") + (Math.abs(e) < 10 ? "0" : "") + Math.abs(e);
   }
 
-  // An answer as typed: a number (a comma or a Unicode minus accepted), else null with why.
+  // An answer as typed: a number (a leading + or a Unicode minus accepted), else null with why.
   function parseAnswer(text) {
     const t = text.trim().replace(/\u2212/g, "-").replace(/^\+/, "");
     if (t === "") return { value: null, problem: null };
