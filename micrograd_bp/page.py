@@ -381,7 +381,7 @@ def explore_network(mlp: MLP, *, loss: Value | None = None, inputs: Sequence[Val
     sizes = " -> ".join(str(n) for n in [n_inputs, *(len(layer.neurons) for layer in mlp.layers)])
     title = title or f"MLP {sizes}"
     data, code, index = _graph_data(loss, order, mlp.parameters(), decimals, "network", title)
-    input_names, neuron_names = _network_names(mlp, inputs, input_names, names)
+    input_names, neuron_names = _viz().network_names(mlp, input_names, inputs, names, "explore_network")
     with _fresh_backward(loss, order):
         view = netview.network_view(mlp, order, inputs=inputs, input_names=input_names,
                                     neuron_names=neuron_names, loss_name=loss_name, title=title,
@@ -392,24 +392,3 @@ def explore_network(mlp: MLP, *, loss: Value | None = None, inputs: Sequence[Val
     return _page(data, code, title)
 
 
-def _network_names(mlp: MLP, inputs: Sequence[Value | float] | None, input_names: Sequence[str] | None,
-                   names: Sequence[Sequence[str]] | None) -> tuple[list[str], list[list[str]]]:
-    """The inputs' and the neurons' names, as draw_network() names them."""
-    layers = mlp.layers
-    n_inputs = len(layers[0].neurons[0].weights)
-    if inputs is not None and len(inputs) != n_inputs:
-        raise ValueError(f"explore_network: {len(inputs)} inputs for a network with {n_inputs}")
-    if input_names is None:
-        labels = [x.label if isinstance(x, Value) else "" for x in inputs or []]
-        input_names = labels if labels and all(labels) else [f"i{k + 1}" for k in range(n_inputs)]
-    if len(input_names) != n_inputs:
-        raise ValueError(f"explore_network: {len(input_names)} input names for {n_inputs} inputs")
-    if names is not None and (len(names) != len(layers)
-                              or any(len(n) != len(layer.neurons) for n, layer in zip(names, layers))):
-        raise ValueError("explore_network: names needs one list per layer, one name per neuron")
-    default = _viz()._default_names
-    return list(input_names), [
-        list(names[k]) if names is not None
-        else [n.name for n in layer.neurons] if all(n.name for n in layer.neurons)
-        else default(len(layers), k, len(layer.neurons))
-        for k, layer in enumerate(layers)]

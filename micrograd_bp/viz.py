@@ -535,21 +535,23 @@ def _default_names(n_layers: int, layer: int, size: int) -> list[str]:
     return [f"h{layer + 1}_{j + 1}" for j in range(size)]
 
 
-def _network_names(mlp: MLP, input_names: Sequence[str] | None, inputs: Sequence[Value | float] | None,
-                   names: Sequence[Sequence[str]] | None) -> tuple[list[str], list[list[str]]]:
-    """The inputs' and the neurons' names (see draw_network); ValueError for a wrong count."""
+def network_names(mlp: MLP, input_names: Sequence[str] | None, inputs: Sequence[Value | float] | None,
+                  names: Sequence[Sequence[str]] | None, caller: str = "draw_network"
+                  ) -> tuple[list[str], list[list[str]]]:
+    """The inputs' and the neurons' names as draw_network() (and the page's network view) name
+    them; ValueError, naming the caller, for a wrong count."""
     layers = mlp.layers
     n_inputs = len(layers[0].neurons[0].weights)
     if inputs is not None and len(inputs) != n_inputs:
-        raise ValueError(f"draw_network: {len(inputs)} inputs for a network with {n_inputs}")
+        raise ValueError(f"{caller}: {len(inputs)} inputs for a network with {n_inputs}")
     if input_names is None:
         labels = [x.label if isinstance(x, Value) else "" for x in inputs or []]
         input_names = labels if labels and all(labels) else [f"i{k + 1}" for k in range(n_inputs)]
     if len(input_names) != n_inputs:
-        raise ValueError(f"draw_network: {len(input_names)} input names for {n_inputs} inputs")
+        raise ValueError(f"{caller}: {len(input_names)} input names for {n_inputs} inputs")
     if names is not None and (len(names) != len(layers)
                               or any(len(n) != len(layer.neurons) for n, layer in zip(names, layers))):
-        raise ValueError("draw_network: names needs one list per layer, one name per neuron")
+        raise ValueError(f"{caller}: names needs one list per layer, one name per neuron")
     return list(input_names), [
         list(names[k]) if names is not None
         else [n.name for n in layer.neurons] if all(n.name for n in layer.neurons)
@@ -671,7 +673,7 @@ def draw_network(mlp: MLP, *, decimals: int = 4, rankdir: str = "LR",
     if not isinstance(mlp, MLP):
         raise TypeError(f"draw_network: expected an MLP, got {type(mlp).__name__}")
     _check_options(rankdir, decimals)
-    input_names, neuron_names = _network_names(mlp, input_names, inputs, names)
+    input_names, neuron_names = network_names(mlp, input_names, inputs, names)
     computed = any(p.grad != 0 for p in mlp.parameters())
     network = _Network(mlp, lambda x: _number(x, decimals), loss_name, computed)
     network.add_inputs(input_names, inputs)
