@@ -13,6 +13,7 @@ from typing import NamedTuple
 from . import latex, render
 from .engine import Value, _not_finite, topological_order
 from .expr import Expression, parse
+from .ops import OPS
 
 MAX_PATHS = 20  # paths listed by explain(); the rest are counted and summed
 NAME_LIMIT = 30  # a node whose formula is longer than this is numbered instead: n1, n2, ...
@@ -563,30 +564,26 @@ def _parsed_formula(formula: str) -> Expression:
     return parse(formula)
 
 
+_MUL = OPS["mul"]
+
+
 def product_text(formulas: list[str]) -> str:
-    """Formulas multiplied: factors of 1 dropped, a sum or a negative term in parentheses."""
-    kept = [f for f in formulas if f != "1"]
-    if not kept:
-        return "1"
-    if len(kept) == 1:
-        return kept[0]
-    return "*".join(f"({f})" if _loose(f) else f for f in kept)
+    """Formulas multiplied, factors of 1 dropped. Whether a factor is parenthesised is the
+    renderer's rule for an operand of *, with two choices of a product written out: a factor that
+    is itself a product joins without parentheses (the grouping does not change what is shown),
+    and a signed factor is parenthesised even first, (-1)*x, so each factor reads alone."""
+    kept = [render.piece(f) for f in formulas if f != "1"]
+    if len(kept) <= 1:
+        return kept[0].text if kept else "1"
+    return "*".join(f"({f.text})" if _loose(f, k) else f.text for k, f in enumerate(kept))
 
 
-def _loose(text: str) -> bool:
-    """Does text need parentheses as a factor: a sum or difference at its top level, or a minus
-    in front?"""
-    if text.startswith("-"):
+def _loose(factor: render.Piece, position: int) -> bool:
+    if factor.signed:
         return True
-    depth = 0
-    for i, c in enumerate(text):
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif depth == 0 and c in "+-" and 0 < i and text[i - 1] == " ":
-            return True
-    return False
+    if position and factor.precedence == _MUL.precedence:
+        return False
+    return render.needs_parentheses(_MUL, 2, min(position, 1), factor)
 
 
 def _note_twins(paths: list[Path], names: Mapping[int, str]) -> None:
