@@ -189,6 +189,7 @@ class Exercise:
         self.questions = [self.names[id(n)] for n in finished if self.names[id(n)] in self.keys]
         forms = _carried_forms(root, order, {id(self.nodes[q]): q for q in self.questions})
         ways = None if waypoints is None else list(waypoints)
+        self.waypoints = ways  # the nodes a path is read over (None: every node)
         users: dict[int, list[Value]] = {}
         for n in order:
             for p in n.inputs:

@@ -11,7 +11,8 @@ from typing import Any
 from . import page, render, worksheet
 from .engine import Value, topological_order
 from .expr import substitute
-from .paths import d
+from .mistakes import SUBSET_LIMIT
+from .paths import d, explain
 from .walk import backward_steps
 
 # An exercise.Exercise: not imported, as exercise imports this module for Exercise.page() (the
@@ -98,6 +99,8 @@ def suspect_edges(ex: Exercise, node: Value, key: str) -> list[list[int]]:
     if kind == "missing-path" and rest.startswith("terms:"):
         kept = [[int(c), int(k)] for c, _, k in (t.partition(".") for t in rest[6:].split(","))]
         return [e for e in _Edges(ex).between(ex.root, node, direct=True) if e not in kept]
+    if kind == "missing-path" and rest.startswith("paths:"):
+        return _left_out(ex, node, {int(k) for k in rest[6:].split(",")})
     at = re.fullmatch(r"(?:group:)?(\d+)", rest)
     if at is None:
         return []
@@ -111,6 +114,18 @@ def suspect_edges(ex: Exercise, node: Value, key: str) -> list[list[int]]:
     if kind == "missing-upstream":
         return edges.between(ex.root, waypoint)
     return []
+
+
+def _left_out(ex: Exercise, node: Value, listed: set[int]) -> list[list[int]]:
+    """The edges of the paths a learner left out (explain's paths as the catalogue numbers them,
+    listed: those added), less the edges they share with the paths added."""
+    paths = explain(ex.root, node, waypoints=ex.waypoints, max_paths=SUBSET_LIMIT + 1,
+                    formulas=False).paths
+    position = {id(n): i for i, n in enumerate(ex.order)}
+    edges = [{(position[id(c)], k) for c, k in zip(path.consumers, path.positions)} for path in paths]
+    added = set().union(*(e for i, e in enumerate(edges, 1) if i in listed))
+    left = set().union(*(e for i, e in enumerate(edges, 1) if i not in listed))
+    return [list(e) for e in sorted(left - added)]
 
 
 class _Edges:

@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 from test_page import start_browser
 
 from micrograd_bp.exercise import Exercise
-from micrograd_bp.exercise_page import exercise_page
+from micrograd_bp.exercise_page import exercise_page, suspect_edges
 from micrograd_bp.walk import backward_steps
 
 # The tutorial's numbers (shared/reference/mazur-2-2-2.md) and the README's check of w1.
@@ -241,3 +241,20 @@ def test_the_suspect_edges_of_each_kind_of_mistake():
     assert sorted(suspect_edges(ex, w1, f"missing-path:group:{position[id(n['out_o1'])]}")) == sorted(via_o2)
     above = suspect_edges(ex, w1, f"missing-upstream:{position[id(out_h1)]}")
     assert len(above) == 12 and all(e in above for e in via_o2) and edge(total, 0) in above
+
+
+def test_a_missing_path_keyed_by_its_number_highlights_the_paths_left_out():
+    """Mazur's dE/dw1 has two paths (through out_o1, through out_o2): "path 1 alone" suspects the
+    edges of path 2 that path 1 does not share, the same edges as "the paths through out_o1 alone";
+    among them the edge out_h1 -> net_o2, not the shared edge w1 -> net_h1."""
+    ex = Exercise.mazur()
+    w1 = ex.nodes["w1"]
+    position = {ex.names[id(n)]: i for i, n in enumerate(ex.order)}
+    by_number = sorted(suspect_edges(ex, w1, "missing-path:paths:1"))
+    assert by_number == sorted(suspect_edges(ex, w1, f"missing-path:group:{position['out_o1']}"))
+    net_o2, net_h1 = ex.nodes["net_o2"], ex.nodes["net_h1"]
+    into = {name: [k for k, p in enumerate(node.inputs) if p is ex.nodes[src]][0]
+            for name, node, src in (("net_o2", net_o2, "out_h1"), ("net_h1", net_h1, "w1"))}
+    assert [position["net_o2"], into["net_o2"]] in by_number
+    assert [position["net_h1"], into["net_h1"]] not in by_number
+    assert sorted(suspect_edges(ex, w1, "missing-path:paths:2")) != by_number
