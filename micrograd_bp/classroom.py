@@ -46,17 +46,23 @@ class Attempt:
                 "revealed": self.revealed}
 
 
+def _shown(value: object, limit: int = 60) -> str:
+    """A JSON value for a message, cut to limit characters."""
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def parse_number(text: object, where: str) -> float:
     """An answer: a JSON number, or a string holding one ("0.0822", " -1e-3 "); else ValueError
     naming where it was found. Never eval'd."""
     if isinstance(text, bool) or not isinstance(text, (int, float, str)):
-        raise ValueError(f"{where}: expected a number, got {json.dumps(text)}")
+        raise ValueError(f"{where}: expected a number, got {_shown(text)}")
     try:
         x = float(text.strip().replace("\u2212", "-")) if isinstance(text, str) else float(text)
     except (ValueError, OverflowError):
-        raise ValueError(f"{where}: expected a number, got {json.dumps(text)}") from None
+        raise ValueError(f"{where}: expected a number, got {_shown(text)}") from None
     if not math.isfinite(x):
-        raise ValueError(f"{where}: expected a finite number, got {json.dumps(text)}")
+        raise ValueError(f"{where}: expected a finite number, got {_shown(text)}")
     return x
 
 
@@ -95,6 +101,10 @@ def is_attempt(data: object) -> bool:
 def attempt_from_json(data: object, path: Path) -> Attempt:
     """An attempt from a file's JSON: a saved attempt, or a plain {name: number}."""
     where = str(path)
+    if isinstance(data, dict) and "variants" in data and not is_attempt(data):
+        raise ValueError(f"{where}: this is an answer key (written by exercise new), not a student's "
+                         "answers: give a file of {name: number}, or an attempt saved by "
+                         "exercise attempt --save")
     if not is_attempt(data):
         return Attempt(path.stem, parse_answers(data, where), path=path)
     student = data.get("student") or path.stem

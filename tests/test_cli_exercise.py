@@ -179,6 +179,23 @@ def test_grade_refuses_a_file_that_is_not_an_exercise(mazur_set, tmp_path):
     assert status == 2 and "no such file" in err
 
 
+def test_grade_refuses_the_answer_key_given_as_answers(mazur_set):
+    """The key beside the exercise, passed as the student's answers: named as a key, in one line."""
+    out, _ = mazur_set
+    status, stdout, err = run_cli("exercise", "grade", out / "exercise-01.json", out / "answer-key.json")
+    assert status == 2 and stdout == "" and "this is an answer key" in err
+    assert len(err.splitlines()) == 1 and len(err) < 300
+
+
+def test_a_long_bad_answer_is_shown_cut(mazur_set, tmp_path):
+    out, _ = mazur_set
+    path = tmp_path / "answers.json"
+    path.write_text('{"w5": [' + ", ".join(["1"] * 200) + "]}")
+    status, _, err = run_cli("exercise", "grade", out / "exercise-01.json", path)
+    assert status == 2 and "expected a number, got [1, 1," in err and err.rstrip().endswith("...")
+    assert len(err) < 300
+
+
 def test_grade_a_class_csv_and_chart(mazur_set, tmp_path, monkeypatch):
     out, _ = mazur_set
     ex = Exercise.mazur(ask=["w5", "out_h1", "w1", "net_o1"])
