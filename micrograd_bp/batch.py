@@ -546,7 +546,7 @@ class BatchReplay:
                 new = theta - lr * grads
                 total = new.sum()
                 finite = total - total == 0.0
-            if not finite:
+            if not finite and not np.isfinite(new).all():  # (a sum can overflow on finite terms)
                 self._diverged(new, grads, lr)
             theta[...] = new
             losses.append(loss)

@@ -416,3 +416,12 @@ def test_shared_and_scattered_inputs() -> None:
     replay = compiled(build, params, batch[0])
     assert "np.add.at" in replay.source() or "[i_" in replay.source()
     assert_agrees(replay.forward_backward(batch), eager_batch(build, params, batch))
+
+
+def test_a_step_whose_parameters_are_finite_is_taken_though_their_sum_is_not() -> None:
+    """loss = -(a + b)*x at x = 1: each gradient is -1 (by hand), so a step of lr 1e308 from 0 makes
+    a = b = 1e308, both finite, though a + b is past the float range: the step is taken."""
+    a, b, x = Value(0.0, "a"), Value(0.0, "b"), Value(1.0, "x")
+    replay = compile_batch(-((a + b) * x), [a, b], [x])
+    losses = replay.sgd_steps([[1.0]], 1, 1e308)
+    assert losses == [0.0] and replay.values().tolist() == [1e308, 1e308]
