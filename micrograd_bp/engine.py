@@ -221,7 +221,8 @@ def _not_finite(where: str, node: Value, upstream: object) -> NoReturn:
                         f"local derivatives {locals_!r} gives a gradient past the float range")
 
 
-def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> list:
+def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False,
+         order: Sequence[Value] | None = None) -> list:
     """d(output)/d(input) for each input, without touching any .grad (safe from several threads).
 
     With create_graph=False the results are floats, the same numbers backward() gives. With
@@ -229,6 +230,7 @@ def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> 
     differentiated again. An edge carrying a gradient of exactly zero, or whose local derivative
     is the constant 0, adds nothing (a mask stays a mask, even before an infinite derivative).
     Raises OverflowError, as backward() does, where a gradient would leave the float range.
+    `order` is topological_order(output), if the caller has it.
     """
     if not isinstance(output, Value):
         raise TypeError(f"grad: the output must be a Value, got {type(output).__name__}: {output!r}")
@@ -239,7 +241,7 @@ def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> 
         if not isinstance(x, Value):
             raise TypeError(f"grad: inputs must be Values, got {type(x).__name__}")
     adjoint: dict[Value, object] = {output: Value(1.0) if create_graph else 1.0}  # d output/d node
-    for node in reversed(topological_order(output)):
+    for node in reversed(topological_order(output) if order is None else order):
         upstream = adjoint.get(node)
         if upstream is None or node.op is None:
             continue

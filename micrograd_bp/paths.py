@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from . import latex, render
-from .engine import Value, _not_finite, topological_order
+from .engine import Value, grad, topological_order
 from .expr import Expression, parse
 from .ops import OPS
 
@@ -136,20 +136,9 @@ def count_json(n: int) -> int | str:
 # ------------------------------------------------------------------------------------ the graph
 
 def _gradients(output: Value, order: list[Value]) -> dict[int, float]:
-    """d output/d node for every node of order (by id): grad()'s loop, the same floats, and its
-    OverflowError where a gradient would leave the float range."""
-    adjoint: dict[int, float] = {id(output): 1.0}
-    for node in reversed(order):
-        upstream = adjoint.get(id(node))
-        if upstream is None or node.op is None or upstream == 0.0:
-            continue
-        for parent, local in zip(node.inputs, node.local_grads):
-            term = local * upstream
-            total = adjoint[id(parent)] + term if id(parent) in adjoint else term
-            if not math.isfinite(total):
-                _not_finite("grad", node, upstream)
-            adjoint[id(parent)] = total
-    return adjoint
+    """d output/d node for every node of order (by id): grad() on the order the caller has, so
+    its floats and its OverflowError where a gradient would leave the float range."""
+    return dict(zip(map(id, order), grad(output, order, order=order)))
 
 
 def _sum_of_terms(node: Value, terms: list[float]) -> float:
