@@ -102,9 +102,8 @@ def attempt_from_json(data: object, path: Path) -> Attempt:
     """An attempt from a file's JSON: a saved attempt, or a plain {name: number}."""
     where = str(path)
     if isinstance(data, dict) and "variants" in data and not is_attempt(data):
-        raise ValueError(f"{where}: this is an answer key (written by exercise new), not a student's "
-                         "answers: give a file of {name: number}, or an attempt saved by "
-                         "exercise attempt --save")
+        raise ValueError(f"{where}: this is an answer key, not a student's answers: give a file of "
+                         "{name: number}, or a saved attempt")
     if not is_attempt(data):
         return Attempt(path.stem, parse_answers(data, where), path=path)
     student = data.get("student") or path.stem
